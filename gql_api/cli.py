@@ -1,0 +1,108 @@
+"""`gql-api`: serve, dev-token, export-schema, generate-key."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+
+from .settings import ConfigError, Settings, describe_dev_defaults
+
+log = logging.getLogger("gql_api")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gql-api", description="Calendar-connection GraphQL API")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the HTTP server (embedded defaults when nothing is set)")
+    serve.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default PORT or 8080)")
+
+    dev_token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
+    dev_token.add_argument("user_id")
+    dev_token.add_argument("--email")
+    dev_token.add_argument("--name")
+    dev_token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+
+    generate_key = commands.add_parser("generate-key", help="print a new TOKEN_ENCRYPTION_KEYS entry")
+    generate_key.add_argument("--id", dest="key_id", help="key id (default: random)")
+
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        print(f"gql-api: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import PathOnlyAccessLogger, create_app
+    from .store import StoreUnavailable
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
+    settings = Settings.from_env(**overrides)
+    if settings.uses_dev_auth and not _is_loopback(settings.host):
+        raise ConfigError("dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
+                          f"before listening on {settings.host}")
+    for note in describe_dev_defaults(settings):
+        log.warning("%s", note)
+    app = create_app(settings)
+    log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz", settings.base_url)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, access_log_class=PathOnlyAccessLogger,
+                    print=None)
+    except StoreUnavailable as error:
+        log.error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _dev_token(args: argparse.Namespace) -> int:
+    from .auth import mint_dev_token
+
+    try:
+        token = mint_dev_token(Settings.from_env(), args.user_id, email=args.email, name=args.name,
+                               ttl_seconds=args.ttl)
+    except ValueError as error:
+        print(f"gql-api: {error}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from .schema import export_schema
+
+    sys.stdout.write(export_schema())
+    return 0
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    from .vault import KeyRingError, generate_key_entry
+
+    try:
+        print(generate_key_entry(args.key_id))
+    except KeyRingError as error:
+        print(f"gql-api: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS = {"serve": _serve, "dev-token": _dev_token, "export-schema": _export_schema,
+            "generate-key": _generate_key}

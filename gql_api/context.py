@@ -1,0 +1,30 @@
+"""The per-request GraphQL context: who is asking, and the services that answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import strawberry
+from aiohttp import web
+
+from .auth import User
+from .services import Services
+
+
+@dataclasses.dataclass
+class Context:
+    request: web.Request
+    response: web.StreamResponse
+    services: Services
+    user: User | None
+    auth_error: str | None = None
+
+    @property
+    def viewer(self) -> User:
+        """The signed-in user; operations only run with one (see view.RequireAuthentication)."""
+        if self.user is None:
+            raise PermissionError("no authenticated user")
+        return self.user
+
+
+Info = strawberry.Info[Context, None]

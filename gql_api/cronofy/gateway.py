@@ -1,0 +1,311 @@
+"""The async Cronofy gateway: the only code that knows Cronofy's URLs, payloads and status codes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from ..vault import Secret
+from .errors import (
+    CronofyBadRequest,
+    CronofyError,
+    CronofyForbidden,
+    CronofyLocked,
+    CronofyNotFound,
+    CronofyRateLimited,
+    CronofyServerError,
+    CronofyUnauthorized,
+    CronofyUnavailable,
+    CronofyValidationError,
+    InvalidClient,
+    InvalidGrant,
+)
+
+log = logging.getLogger(__name__)
+
+# Least privilege (privacy notice §3): write our own events, nothing else is read.
+LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
+
+
+@dataclasses.dataclass(frozen=True)
+class CronofyHosts:
+    api: str
+    app: str
+
+
+def hosts_for(data_center: str, *, api_override: str | None = None, app_override: str | None = None) -> CronofyHosts:
+    """reference/cronofy.md §1: `us` has no suffix, every other data center `-xx`."""
+    suffix = "" if data_center in ("", "us") else f"-{data_center}"
+    return CronofyHosts(
+        api=(api_override or f"https://api{suffix}.cronofy.com").rstrip("/"),
+        app=(app_override or f"https://app{suffix}.cronofy.com").rstrip("/"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkingProfile:
+    provider_name: str | None
+    profile_id: str | None
+    profile_name: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenGrant:
+    access_token: Secret
+    refresh_token: Secret
+    expires_in: int
+    scope: tuple[str, ...]
+    sub: str | None = None
+    linking_profile: LinkingProfile | None = None
+
+    def expires_at(self, now: datetime) -> datetime:
+        return datetime.fromtimestamp(now.timestamp() + self.expires_in, tz=timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class CronofyCalendar:
+    calendar_id: str
+    name: str
+    primary: bool
+    readonly: bool
+    deleted: bool
+    provider_name: str | None = None
+    profile_name: str | None = None
+
+    @property
+    def writable(self) -> bool:
+        return not (self.readonly or self.deleted)
+
+
+class CronofyGateway:
+    """One per application; owns its httpx client. Every call has a connect, read and whole-call timeout."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        default_data_center: str = "us",
+        api_url: str | None = None,
+        app_url: str | None = None,
+        timeout_seconds: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client_id = client_id
+        self._client_secret = Secret(client_secret)
+        self.default_data_center = default_data_center
+        self._api_override = api_url
+        self._app_override = app_url
+        self._call_timeout = timeout_seconds
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
+            headers={"User-Agent": "gql-api (calendar-connection API)", "Accept": "application/json"},
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def hosts(self, data_center: str | None = None) -> CronofyHosts:
+        return hosts_for(
+            data_center or self.default_data_center,
+            api_override=self._api_override,
+            app_override=self._app_override,
+        )
+
+    # --- OAuth --------------------------------------------------------------------------
+
+    def authorization_url(
+        self, *, redirect_uri: str, state: str, data_center: str | None = None, provider_name: str | None = None
+    ) -> str:
+        params = {
+            "response_type": "code",
+            "client_id": self._client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(LINK_SCOPES),
+            "state": state,
+            # Without it Cronofy merges accounts authorised in one browser (cronofy.md §3.1).
+            "avoid_linking": "true",
+        }
+        if provider_name:
+            params["provider_name"] = provider_name
+        return f"{self.hosts(data_center).app}/oauth/authorize?{urlencode(params)}"
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, data_center: str | None = None) -> TokenGrant:
+        body = self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True)
+        return _token_grant(data, previous_refresh_token=None)
+
+    async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
+        body = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()})
+        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True)
+        return _token_grant(data, previous_refresh_token=refresh_token)
+
+    async def revoke(self, *, refresh_token: Secret, data_center: str | None = None) -> None:
+        """Revoke with the refresh token, which cannot have expired (cronofy.md §3.5)."""
+        body = self._token_request({"token": refresh_token.reveal()})
+        await self._call("POST", self.hosts(data_center).api + "/oauth/token/revoke", json=body, token_endpoint=True)
+
+    def _token_request(self, fields: dict[str, str]) -> dict[str, str]:
+        return {"client_id": self._client_id, "client_secret": self._client_secret.reveal(), **fields}
+
+    # --- user API -----------------------------------------------------------------------
+
+    async def list_calendars(self, *, access_token: Secret, data_center: str | None = None) -> list[CronofyCalendar]:
+        data = await self._call(
+            "GET", self.hosts(data_center).api + "/v1/calendars", headers=_bearer(access_token)
+        )
+        calendars = data.get("calendars") if isinstance(data, dict) else None
+        if not isinstance(calendars, list):
+            raise CronofyUnavailable("Cronofy sent an unexpected calendars response")
+        return [_calendar(item) for item in calendars if isinstance(item, dict) and item.get("calendar_id")]
+
+    # --- transport ----------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        token_endpoint: bool = False,
+    ) -> Any:
+        endpoint = httpx.URL(url).path
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._call_timeout):
+                response = await self._http.request(method, url, json=json, headers=headers)
+                await response.aread()
+        except (TimeoutError, httpx.TimeoutException):
+            log.warning("cronofy %s %s timed out", method, endpoint)
+            raise CronofyUnavailable(f"Cronofy did not answer {method} {endpoint} in time") from None
+        except httpx.HTTPError as exc:
+            log.warning("cronofy %s %s failed: %s", method, endpoint, type(exc).__name__)
+            raise CronofyUnavailable(f"Cronofy could not be reached for {method} {endpoint}") from None
+        log.info("cronofy %s %s -> %s in %.0f ms", method, endpoint, response.status_code,
+                 (time.monotonic() - started) * 1000)
+        if response.status_code in (200, 201, 202, 204):
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}") from None
+        raise _error_for(response, f"{method} {endpoint}", token_endpoint=token_endpoint)
+
+
+def _bearer(token: Secret) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}"}
+
+
+def _json_or_empty(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _error_for(response: httpx.Response, what: str, *, token_endpoint: bool) -> CronofyError:
+    status = response.status_code
+    body = _json_or_empty(response)
+    oauth_error = body.get("error") if isinstance(body.get("error"), str) else None
+    message = f"Cronofy answered {status} to {what}"
+    if token_endpoint and (status == 401 or oauth_error == "invalid_client"):
+        log.error("Cronofy refused our client credentials (%s): check CRONOFY_CLIENT_ID/SECRET", what)
+        return InvalidClient(message, status=status)
+    if status == 400:
+        if oauth_error == "invalid_grant":
+            return InvalidGrant(message)
+        return CronofyBadRequest(f"{message} ({oauth_error or 'bad request'})")
+    if status == 401:
+        return CronofyUnauthorized(message)
+    if status == 403:
+        return CronofyForbidden(message)
+    if status == 404:
+        return CronofyNotFound(message)
+    if status == 422:
+        errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
+        return CronofyValidationError(message, errors=errors)
+    if status == 423:
+        return CronofyLocked(message)
+    if status == 429:
+        return CronofyRateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status >= 500:
+        return CronofyServerError(message, status=status)
+    return CronofyError(message, status=status)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait, from delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGrant:
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        raise CronofyUnavailable("Cronofy sent an unexpected token response")
+    refresh = data.get("refresh_token")
+    if isinstance(refresh, str) and refresh:
+        refresh_token = Secret(refresh)
+    elif previous_refresh_token is not None:
+        refresh_token = previous_refresh_token  # a refresh may leave the refresh token as it was
+    else:
+        raise CronofyUnavailable("Cronofy sent a token response without a refresh token")
+    expires_in = data.get("expires_in")
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+        expires_in = 3600
+    profile = data.get("linking_profile")
+    return TokenGrant(
+        access_token=Secret(data["access_token"]),
+        refresh_token=refresh_token,
+        expires_in=expires_in,
+        scope=_scopes(data.get("scope")),
+        sub=_text(data.get("sub")) or _text(data.get("account_id")),
+        linking_profile=LinkingProfile(
+            provider_name=_text(profile.get("provider_name")),
+            profile_id=_text(profile.get("profile_id")),
+            profile_name=_text(profile.get("profile_name")),
+        ) if isinstance(profile, dict) else None,
+    )
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    return tuple(value.split()) if isinstance(value, str) else ()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _calendar(item: dict) -> CronofyCalendar:
+    return CronofyCalendar(
+        calendar_id=item["calendar_id"],
+        name=_text(item.get("calendar_name")) or item["calendar_id"],
+        primary=item.get("calendar_primary") is True,
+        readonly=item.get("calendar_readonly") is True,
+        deleted=item.get("calendar_deleted") is True,
+        provider_name=_text(item.get("provider_name")),
+        profile_name=_text(item.get("profile_name")),
+    )
+

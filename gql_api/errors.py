@@ -1,0 +1,29 @@
+"""Expected failures a client can act on. Services raise them; the GraphQL layer turns them into
+`userErrors` entries. Anything else is unexpected and gets masked."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+
+class ErrorCode(enum.Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_TIME_RANGE = "INVALID_TIME_RANGE"
+    INVALID_TIME_ZONE = "INVALID_TIME_ZONE"
+    INVALID_REDIRECT_URI = "INVALID_REDIRECT_URI"
+    INVALID_STATE = "INVALID_STATE"
+    AUTHORIZATION_REJECTED = "AUTHORIZATION_REJECTED"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    ALREADY_CANCELLED = "ALREADY_CANCELLED"
+    CALENDAR_NEEDS_RELINK = "CALENDAR_NEEDS_RELINK"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+
+
+class UserFacingError(Exception):
+    def __init__(self, code: ErrorCode, message: str, field: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = tuple(field) if field else None

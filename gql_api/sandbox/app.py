@@ -1,0 +1,117 @@
+"""Builds the sandbox's aiohttp application, run on its own or mounted as a sub-app.
+
+One root serves what Cronofy splits over two hosts: the "app" host's consent page and the
+"api" host's token, revoke and `/v1` endpoints. Routes are relative to that root, and the
+sandbox never writes an absolute URL of its own, so mounting anywhere works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from . import api, oauth
+from .config import SandboxConfig
+from .control import CONTROL_PREFIX, add_control_routes
+from .faults import Fault
+from .keys import SANDBOX_STATE
+from .state import RecordedRequest, SandboxState
+
+
+def create_sandbox_app(config: SandboxConfig) -> web.Application:
+    app = web.Application(middlewares=[record_and_inject_faults, json_not_found])
+    app[SANDBOX_STATE] = SandboxState(config)
+
+    router = app.router
+    router.add_get("/oauth/authorize", oauth.show_consent)
+    router.add_post("/oauth/authorize", oauth.decide_consent)
+    router.add_post("/oauth/token", oauth.issue_token)
+    router.add_post("/oauth/token/revoke", oauth.revoke_token)
+    router.add_get("/v1/calendars", api.list_calendars)
+    add_control_routes(router)
+    return app
+
+
+@web.middleware
+async def record_and_inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Log each Cronofy-side request and serve queued faults; the control API is exempt."""
+    path = sandbox_path(request)
+    if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+        return await handler(request)
+
+    state = request.app[SANDBOX_STATE]
+    recorded = RecordedRequest(method=request.method, path=path, at=state.now())
+    state.requests.append(recorded)  # on arrival, so concurrent requests keep their order
+
+    fault = state.faults.take(request.method, path)
+    if fault is not None:
+        if fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault.reset:
+            recorded.status = 0
+            return _drop_connection(request)
+        if fault.status is not None:
+            response = _fault_response(fault)
+            recorded.status = response.status
+            return response
+
+    try:
+        response = await handler(request)
+    except web.HTTPException as answer:
+        recorded.status = answer.status
+        raise
+    except Exception:
+        recorded.status = 500  # aiohttp answers 500 without leaking the error
+        raise
+    recorded.status = response.status
+    return response
+
+
+@web.middleware
+async def json_not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return web.json_response({"error": "not_found"}, status=404)
+
+
+def sandbox_path(request: web.Request) -> str:
+    """The request path relative to the sandbox root, whether mounted or not."""
+    path = request.path
+    prefix = _mount_prefix(request)
+    if prefix and path.startswith(prefix):
+        return path[len(prefix) :] or "/"
+    return path
+
+
+def _mount_prefix(request: web.Request) -> str:
+    # match_info.apps runs from the outermost app to ours; the app just before ours holds
+    # the resource that mounts us, and its prefix already includes any outer prefixes.
+    sandbox = request.app
+    apps = request.match_info.apps
+    if sandbox not in apps or apps.index(sandbox) == 0:
+        return ""
+    parent = apps[apps.index(sandbox) - 1]
+    for resource in parent.router.resources():
+        info: dict[str, Any] = dict(resource.get_info())
+        if info.get("app") is sandbox:
+            return str(info.get("prefix", ""))
+    return ""
+
+
+def _fault_response(fault: Fault) -> web.Response:
+    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+    if fault.body is None:
+        return web.Response(status=fault.status or 500, headers=headers)
+    return web.json_response(fault.body, status=fault.status or 500, headers=headers)
+
+
+def _drop_connection(request: web.Request) -> web.Response:
+    # Closing the transport makes the client see the connection vanish mid-request;
+    # aiohttp then fails quietly to write the placeholder response below.
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)

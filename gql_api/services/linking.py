@@ -1,0 +1,152 @@
+"""Linking and unlinking calendar accounts (the OAuth flow of security.md §2.2)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from ..auth import User
+from ..cronofy import CronofyCalendar, CronofyError, CronofyGateway, InvalidGrant, TokenGrant
+from ..errors import ErrorCode, UserFacingError
+from ..models import (
+    AuthorizationRequest,
+    CalendarConnection,
+    CalendarProvider,
+    Clock,
+    Credential,
+    TargetCalendar,
+)
+from ..store import ConnectionStore, LinkStateStore
+from .revocation import Revoker
+
+log = logging.getLogger(__name__)
+
+MAX_CODE_LENGTH = 2048
+MAX_STATE_LENGTH = 256
+UPSTREAM_MESSAGE = "The calendar service is unavailable right now; please try again in a moment."
+
+
+class LinkingService:
+    def __init__(
+        self,
+        *,
+        connections: ConnectionStore,
+        link_states: LinkStateStore,
+        gateway: CronofyGateway,
+        revoker: Revoker,
+        allowed_redirect_uris: Sequence[str],
+        data_center: str,
+        state_ttl: timedelta,
+        clock: Clock,
+    ) -> None:
+        self._connections = connections
+        self._link_states = link_states
+        self._gateway = gateway
+        self._revoker = revoker
+        self._allowed_redirect_uris = frozenset(allowed_redirect_uris)
+        self._data_center = data_center
+        self._state_ttl = state_ttl
+        self._clock = clock
+
+    async def connections(self, user: User) -> list[CalendarConnection]:
+        return await self._connections.list_for_user(user.id)
+
+    async def connection(self, user: User, connection_id: str) -> CalendarConnection | None:
+        return await self._connections.get_for_user(user.id, connection_id)
+
+    async def begin(self, user: User, *, redirect_uri: str, provider: CalendarProvider | None) -> AuthorizationRequest:
+        if redirect_uri not in self._allowed_redirect_uris:  # exact match: no prefixes, no open redirects
+            raise UserFacingError(ErrorCode.INVALID_REDIRECT_URI, "This redirect URI is not allowed.",
+                                  ["input", "redirectUri"])
+        now = self._clock()
+        expires_at = now + self._state_ttl
+        state = await self._link_states.create(
+            user_id=user.id, redirect_uri=redirect_uri, data_center=self._data_center, now=now, expires_at=expires_at
+        )
+        url = self._gateway.authorization_url(
+            redirect_uri=redirect_uri,
+            state=state,
+            data_center=self._data_center,
+            provider_name=provider.value if provider and provider is not CalendarProvider.OTHER else None,
+        )
+        return AuthorizationRequest(authorization_url=url, expires_at=expires_at)
+
+    async def link(self, user: User, *, code: str, state: str) -> CalendarConnection:
+        if not code.strip() or len(code) > MAX_CODE_LENGTH:
+            raise UserFacingError(ErrorCode.INVALID_INPUT, "The authorization code is missing or malformed.",
+                                  ["input", "code"])
+        if not state.strip() or len(state) > MAX_STATE_LENGTH:
+            raise UserFacingError(ErrorCode.INVALID_STATE, _INVALID_STATE, ["input", "state"])
+        link_state = await self._link_states.consume(state, user_id=user.id, now=self._clock())
+        if link_state is None:
+            raise UserFacingError(ErrorCode.INVALID_STATE, _INVALID_STATE, ["input", "state"])
+
+        try:
+            grant = await self._gateway.exchange_code(
+                code=code, redirect_uri=link_state.redirect_uri, data_center=link_state.data_center
+            )
+        except InvalidGrant:
+            raise UserFacingError(ErrorCode.AUTHORIZATION_REJECTED,
+                                  "Cronofy did not accept this authorization; please link the calendar again.",
+                                  ["input", "code"]) from None
+        except CronofyError as exc:
+            log.warning("code exchange failed: %s", exc)
+            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
+        if not grant.sub:
+            log.error("Cronofy's token response carried no sub; the link cannot be stored")
+            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE)
+        if await self._connections.sub_linked_by_another_user(grant.sub, user.id):
+            # Cronofy shares one credential per account: two owners would revoke each other on unlink.
+            raise UserFacingError(ErrorCode.NOT_ALLOWED,
+                                  "This calendar account is already linked to another user of the platform.")
+
+        try:
+            calendars = await self._gateway.list_calendars(access_token=grant.access_token,
+                                                           data_center=link_state.data_center)
+        except CronofyError as exc:
+            log.warning("listing calendars after the code exchange failed: %s", exc)
+            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
+
+        now = self._clock()
+        target = pick_target_calendar(calendars)
+        connection = await self._connections.save_link(
+            user_id=user.id,
+            sub=grant.sub,
+            provider=CalendarProvider.from_cronofy(_profile(grant, "provider_name")),
+            profile_name=_profile(grant, "profile_name") or (target.profile_name if target else None) or "",
+            scopes=grant.scope,
+            calendar=TargetCalendar(target.calendar_id, target.name, target.primary) if target else None,
+            data_center=link_state.data_center,
+            credential=Credential(grant.access_token, grant.refresh_token, grant.expires_at(now)),
+            now=now,
+        )
+        log.info("user %s linked calendar connection %s", user.id, connection.id)
+        return connection
+
+    async def unlink(self, user: User, connection_id: str) -> str:
+        found = await self._connections.credential_for_user(user.id, connection_id)
+        if found is None:
+            raise UserFacingError(ErrorCode.NOT_FOUND, "No such calendar connection.", ["input", "connectionId"])
+        connection, credential = found
+        # Order matters: owe the revocation durably, then forget the credential, then try to pay.
+        revocation = await self._revoker.record(refresh_token=credential.refresh_token,
+                                                data_center=connection.data_center)
+        await self._connections.delete_for_user(user.id, connection.id)
+        await self._revoker.attempt(revocation, grace=True)
+        log.info("user %s unlinked calendar connection %s", user.id, connection.id)
+        return connection.id
+
+
+_INVALID_STATE = "This link request is unknown, expired or already used; please start linking again."
+
+
+def pick_target_calendar(calendars: Sequence[CronofyCalendar]) -> CronofyCalendar | None:
+    """Meetings go to the primary writable calendar, else the first writable one."""
+    writable = [calendar for calendar in calendars if calendar.writable]
+    return next((calendar for calendar in writable if calendar.primary), writable[0] if writable else None)
+
+
+def _profile(grant: TokenGrant, attribute: str) -> str | None:
+    return getattr(grant.linking_profile, attribute) if grant.linking_profile else None
+

@@ -1,0 +1,69 @@
+"""Revoking Cronofy's access after an unlink, until Cronofy confirms it (privacy notice §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from ..cronofy import CronofyError, CronofyGateway
+from ..models import Clock
+from ..store import PendingRevocation, RevocationStore
+from ..vault import Secret
+
+log = logging.getLogger(__name__)
+
+# While one process attempts a revocation, no other takes it.
+LEASE = timedelta(minutes=2)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential from 30 s, capped at an hour, with jitter so a recovering Cronofy is not stampeded."""
+    ceiling = min(LONGEST_WAIT, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+class Revoker:
+    def __init__(self, *, revocations: RevocationStore, gateway: CronofyGateway, clock: Clock,
+                 grace_seconds: float = 3.0) -> None:
+        self._revocations = revocations
+        self._gateway = gateway
+        self._clock = clock
+        self._grace_seconds = grace_seconds
+
+    async def record(self, *, refresh_token: Secret, data_center: str) -> PendingRevocation:
+        """Persist the debt before the credential is deleted, so a crash cannot forget it."""
+        return await self._revocations.add_claimed(
+            refresh_token=refresh_token, data_center=data_center, now=self._clock(), lease=LEASE
+        )
+
+    async def attempt(self, revocation: PendingRevocation, *, grace: bool = False) -> bool:
+        """Revoke now; on failure leave it for the worker, with backoff. True when Cronofy confirmed."""
+        try:
+            async with asyncio.timeout(self._grace_seconds if grace else None):
+                await self._gateway.revoke(refresh_token=revocation.refresh_token,
+                                           data_center=revocation.data_center)
+        except (CronofyError, TimeoutError) as exc:
+            error = type(exc).__name__
+            log.warning("revocation %s failed (attempt %d, %s); retrying later",
+                        revocation.id, revocation.attempts, error)
+            await self._revocations.retry_later(
+                revocation, at=self._clock() + retry_delay(revocation.attempts), error=error
+            )
+            return False
+        await self._revocations.done(revocation)
+        log.info("revocation %s confirmed by Cronofy", revocation.id)
+        return True
+
+    async def retry_due(self, *, limit: int = 100) -> int:
+        """Attempt up to `limit` due revocations; returns how many Cronofy confirmed."""
+        confirmed = 0
+        for _ in range(limit):
+            revocation = await self._revocations.claim_due(now=self._clock(), lease=LEASE)
+            if revocation is None:
+                break
+            confirmed += await self.attempt(revocation)
+        return confirmed

@@ -1,0 +1,19 @@
+"""Persistence in MongoDB: one repository per collection, all built on one database handle."""
+
+from .connections import ConnectionStore
+from .link_states import LinkStateStore
+from .mongo import StoreUnavailable, close_client, describe_uri, is_ready, open_client, prepare
+from .revocations import PendingRevocation, RevocationStore
+
+__all__ = [
+    "ConnectionStore",
+    "LinkStateStore",
+    "PendingRevocation",
+    "RevocationStore",
+    "StoreUnavailable",
+    "close_client",
+    "describe_uri",
+    "is_ready",
+    "open_client",
+    "prepare",
+]

@@ -1,0 +1,152 @@
+"""Calendar connections: one document per (user, Cronofy account), tokens encrypted by the vault."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
+from ..vault import Vault
+from .mongo import CONNECTIONS
+
+# Only what the privacy notice allows: the credential, and what is needed to use it.
+PUBLIC_FIELDS = {"access_token": 0, "refresh_token": 0}
+
+
+class ConnectionStore:
+    def __init__(self, database: Any, vault: Vault) -> None:
+        self._collection = database[CONNECTIONS]
+        self._vault = vault
+
+    async def list_for_user(self, user_id: str) -> list[CalendarConnection]:
+        cursor = self._collection.find({"user_id": user_id}, PUBLIC_FIELDS).sort([("linked_at", -1), ("_id", -1)])
+        return [_connection(doc) async for doc in cursor]
+
+    async def get_for_user(self, user_id: str, connection_id: str) -> CalendarConnection | None:
+        oid = _object_id(connection_id)
+        if oid is None:
+            return None
+        doc = await self._collection.find_one({"_id": oid, "user_id": user_id}, PUBLIC_FIELDS)
+        return _connection(doc) if doc else None
+
+    async def sub_linked_by_another_user(self, sub: str, user_id: str) -> bool:
+        return await self._collection.find_one({"sub": sub, "user_id": {"$ne": user_id}}, {"_id": 1}) is not None
+
+    async def save_link(
+        self,
+        *,
+        user_id: str,
+        sub: str,
+        provider: CalendarProvider,
+        profile_name: str,
+        scopes: tuple[str, ...],
+        calendar: TargetCalendar | None,
+        data_center: str,
+        credential: Credential,
+        now: datetime,
+    ) -> CalendarConnection:
+        """Create the connection, or update the user's existing one for this account in place."""
+        for _ in range(2):  # a concurrent first link of the same account can win the insert once
+            existing = await self._collection.find_one({"user_id": user_id, "sub": sub}, {"_id": 1})
+            doc_id = existing["_id"] if existing else ObjectId()
+            fields = {
+                "user_id": user_id,
+                "sub": sub,
+                "status": ConnectionStatus.ACTIVE.value,
+                "provider": provider.name,
+                "profile_name": profile_name,
+                "scopes": list(scopes),
+                "calendar": _calendar_doc(calendar),
+                "data_center": data_center,
+                "updated_at": now,
+                **self._encrypted(doc_id, credential),
+            }
+            try:
+                doc = await self._collection.find_one_and_update(
+                    {"_id": doc_id, "user_id": user_id},
+                    {"$set": fields, "$setOnInsert": {"linked_at": now, "last_synced_at": None}},
+                    upsert=True,
+                    projection=PUBLIC_FIELDS,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            return _connection(doc)
+        raise RuntimeError("could not save the calendar connection after a concurrent link")
+
+    async def credential_for_user(self, user_id: str, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
+        oid = _object_id(connection_id)
+        doc = await self._collection.find_one({"_id": oid, "user_id": user_id}) if oid else None
+        if doc is None:
+            return None
+        return _connection(doc), self._credential(doc)
+
+    async def delete_for_user(self, user_id: str, connection_id: str) -> bool:
+        oid = _object_id(connection_id)
+        if oid is None:
+            return False
+        result = await self._collection.delete_one({"_id": oid, "user_id": user_id})
+        return result.deleted_count == 1
+
+    def _encrypted(self, doc_id: ObjectId, credential: Credential) -> dict[str, Any]:
+        return {
+            "access_token": self._vault.encrypt(
+                credential.access_token, collection=CONNECTIONS, doc_id=doc_id, field="access_token"
+            ),
+            "refresh_token": self._vault.encrypt(
+                credential.refresh_token, collection=CONNECTIONS, doc_id=doc_id, field="refresh_token"
+            ),
+            "access_token_expires_at": credential.access_token_expires_at,
+        }
+
+    def _credential(self, doc: dict[str, Any]) -> Credential:
+        return Credential(
+            access_token=self._vault.decrypt(
+                doc["access_token"], collection=CONNECTIONS, doc_id=doc["_id"], field="access_token"
+            ),
+            refresh_token=self._vault.decrypt(
+                doc["refresh_token"], collection=CONNECTIONS, doc_id=doc["_id"], field="refresh_token"
+            ),
+            access_token_expires_at=_utc(doc["access_token_expires_at"]),
+        )
+
+
+def _object_id(value: str) -> ObjectId | None:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _calendar_doc(calendar: TargetCalendar | None) -> dict[str, Any] | None:
+    if calendar is None:
+        return None
+    return {"id": calendar.id, "name": calendar.name, "primary": calendar.primary}
+
+
+def _connection(doc: dict[str, Any]) -> CalendarConnection:
+    calendar = doc.get("calendar")
+    return CalendarConnection(
+        id=str(doc["_id"]),
+        user_id=doc["user_id"],
+        sub=doc["sub"],
+        provider=CalendarProvider[doc.get("provider", "OTHER")],
+        profile_name=doc.get("profile_name") or "",
+        status=ConnectionStatus(doc.get("status", ConnectionStatus.ACTIVE.value)),
+        scopes=tuple(doc.get("scopes") or ()),
+        calendar=TargetCalendar(calendar["id"], calendar["name"], calendar["primary"]) if calendar else None,
+        data_center=doc.get("data_center", "us"),
+        linked_at=_utc(doc["linked_at"]),
+        last_synced_at=_utc(doc.get("last_synced_at")),
+    )

@@ -1,0 +1,100 @@
+"""Where the database comes from, and what it must hold before the app serves anything.
+
+All three drivers are built here and nowhere else: motor (the default), PyMongo's
+`AsyncMongoClient` (`MONGODB_DRIVER=pymongo`) and mongomock-motor when no `MONGODB_URI` is set.
+Code above this module only uses the subset the three share (awaited calls, `async for` on cursors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import PyMongoError
+
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONNECTIONS = "calendar_connections"
+LINK_STATES = "link_states"
+REVOCATIONS = "pending_revocations"
+
+DEFAULT_SERVER_SELECTION_MS = 5000
+
+INDEXES: dict[str, list[IndexModel]] = {
+    CONNECTIONS: [
+        IndexModel([("user_id", ASCENDING), ("sub", ASCENDING)], unique=True, name="user_sub_unique"),
+        IndexModel([("user_id", ASCENDING), ("linked_at", DESCENDING)], name="user_newest_first"),
+        IndexModel([("sub", ASCENDING)], name="sub"),
+    ],
+    LINK_STATES: [
+        # The TTL monitor removes expired states (about once a minute); reads also check expires_at.
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),
+    ],
+    REVOCATIONS: [
+        IndexModel([("next_attempt_at", ASCENDING)], name="due_first"),
+    ],
+}
+
+
+class StoreUnavailable(Exception):
+    """MongoDB cannot be reached or refused a start-up command; the message says where and why."""
+
+
+def open_client(settings: Settings) -> Any:
+    if not settings.mongodb_uri:
+        from mongomock_motor import AsyncMongoMockClient
+
+        return AsyncMongoMockClient(tz_aware=True)
+    options: dict[str, Any] = {"tz_aware": True, "appname": "gql-api"}
+    if "serverselectiontimeoutms" not in settings.mongodb_uri.lower():
+        options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_MS
+    if settings.mongodb_driver == "pymongo":
+        from pymongo import AsyncMongoClient
+
+        return AsyncMongoClient(settings.mongodb_uri, **options)
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    return AsyncIOMotorClient(settings.mongodb_uri, **options)
+
+
+async def close_client(client: Any) -> None:
+    result = client.close()  # motor and mongomock close synchronously, PyMongo async awaits
+    if inspect.isawaitable(result):
+        await result
+
+
+def describe_uri(uri: str | None) -> str:
+    """The hosts of a MongoDB URI without credentials, for messages."""
+    if not uri:
+        return "the in-memory store"
+    return urlsplit(uri).netloc.rpartition("@")[2] or uri.split("://", 1)[-1]
+
+
+async def prepare(database: Any, *, where: str) -> None:
+    """Check the server answers and create every index; raises StoreUnavailable with a clear message."""
+    try:
+        await database.command("ping")
+        for collection, indexes in INDEXES.items():
+            await database[collection].create_indexes(indexes)
+    except PyMongoError as exc:
+        raise StoreUnavailable(f"MongoDB at {where} is not usable: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+async def is_ready(database: Any, *, timeout: float = 2.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout):
+            await database.command("ping")
+    except (PyMongoError, TimeoutError) as exc:
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        return False
+    return True
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else "no detail"

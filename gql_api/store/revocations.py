@@ -1,0 +1,68 @@
+"""Revocations still owed to Cronofy after an unlink: only what retrying needs (token, data center)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from ..vault import Secret, Vault
+from .mongo import REVOCATIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingRevocation:
+    id: ObjectId
+    refresh_token: Secret
+    data_center: str
+    attempts: int
+
+
+class RevocationStore:
+    def __init__(self, database: Any, vault: Vault) -> None:
+        self._collection = database[REVOCATIONS]
+        self._vault = vault
+
+    async def add_claimed(self, *, refresh_token: Secret, data_center: str, now: datetime,
+                          lease: timedelta) -> PendingRevocation:
+        """Record a revocation that the caller attempts at once; the worker takes it after the lease."""
+        doc_id = ObjectId()
+        await self._collection.insert_one({
+            "_id": doc_id,
+            "refresh_token": self._vault.encrypt(refresh_token, collection=REVOCATIONS, doc_id=doc_id,
+                                                 field="refresh_token"),
+            "data_center": data_center,
+            "attempts": 1,
+            "created_at": now,
+            "next_attempt_at": now + lease,
+            "last_error": None,
+        })
+        return PendingRevocation(doc_id, refresh_token, data_center, attempts=1)
+
+    async def claim_due(self, *, now: datetime, lease: timedelta) -> PendingRevocation | None:
+        """Take the oldest due revocation for `lease`, so two workers never revoke the same one at once."""
+        doc = await self._collection.find_one_and_update(
+            {"next_attempt_at": {"$lte": now}},
+            {"$set": {"next_attempt_at": now + lease}, "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        token = self._vault.decrypt(doc["refresh_token"], collection=REVOCATIONS, doc_id=doc["_id"],
+                                    field="refresh_token")
+        return PendingRevocation(doc["_id"], token, doc["data_center"], doc["attempts"])
+
+    async def done(self, revocation: PendingRevocation) -> None:
+        await self._collection.delete_one({"_id": revocation.id})
+
+    async def retry_later(self, revocation: PendingRevocation, *, at: datetime, error: str) -> None:
+        await self._collection.update_one(
+            {"_id": revocation.id}, {"$set": {"next_attempt_at": at, "last_error": error}}
+        )
+
+    async def count(self) -> int:
+        return await self._collection.count_documents({})

@@ -1,0 +1,302 @@
+"""GraphQL types, inputs and payloads of the client contract (../shared/contract.graphql)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime, timezone
+
+import strawberry
+
+from . import models
+from .errors import ErrorCode, UserFacingError
+from .ids import encode_id
+
+CONNECTION_ID_KIND = "CalendarConnection"
+
+
+# --- scalars -------------------------------------------------------------------------------
+
+def _serialize_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    utc = value.astimezone(timezone.utc)
+    return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
+
+
+def _parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-11-24T09:30:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"DateTime is not ISO 8601: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError("DateTime needs an explicit UTC offset, e.g. 2026-11-24T09:30:00Z")
+    return parsed
+
+
+DateTimeScalar = strawberry.scalar(
+    name="DateTime",
+    description="An instant with an explicit UTC offset, ISO 8601, e.g. 2026-11-24T09:30:00Z.",
+    serialize=_serialize_datetime,
+    parse_value=_parse_datetime,
+)
+SCALARS = {datetime: DateTimeScalar}
+
+
+# --- errors --------------------------------------------------------------------------------
+
+UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+
+
+@strawberry.type(description="An expected failure the client can act on. Unexpected failures are GraphQL "
+                             "errors with masked messages.")
+class UserError:
+    code: UserErrorCode
+    message: str
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "end"].'
+    )
+
+    @classmethod
+    def of(cls, error: UserFacingError) -> UserError:
+        return cls(code=error.code, message=error.message, field=list(error.field) if error.field else None)
+
+
+# --- calendar connections ------------------------------------------------------------------
+
+CalendarProvider = strawberry.enum(models.CalendarProvider, name="CalendarProvider")
+CalendarConnectionStatus = strawberry.enum(
+    models.ConnectionStatus,
+    name="CalendarConnectionStatus",
+    description="ACTIVE: credentials work and meetings are written to the calendar. NEEDS_RELINK: Cronofy or the "
+                "provider no longer accepts the credentials; link the same account again.",
+)
+
+
+@strawberry.type
+class Calendar:
+    id: strawberry.ID
+    name: str
+    primary: bool
+
+
+@strawberry.type
+class CalendarConnection:
+    id: strawberry.ID
+    provider: CalendarProvider
+    profile_name: str = strawberry.field(description="The account as the provider shows it, usually an e-mail address.")
+    status: CalendarConnectionStatus
+    scopes: list[str] = strawberry.field(description="Cronofy scopes granted to this connection.")
+    calendar: Calendar | None = strawberry.field(description="The calendar that receives meeting events.")
+    linked_at: datetime
+    last_synced_at: datetime | None = strawberry.field(
+        description="Last time changes from this calendar were read successfully."
+    )
+
+    @classmethod
+    def of(cls, connection: models.CalendarConnection) -> CalendarConnection:
+        target = connection.calendar
+        return cls(
+            id=strawberry.ID(encode_id(CONNECTION_ID_KIND, connection.id)),
+            provider=connection.provider,
+            profile_name=connection.profile_name,
+            status=connection.status,
+            scopes=list(connection.scopes),
+            calendar=Calendar(id=strawberry.ID(target.id), name=target.name, primary=target.primary) if target else None,
+            linked_at=connection.linked_at,
+            last_synced_at=connection.last_synced_at,
+        )
+
+
+@strawberry.input
+class BeginCalendarLinkInput:
+    redirect_uri: str = strawberry.field(description="Must be one of the server's allowed redirect URIs.")
+    provider: CalendarProvider | None = strawberry.field(
+        default=strawberry.UNSET, description="Pre-selects a provider on Cronofy's page."
+    )
+
+
+@strawberry.type
+class BeginCalendarLinkPayload:
+    authorization_url: str | None = None
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="After this the state in the URL is no longer accepted."
+    )
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
+@strawberry.input
+class LinkCalendarInput:
+    code: str
+    state: str
+
+
+@strawberry.type
+class LinkCalendarPayload:
+    connection: CalendarConnection | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
+@strawberry.input
+class UnlinkCalendarInput:
+    connection_id: strawberry.ID
+
+
+@strawberry.type
+class UnlinkCalendarPayload:
+    unlinked_connection_id: strawberry.ID | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
+# --- meetings ------------------------------------------------------------------------------
+
+@strawberry.enum
+class MeetingStatus(enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.enum
+class ParticipantResponse(enum.Enum):
+    NEEDS_ACTION = "NEEDS_ACTION"
+    ACCEPTED = "ACCEPTED"
+    TENTATIVE = "TENTATIVE"
+    DECLINED = "DECLINED"
+
+
+@strawberry.enum(description="How a participant receives the meeting in a calendar.")
+class CalendarDelivery(enum.Enum):
+    OWN_CALENDAR = strawberry.enum_value("OWN_CALENDAR", description="Written to the participant's own linked calendar.")
+    INVITATION = strawberry.enum_value("INVITATION", description="Invited as an attendee of the event in the host calendar.")
+    NONE = strawberry.enum_value("NONE", description="No linked calendar can carry it.")
+
+
+@strawberry.enum
+class CalendarSyncStatus(enum.Enum):
+    PENDING = "PENDING"
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"
+
+
+@strawberry.type
+class CalendarEventSync:
+    delivery: CalendarDelivery
+    status: CalendarSyncStatus
+    last_error: str | None = strawberry.field(
+        description="A short, safe description of the last failure; never upstream bodies or tokens."
+    )
+    synced_at: datetime | None
+
+
+@strawberry.type
+class Participant:
+    user_id: strawberry.ID | None = strawberry.field(description="The platform user, when the participant is one.")
+    email: str
+    display_name: str | None
+    is_organizer: bool
+    response: ParticipantResponse
+    calendar_event: CalendarEventSync
+
+
+@strawberry.type
+class Meeting:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    location: str | None
+    start: datetime
+    end: datetime
+    time_zone: str = strawberry.field(description="IANA time zone the meeting is shown in, e.g. Europe/London.")
+    status: MeetingStatus
+    organizer: Participant
+    participants: list[Participant] = strawberry.field(description="Everyone in the meeting, the organizer first.")
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+
+
+@strawberry.input
+class MeetingFilter:
+    status: MeetingStatus | None = strawberry.UNSET
+    from_: datetime | None = strawberry.field(name="from", default=strawberry.UNSET,
+                                              description="Meetings that end at or after this instant.")
+    to: datetime | None = strawberry.field(default=strawberry.UNSET, description="Meetings that start before this instant.")
+
+
+@strawberry.type
+class MeetingEdge:
+    cursor: str
+    node: Meeting
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class MeetingConnection:
+    edges: list[MeetingEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class ParticipantInput:
+    user_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The platform user id, when the participant is a user of the platform."
+    )
+    email: str
+    display_name: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class ScheduleMeetingInput:
+    title: str
+    description: str | None = strawberry.UNSET
+    location: str | None = strawberry.UNSET
+    start: datetime
+    end: datetime
+    time_zone: str
+    participants: list[ParticipantInput] = strawberry.field(
+        description="The other participants; the signed-in user is the organizer."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Retrying with the same key returns the first result instead of a second meeting."
+    )
+
+
+@strawberry.type
+class ScheduleMeetingPayload:
+    meeting: Meeting | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateMeetingInput:
+    meeting_id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    location: str | None = strawberry.UNSET
+    start: datetime | None = strawberry.UNSET
+    end: datetime | None = strawberry.UNSET
+    time_zone: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class UpdateMeetingPayload:
+    meeting: Meeting | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
+@strawberry.input
+class CancelMeetingInput:
+    meeting_id: strawberry.ID
+
+
+@strawberry.type
+class CancelMeetingPayload:
+    meeting: Meeting | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)

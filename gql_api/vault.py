@@ -1,0 +1,139 @@
+"""Encryption of Cronofy tokens at rest: AES-256-GCM with a key ring and bound associated data.
+
+Each ciphertext is stored as ``{"kid", "n", "ct"}``. The associated data names the key id, the
+collection, the document id and the field, so a ciphertext copied into another document (or into
+another field of the same one) fails to decrypt instead of handing one user's token to another.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+
+from bson.binary import Binary
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+NONCE_BYTES = 12
+
+
+class Secret:
+    """A string that refuses to be printed or serialised by accident; `.reveal()` is deliberate."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> object:
+        raise TypeError("Secret values are not picklable")
+
+
+class KeyRingError(ValueError):
+    """TOKEN_ENCRYPTION_KEYS is malformed; the message never contains key material."""
+
+
+class DecryptionError(Exception):
+    """The ciphertext is unknown to the key ring, tampered with, or bound to another place."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    active_kid: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def parse(cls, spec: str) -> KeyRing:
+        """`KEY_ID:KEY[,KEY_ID:KEY...]`, KEY the URL-safe base64 of 32 bytes; the first encrypts."""
+        keys: dict[str, bytes] = {}
+        entries = [entry.strip() for entry in spec.split(",")]
+        if not spec.strip() or not all(entries):
+            raise KeyRingError("TOKEN_ENCRYPTION_KEYS: expected comma-separated KEY_ID:KEY entries")
+        for position, entry in enumerate(entries, start=1):
+            kid, sep, encoded = entry.partition(":")
+            if not sep:
+                raise KeyRingError(f"TOKEN_ENCRYPTION_KEYS entry {position}: expected KEY_ID:KEY")
+            if not KEY_ID.match(kid):
+                raise KeyRingError(f"TOKEN_ENCRYPTION_KEYS entry {position}: key id must match [A-Za-z0-9_-]{{1,32}}")
+            if kid in keys:
+                raise KeyRingError(f"TOKEN_ENCRYPTION_KEYS: key id {kid!r} appears twice")
+            keys[kid] = _decode_key(encoded, kid)
+        return cls(active_kid=entries[0].partition(":")[0], keys=keys)
+
+    @classmethod
+    def ephemeral(cls) -> KeyRing:
+        return cls(active_kid="ephemeral", keys={"ephemeral": os.urandom(32)})
+
+
+def _decode_key(encoded: str, kid: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):
+        raise KeyRingError(f"TOKEN_ENCRYPTION_KEYS: key {kid!r} is not URL-safe base64") from None
+    if len(key) != 32:
+        raise KeyRingError(f"TOKEN_ENCRYPTION_KEYS: key {kid!r} must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def generate_key_entry(kid: str | None = None) -> str:
+    """A new `KEY_ID:KEY` entry for TOKEN_ENCRYPTION_KEYS."""
+    kid = kid or "k" + secrets.token_hex(4)
+    if not KEY_ID.match(kid):
+        raise KeyRingError("key id must match [A-Za-z0-9_-]{1,32}")
+    return f"{kid}:{base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip('=')}"
+
+
+def _associated_data(kid: str, collection: str, doc_id: object, field: str) -> bytes:
+    return json.dumps(
+        {"v": 1, "kid": kid, "c": collection, "id": str(doc_id), "f": field},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+class Vault:
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+        self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+
+    def encrypt(self, secret: Secret, *, collection: str, doc_id: object, field: str) -> dict:
+        kid = self._ring.active_kid
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _associated_data(kid, collection, doc_id, field)
+        ciphertext = self._ciphers[kid].encrypt(nonce, secret.reveal().encode(), aad)
+        return {"kid": kid, "n": Binary(nonce), "ct": Binary(ciphertext)}
+
+    def decrypt(self, blob: dict, *, collection: str, doc_id: object, field: str) -> Secret:
+        try:
+            kid = blob["kid"]
+            cipher = self._ciphers[kid]
+            aad = _associated_data(kid, collection, doc_id, field)
+            return Secret(cipher.decrypt(bytes(blob["n"]), bytes(blob["ct"]), aad).decode())
+        except (KeyError, TypeError, InvalidTag, UnicodeDecodeError):
+            raise DecryptionError(f"cannot decrypt {collection}.{field} of document {doc_id}") from None
+
+    def needs_rotation(self, blob: dict) -> bool:
+        return blob.get("kid") != self._ring.active_kid

@@ -1,0 +1,53 @@
+"""Shared fixtures: the Cronofy sandbox and the API, each a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from mongomock_motor import AsyncMongoMockClient
+
+from gql_api import Settings, create_app
+from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api, FakeClock, Sandbox
+
+
+@pytest.fixture
+async def sandbox():
+    server = TestServer(create_sandbox_app(SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)),
+                        host="127.0.0.1")
+    await server.start_server()
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield Sandbox(url=str(server.make_url("")).rstrip("/"), http=http)
+    await server.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def database():
+    return AsyncMongoMockClient(tz_aware=True)["gql_api_test"]
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox) -> Settings:
+    return Settings(
+        cronofy_client_id=CLIENT_ID,
+        cronofy_client_secret=CLIENT_SECRET,
+        cronofy_api_url=sandbox.url,
+        cronofy_app_url=sandbox.url,
+        cronofy_timeout_seconds=2.0,
+        token_encryption_keys=KEYS,
+        auth_jwt_secret=JWT_SECRET,
+        allowed_redirect_uris=(REDIRECT_URI,),
+        worker_enabled=False,
+    )
+
+
+@pytest.fixture
+async def api(settings: Settings, database, clock: FakeClock):
+    async with TestClient(TestServer(create_app(settings, database=database, clock=clock), host="127.0.0.1")) as client:
+        yield Api(client, settings)
