@@ -28,7 +28,10 @@ NOT_YET = UserFacingError(ErrorCode.NOT_ALLOWED, "Scheduling meetings is not ava
 
 
 async def meetings(
-    info: Info, first: int = 20, after: str | None = None, filter: MeetingFilter | None = None
+    info: Info,
+    first: int | None = 20,
+    after: str | None = strawberry.UNSET,
+    filter: MeetingFilter | None = strawberry.UNSET,
 ) -> MeetingConnection:
     return MeetingConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
 

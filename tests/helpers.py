@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import html.parser
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +16,7 @@ from gql_api import Settings
 from gql_api.auth import mint_dev_token
 
 CLIENT_ID = "test-client-id"
-CLIENT_SECRET = "test-client-secret"
+CLIENT_SECRET = "cs-9f3b1c7e2a5d4b8f6e0a"
 JWT_SECRET = "test-jwt-secret-with-at-least-32-bytes!!"
 REDIRECT_URI = "https://mentoring.example.test/calendar/linked"
 # Two fixed keys (32 zero bytes and 32 0x01 bytes, URL-safe base64): the first encrypts.
@@ -68,7 +69,10 @@ class Api:
         response = await self.client.post("/graphql", json=payload, headers=headers or {})
         text = await response.text()
         self.bodies.append(text + str(dict(response.headers)))
-        return response.status, await response.json(content_type=None)
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, {"text": text}
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = "alice",
                   headers: dict[str, str] | None = None) -> dict[str, Any]:
