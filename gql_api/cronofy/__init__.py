@@ -14,10 +14,22 @@ from .errors import (
     InvalidClient,
     InvalidGrant,
 )
-from .gateway import LINK_SCOPES, CronofyCalendar, CronofyGateway, CronofyHosts, LinkingProfile, TokenGrant, hosts_for
+from .gateway import (
+    LINK_SCOPES,
+    Attendee,
+    CalendarEvent,
+    CronofyCalendar,
+    CronofyGateway,
+    CronofyHosts,
+    LinkingProfile,
+    TokenGrant,
+    hosts_for,
+)
 
 __all__ = [
     "LINK_SCOPES",
+    "Attendee",
+    "CalendarEvent",
     "CronofyBadRequest",
     "CronofyCalendar",
     "CronofyError",

@@ -9,7 +9,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Least privilege (privacy notice §3): write our own events, nothing else is read.
 LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
+OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                          "unsupported_grant_type", "invalid_scope"})  # RFC 6749 §5.2
+MAX_EXPIRES_IN = 2_147_483_647  # cronofy.md §3.3
+MAX_RETRY_AFTER = 86_400.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +87,26 @@ class CronofyCalendar:
     @property
     def writable(self) -> bool:
         return not (self.readonly or self.deleted)
+
+
+@dataclasses.dataclass(frozen=True)
+class Attendee:
+    email: str
+    display_name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarEvent:
+    """A managed event as we write it; `event_id` is ours, so every write is an idempotent upsert."""
+
+    event_id: str
+    summary: str
+    description: str | None
+    location: str | None
+    start: datetime
+    end: datetime
+    tzid: str
+    attendees: tuple[Attendee, ...] = ()
 
 
 class CronofyGateway:
@@ -167,7 +191,33 @@ class CronofyGateway:
         calendars = data.get("calendars") if isinstance(data, dict) else None
         if not isinstance(calendars, list):
             raise CronofyUnavailable("Cronofy sent an unexpected calendars response")
-        return [_calendar(item) for item in calendars if isinstance(item, dict) and item.get("calendar_id")]
+        return [_calendar(item) for item in calendars
+                if isinstance(item, dict) and isinstance(item.get("calendar_id"), str) and item["calendar_id"]]
+
+    async def upsert_event(self, *, access_token: Secret, calendar_id: str, event: CalendarEvent,
+                           data_center: str | None = None) -> None:
+        body: dict[str, Any] = {
+            "event_id": event.event_id,
+            "summary": event.summary,
+            "description": event.description or "",
+            "start": _cronofy_time(event.start),
+            "end": _cronofy_time(event.end),
+            "tzid": event.tzid,
+        }
+        if event.location:
+            body["location"] = {"description": event.location}
+        if event.attendees:
+            body["attendees"] = {"invite": [_attendee(a) for a in event.attendees]}
+        await self._call("POST", self._events_url(calendar_id, data_center), json=body,
+                         headers=_bearer(access_token))
+
+    async def delete_event(self, *, access_token: Secret, calendar_id: str, event_id: str,
+                           data_center: str | None = None) -> None:
+        await self._call("DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id},
+                         headers=_bearer(access_token))
+
+    def _events_url(self, calendar_id: str, data_center: str | None) -> str:
+        return f"{self.hosts(data_center).api}/v1/calendars/{quote(calendar_id, safe='')}/events"
 
     # --- transport ----------------------------------------------------------------------
 
@@ -182,16 +232,21 @@ class CronofyGateway:
     ) -> Any:
         endpoint = httpx.URL(url).path
         started = time.monotonic()
+        # Failures are raised outside the except blocks: a chained httpx error would carry the
+        # request, with its bearer token or client secret, in __context__.
+        failure: CronofyError | None = None
         try:
             async with asyncio.timeout(self._call_timeout):
                 response = await self._http.request(method, url, json=json, headers=headers)
                 await response.aread()
         except (TimeoutError, httpx.TimeoutException):
-            log.warning("cronofy %s %s timed out", method, endpoint)
-            raise CronofyUnavailable(f"Cronofy did not answer {method} {endpoint} in time") from None
+            failure = CronofyUnavailable(f"Cronofy did not answer {method} {endpoint} in time")
         except httpx.HTTPError as exc:
-            log.warning("cronofy %s %s failed: %s", method, endpoint, type(exc).__name__)
-            raise CronofyUnavailable(f"Cronofy could not be reached for {method} {endpoint}") from None
+            failure = CronofyUnavailable(f"Cronofy could not be reached for {method} {endpoint} "
+                                         f"({type(exc).__name__})")
+        if failure is not None:
+            log.warning("cronofy %s %s failed: %s", method, endpoint, failure)
+            raise failure
         log.info("cronofy %s %s -> %s in %.0f ms", method, endpoint, response.status_code,
                  (time.monotonic() - started) * 1000)
         if response.status_code in (200, 201, 202, 204):
@@ -200,8 +255,18 @@ class CronofyGateway:
             try:
                 return response.json()
             except ValueError:
-                raise CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}") from None
+                failure = CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}")
+            raise failure
         raise _error_for(response, f"{method} {endpoint}", token_endpoint=token_endpoint)
+
+
+def _cronofy_time(moment: datetime) -> str:
+    """Whole-second UTC: Cronofy rejects non-zero milliseconds (cronofy.md §6.1)."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _attendee(attendee: Attendee) -> dict[str, str]:
+    return {"email": attendee.email, **({"display_name": attendee.display_name} if attendee.display_name else {})}
 
 
 def _bearer(token: Secret) -> dict[str, str]:
@@ -227,7 +292,8 @@ def _error_for(response: httpx.Response, what: str, *, token_endpoint: bool) -> 
     if status == 400:
         if oauth_error == "invalid_grant":
             return InvalidGrant(message)
-        return CronofyBadRequest(f"{message} ({oauth_error or 'bad request'})")
+        known = oauth_error if oauth_error in OAUTH_ERRORS else "bad request"  # never copy upstream text
+        return CronofyBadRequest(f"{message} ({known})")
     if status == 401:
         return CronofyUnauthorized(message)
     if status == 403:
@@ -251,19 +317,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - (time.time() if now is None else now)))
 
 
 def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGrant:
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
         raise CronofyUnavailable("Cronofy sent an unexpected token response")
     refresh = data.get("refresh_token")
     if isinstance(refresh, str) and refresh:
@@ -272,9 +338,7 @@ def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGr
         refresh_token = previous_refresh_token  # a refresh may leave the refresh token as it was
     else:
         raise CronofyUnavailable("Cronofy sent a token response without a refresh token")
-    expires_in = data.get("expires_in")
-    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
-        expires_in = 3600
+    expires_in = _expires_in(data.get("expires_in"))
     profile = data.get("linking_profile")
     return TokenGrant(
         access_token=Secret(data["access_token"]),
@@ -288,6 +352,17 @@ def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGr
             profile_name=_text(profile.get("profile_name")),
         ) if isinstance(profile, dict) else None,
     )
+
+
+def _expires_in(value: Any) -> int:
+    """Seconds, as Cronofy documents them (1..2**31-1); anything else gets the usual hour."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_EXPIRES_IN:
+        return value
+    return 3600
 
 
 def _scopes(value: Any) -> tuple[str, ...]:
