@@ -2,7 +2,8 @@
 
 One root serves what Cronofy splits over two hosts: the "app" host's consent page and the
 "api" host's token, revoke and `/v1` endpoints. Routes are relative to that root, and the
-sandbox never writes an absolute URL of its own, so mounting anywhere works.
+only absolute URLs the sandbox writes (events' `next_page`) are built from the request's own
+URL, so mounting anywhere works.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     router.add_post("/oauth/token", oauth.issue_token)
     router.add_post("/oauth/token/revoke", oauth.revoke_token)
     router.add_get("/v1/calendars", api.list_calendars)
+    router.add_post("/v1/calendars/{calendar_id}/events", api.upsert_event)
+    router.add_delete("/v1/calendars/{calendar_id}/events", api.delete_event)
+    router.add_get("/v1/events", api.read_events)
+    router.add_get("/v1/events/pages/{page_token}", api.read_events_page, name=api.EVENTS_PAGE_ROUTE)
     add_control_routes(router)
     return app
 

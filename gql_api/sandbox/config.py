@@ -11,8 +11,8 @@ from typing import Callable
 class SandboxConfig:
     """How the fake Cronofy behaves.
 
-    `clock` drives every expiry (codes, access tokens), so tests can move time forward
-    instead of sleeping.
+    `clock` drives every expiry (codes, access tokens) and every event's `created` and
+    `updated`, so tests can move time forward instead of sleeping.
     """
 
     client_id: str
@@ -20,4 +20,5 @@ class SandboxConfig:
     access_token_ttl: int = 3600  # seconds; the `expires_in` handed out
     rotate_refresh_tokens: bool = False  # Cronofy says a refresh token "may change" when used
     code_ttl: int = 600  # seconds an authorization code stays redeemable
+    events_page_size: int = 50  # events per page of `GET /v1/events` (Cronofy's is not documented)
     clock: Callable[[], float] = field(default=time.time, repr=False)

@@ -15,6 +15,7 @@ CONTROL_PREFIX = "/_control"
 
 def add_control_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{CONTROL_PREFIX}/state", show_state)
+    router.add_get(f"{CONTROL_PREFIX}/events", list_events)
     router.add_get(f"{CONTROL_PREFIX}/requests", list_requests)
     router.add_delete(f"{CONTROL_PREFIX}/requests", clear_requests)
     router.add_post(f"{CONTROL_PREFIX}/expire-tokens", expire_tokens)
@@ -27,6 +28,13 @@ def add_control_routes(router: web.UrlDispatcher) -> None:
 
 async def show_state(request: web.Request) -> web.Response:
     return web.json_response(request.app[SANDBOX_STATE].snapshot())
+
+
+async def list_events(request: web.Request) -> web.Response:
+    """Every calendar's events, deleted ones included; `?sub=` and `?calendar_id=` narrow it."""
+    state = request.app[SANDBOX_STATE]
+    listed = state.all_events(sub=request.query.get("sub"), calendar_id=request.query.get("calendar_id"))
+    return web.json_response(listed)
 
 
 async def list_requests(request: web.Request) -> web.Response:
@@ -52,10 +60,10 @@ async def expire_tokens(request: web.Request) -> web.Response:
 async def update_config(request: web.Request) -> web.Response:
     body = await _json_object(request)
     config = request.app[SANDBOX_STATE].config
-    unknown = sorted(set(body) - {"access_token_ttl", "code_ttl", "rotate_refresh_tokens"})
+    unknown = sorted(set(body) - {"access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size"})
     if unknown:
         raise _bad_request(f"cannot change: {', '.join(unknown)}")
-    for name in ("access_token_ttl", "code_ttl"):
+    for name in ("access_token_ttl", "code_ttl", "events_page_size"):
         if name in body and (type(body[name]) is not int or body[name] <= 0):
             raise _bad_request(f"{name} must be a positive integer")
     if "rotate_refresh_tokens" in body and not isinstance(body["rotate_refresh_tokens"], bool):
@@ -68,6 +76,7 @@ async def update_config(request: web.Request) -> web.Response:
             "access_token_ttl": config.access_token_ttl,
             "code_ttl": config.code_ttl,
             "rotate_refresh_tokens": config.rotate_refresh_tokens,
+            "events_page_size": config.events_page_size,
         }
     )
 

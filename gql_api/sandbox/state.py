@@ -1,17 +1,21 @@
-"""The sandbox's in-memory Cronofy: accounts, calendars, authorization codes and tokens.
+"""The sandbox's in-memory Cronofy: accounts, calendars and their events, codes and tokens.
 
-Plain Python with no HTTP in it, so events and channels can be added beside accounts later.
+Plain Python with no HTTP in it, so channels can be added beside accounts later.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .config import SandboxConfig
+from .events import DEFAULT_TZID, EventTime, EventWrite, ReadQuery, format_time, timestamp_to_time
 from .faults import FaultQueue
 
 ACCESS = "access"
@@ -21,6 +25,16 @@ ALIVE = "alive"
 REVOKED = "revoked"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
+
+# Who wrote an event last: the app through the API, or someone in the calendar itself.
+# Cronofy never pushes a notification about the app's own changes, so channels must know.
+BY_APP = "app"
+BY_EXTERNAL = "external"
+
+# Paged reads kept for their `next_page` links, and event writes remembered; the oldest
+# are forgotten first, so a long-running sandbox stays small.
+MAX_PAGED_READS = 1000
+MAX_EVENT_CHANGES = 10_000
 
 # Scopes that carry others with them (Cronofy: read_events implies read_free_busy).
 IMPLIED_SCOPES: dict[str, frozenset[str]] = {"read_events": frozenset({"read_free_busy"})}
@@ -44,6 +58,66 @@ def random_token(length: int = 32, alphabet: str = _ALPHANUMERIC) -> str:
 
 
 @dataclass
+class Attendee:
+    email: str
+    display_name: str | None = None
+    status: str = "needs_action"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"email": self.email, "display_name": self.display_name, "status": self.status}
+
+
+@dataclass
+class Event:
+    """One event in a calendar. Managed events (written by the app) carry the app's `event_id`."""
+
+    event_uid: str
+    calendar_id: str
+    summary: str
+    start: EventTime
+    end: EventTime
+    created: float
+    updated: float
+    event_id: str | None = None
+    description: str = ""
+    tzid: str = DEFAULT_TZID
+    location: dict[str, str] = field(default_factory=dict)
+    transparency: str = "opaque"
+    participation_status: str = "accepted"
+    attendees: list[Attendee] = field(default_factory=list)
+    deleted: bool = False
+    last_written_by: str = BY_EXTERNAL
+
+    @property
+    def managed(self) -> bool:
+        return self.event_id is not None
+
+    def find_attendee(self, email: str) -> Attendee | None:
+        wanted = email.casefold()
+        return next((a for a in self.attendees if a.email.casefold() == wanted), None)
+
+    def apply(self, write: EventWrite) -> None:
+        """Replace what the upsert sent; leave the rest (§6.2: editing means resending)."""
+        kind_changed = write.start.all_day != self.start.all_day
+        self.summary, self.start, self.end = write.summary, write.start, write.end
+        if write.tzid is not None:
+            self.tzid = write.tzid
+        if write.description is not None:
+            self.description = write.description
+        if write.location is not None:
+            self.location = dict(write.location)
+        if write.transparency is not None:
+            self.transparency = write.transparency
+        elif kind_changed:
+            self.transparency = _default_transparency(write.start)
+        for invitee in write.invite:
+            if self.find_attendee(invitee.email) is None:
+                self.attendees.append(Attendee(invitee.email, invitee.display_name))
+        removed = {email.casefold() for email in write.reject}
+        self.attendees = [a for a in self.attendees if a.email.casefold() not in removed]
+
+
+@dataclass
 class Calendar:
     calendar_id: str
     name: str
@@ -53,6 +127,21 @@ class Calendar:
     integrated_conferencing_available: bool = False
     attachments_available: bool = False
     permission_level: str = "sandbox"
+    events: dict[str, Event] = field(default_factory=dict, repr=False)  # by event_uid
+    _managed: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # event_id -> event_uid
+
+    @property
+    def writable(self) -> bool:
+        return not (self.readonly or self.deleted)
+
+    def managed_event(self, event_id: str) -> Event | None:
+        uid = self._managed.get(event_id)
+        return None if uid is None else self.events[uid]
+
+    def add_event(self, event: Event) -> None:
+        self.events[event.event_uid] = event
+        if event.event_id is not None:
+            self._managed[event.event_id] = event.event_uid
 
 
 @dataclass
@@ -86,6 +175,69 @@ class Account:
 
     def calendars_json(self) -> list[dict[str, Any]]:
         return [self.calendar_json(calendar) for calendar in self.calendars]
+
+    def events(self) -> Iterator[Event]:
+        for calendar in self.calendars:
+            yield from calendar.events.values()
+
+    def event_json(self, event: Event) -> dict[str, Any]:
+        """An event as Cronofy's `GET /v1/events` shows it (§6.5)."""
+        shown: dict[str, Any] = {"calendar_id": event.calendar_id, "event_uid": event.event_uid}
+        if event.managed:
+            shown["event_id"] = event.event_id
+        shown.update(
+            {
+                "summary": event.summary,
+                "description": event.description,
+                "start": event.start.to_json(),
+                "end": event.end.to_json(),
+                "deleted": event.deleted,
+                "created": _time_json(event.created),
+                "updated": _time_json(event.updated),
+            }
+        )
+        if event.location:
+            shown["location"] = dict(event.location)
+        shown.update(
+            {
+                "participation_status": event.participation_status,
+                "attendees": [attendee.to_json() for attendee in event.attendees],
+                "organizer": {"email": self.profile_name},
+                "transparency": event.transparency,
+                "status": "cancelled" if event.deleted else "confirmed",
+                "categories": [],
+                "recurring": False,
+                "event_private": False,
+                # Calendars have `sandbox` permission: the app may change only what it created.
+                "options": {
+                    "delete": event.managed,
+                    "update": event.managed,
+                    "change_participation_status": False,
+                },
+            }
+        )
+        return shown
+
+    def control_event_json(self, event: Event) -> dict[str, Any]:
+        """An event as the control API lists it: everything the sandbox knows."""
+        return {
+            "sub": self.sub,
+            "calendar_id": event.calendar_id,
+            "event_id": event.event_id,
+            "event_uid": event.event_uid,
+            "summary": event.summary,
+            "description": event.description,
+            "start": event.start.to_json(),
+            "end": event.end.to_json(),
+            "tzid": event.tzid,
+            "location": dict(event.location) or None,
+            "attendees": [attendee.to_json() for attendee in event.attendees],
+            "deleted": event.deleted,
+            "managed": event.managed,
+            "last_written_by": event.last_written_by,
+            "created": _time_json(event.created),
+            "updated": _time_json(event.updated),
+        }
 
     def linking_profile_json(self) -> dict[str, str]:
         return {
@@ -144,6 +296,37 @@ class TokenGrant:
 
 
 @dataclass
+class EventChange:
+    """One write to an event, remembered with who made it (the app or the calendar's user)."""
+
+    sub: str
+    calendar_id: str
+    event_uid: str
+    event_id: str | None
+    action: str  # "upsert" or "delete"
+    by: str  # BY_APP or BY_EXTERNAL
+    at: float
+
+
+@dataclass
+class PagedRead:
+    """The result of one `GET /v1/events`, kept so its `next_page` links show the same query."""
+
+    sub: str
+    only_managed: bool  # decides the scope the next pages need, like the first
+    events: list[dict[str, Any]]
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, math.ceil(len(self.events) / self.page_size))
+
+    def page(self, number: int) -> list[dict[str, Any]]:
+        first = (number - 1) * self.page_size
+        return self.events[first : first + self.page_size]
+
+
+@dataclass
 class RecordedRequest:
     method: str
     path: str  # relative to the sandbox root, never with the query string
@@ -164,6 +347,8 @@ class SandboxState:
         self._account_by_profile: dict[tuple[str, str], str] = {}
         self._codes: dict[str, AuthorizationCode] = {}
         self._tokens: dict[str, IssuedToken] = {}
+        self.changes: list[EventChange] = []
+        self._pages: OrderedDict[str, tuple[PagedRead, int]] = OrderedDict()
         self.requests.clear()
         self.faults.clear()
 
@@ -187,13 +372,118 @@ class SandboxState:
         sub = self._account_by_profile.get(key)
         if sub is not None:
             return self.accounts[sub]
-        account = _new_account(provider_name, profile_name)
+        account = _new_account(provider_name, profile_name, self.now())
         self.accounts[account.sub] = account
         self._account_by_profile[key] = account.sub
         return account
 
     def account(self, sub: str) -> Account | None:
         return self.accounts.get(sub)
+
+    # -- events ----------------------------------------------------------------------
+
+    def upsert_event(self, account: Account, calendar: Calendar, write: EventWrite) -> Event:
+        """Create or update the app's event `(calendar, event_id)` (§6.2)."""
+        now = self.now()
+        event = calendar.managed_event(write.event_id)
+        if event is None:
+            event = Event(
+                event_uid=new_event_uid(),
+                calendar_id=calendar.calendar_id,
+                event_id=write.event_id,
+                summary=write.summary,
+                start=write.start,
+                end=write.end,
+                created=now,
+                updated=now,
+                transparency=_default_transparency(write.start),
+            )
+            calendar.add_event(event)
+        elif event.deleted:
+            # Upserting a deleted event brings it back, and its invitations go out again.
+            event.deleted = False
+            for attendee in event.attendees:
+                attendee.status = "needs_action"
+        event.apply(write)
+        event.updated = now
+        self._record_change(account, event, "upsert", BY_APP)
+        return event
+
+    def delete_event(self, account: Account, calendar: Calendar, event_id: str) -> Event | None:
+        """Mark the app's event deleted (kept, so `include_deleted` reads still see it).
+
+        Unknown or already deleted events change nothing (§6.3 leaves it open; idempotent).
+        """
+        event = calendar.managed_event(event_id)
+        if event is None or event.deleted:
+            return None
+        event.deleted = True
+        event.updated = self.now()
+        self._record_change(account, event, "delete", BY_APP)
+        return event
+
+    def read_events(self, account: Account, query: ReadQuery) -> PagedRead:
+        """Run a read events query (§6.5) and keep its result for paging."""
+        from_, to = query.window(timestamp_to_time(self.now()))
+        wanted = None if query.calendar_ids is None else set(query.calendar_ids)
+        found = []
+        for event in account.events():
+            if wanted is not None and event.calendar_id not in wanted:
+                continue
+            if event.deleted and not query.include_deleted:
+                continue
+            if event.managed and not (query.include_managed or query.only_managed):
+                continue
+            if query.only_managed and not event.managed:
+                continue
+            if query.last_modified is not None and timestamp_to_time(event.updated) < query.last_modified:
+                continue
+            # Managed events escape the default window, not dates the caller gave (§6.5).
+            ends_from = from_ if query.from_ is not None or not event.managed else None
+            starts_before = to if query.to is not None or not event.managed else None
+            if not _in_window(event, query, ends_from, starts_before):
+                continue
+            found.append(event)
+        # By time; ties keep calendar then creation order (a stable sort), so pages are repeatable.
+        found.sort(key=lambda e: (e.start.as_datetime(), e.end.as_datetime()))
+        return PagedRead(
+            sub=account.sub,
+            only_managed=query.only_managed,
+            events=[account.event_json(event) for event in found],
+            page_size=self.config.events_page_size,
+        )
+
+    def page_token(self, read: PagedRead, number: int) -> str:
+        """An opaque token for page `number` of `read`, to put in a `next_page` link."""
+        token = secrets.token_hex(8)
+        self._pages[token] = (read, number)
+        while len(self._pages) > MAX_PAGED_READS:
+            self._pages.popitem(last=False)
+        return token
+
+    def paged_read(self, token: str, sub: str) -> tuple[PagedRead, int] | None:
+        """The read and page number behind a `next_page` token, for the account that made it."""
+        found = self._pages.get(token)
+        if found is None or found[0].sub != sub:
+            return None
+        return found
+
+    def all_events(self, *, sub: str | None = None, calendar_id: str | None = None) -> list[dict[str, Any]]:
+        """Every calendar's events as the control API shows them, optionally filtered."""
+        return [
+            account.control_event_json(event)
+            for account in self.accounts.values()
+            if sub is None or account.sub == sub
+            for event in account.events()
+            if calendar_id is None or event.calendar_id == calendar_id
+        ]
+
+    def _record_change(self, account: Account, event: Event, action: str, by: str) -> None:
+        event.last_written_by = by
+        self.changes.append(
+            EventChange(account.sub, event.calendar_id, event.event_uid, event.event_id, action, by, event.updated)
+        )
+        del self.changes[:-MAX_EVENT_CHANGES]
 
     # -- authorization codes ---------------------------------------------------------
 
@@ -309,6 +599,7 @@ class SandboxState:
                     "sub": account.sub,
                     **account.linking_profile_json(),
                     "calendars": account.calendars_json(),
+                    "events": [account.control_event_json(event) for event in account.events()],
                 }
                 for account in self.accounts.values()
             ],
@@ -331,7 +622,36 @@ class SandboxState:
         return [asdict(recorded) for recorded in self.requests]
 
 
-def _new_account(provider_name: str, profile_name: str) -> Account:
+def new_event_uid() -> str:
+    return "evt_external_" + secrets.token_hex(12)
+
+
+def _time_json(seconds: float) -> str:
+    return format_time(timestamp_to_time(seconds))
+
+
+def _default_transparency(start: EventTime) -> str:
+    # §6.2: transparent for all-day events, opaque for timed ones.
+    return "transparent" if start.all_day else "opaque"
+
+
+def _in_window(event: Event, query: ReadQuery, ends_from: date | None, starts_before: date | None) -> bool:
+    """Whether the event ends on or after `ends_from` and starts before `starts_before`.
+
+    The dates are days in the query's `tzid`. All-day events are compared by date (their end
+    date is exclusive), timed ones against midnight of those days in that zone.
+    """
+    if event.start.all_day:
+        start, end = event.start.value, event.end.value
+        if ends_from is not None and end <= ends_from:  # type: ignore[operator]
+            return False
+        return starts_before is None or start < starts_before  # type: ignore[operator]
+    if ends_from is not None and event.end.as_datetime() < query.midnight(ends_from):
+        return False
+    return starts_before is None or event.start.as_datetime() < query.midnight(starts_before)
+
+
+def _new_account(provider_name: str, profile_name: str, now: float) -> Account:
     profile_id = "pro_" + random_token(10, _LOWER_ALPHANUMERIC)
     profile_part = profile_id.removeprefix("pro_")
     # Real calendar ids may contain "@" and "-", so callers must URL-encode them; make sure
@@ -342,10 +662,29 @@ def _new_account(provider_name: str, profile_name: str) -> Account:
         Calendar(f"cal_{profile_part}_{random_token(8)}-{random_token(6)}", "Work", **writable),
         Calendar(f"cal_{profile_part}_{random_token(8)}@{random_token(6)}", profile_name, primary=True, **writable),
     ]
+    calendars[-1].add_event(_dentist(calendars[-1].calendar_id, now))
     return Account(
         sub="acc_" + secrets.token_hex(12),
         provider_name=provider_name,
         profile_id=profile_id,
         profile_name=profile_name,
         calendars=calendars,
+    )
+
+
+def _dentist(calendar_id: str, now: float) -> Event:
+    """An event the user made in their own calendar, so reads can prove they leave it out."""
+    tomorrow = timestamp_to_time(now).date() + timedelta(days=1)
+    starts = datetime.combine(tomorrow, time(9), UTC)
+    written = now - 86400  # it was there before the calendar was linked
+    return Event(
+        event_uid=new_event_uid(),
+        calendar_id=calendar_id,
+        summary="Dentist",
+        description="Check-up",
+        start=EventTime(starts),
+        end=EventTime(starts + timedelta(minutes=30)),
+        created=written,
+        updated=written,
+        location={"description": "Dental clinic"},
     )
