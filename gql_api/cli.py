@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     dev_token.add_argument("--name")
     dev_token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
 
+    commands.add_parser("worker", help="run the background worker alone (calendar sync, revocations)")
+
     commands.add_parser("export-schema", help="print the GraphQL SDL")
 
     generate_key = commands.add_parser("generate-key", help="print a new TOKEN_ENCRYPTION_KEYS entry")
@@ -54,10 +56,44 @@ def _serve(args: argparse.Namespace) -> int:
     for note in describe_dev_defaults(settings):
         log.warning("%s", note)
     app = create_app(settings)
-    log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz", settings.base_url)
+
+    async def announce(app: web.Application) -> None:  # runs once the store answered
+        log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz",
+                 settings.base_url)
+
+    app.on_startup.append(announce)
     try:
         web.run_app(app, host=settings.host, port=settings.port, access_log_class=PathOnlyAccessLogger,
                     print=None)
+    except StoreUnavailable as error:
+        log.error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .models import utc_now
+    from .runtime import open_runtime, vault_for
+    from .store import StoreUnavailable
+    from .worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    if not settings.mongodb_uri:
+        raise ConfigError("a separate worker needs the server's database: set MONGODB_URI")
+    vault = vault_for(settings)
+
+    async def run() -> None:
+        async with open_runtime(settings, vault, clock=utc_now) as runtime:
+            log.info("worker started on %s", settings.mongodb_database)
+            await Worker(runtime.services, poll_seconds=settings.worker_poll_seconds).run_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        log.info("worker stopped")
     except StoreUnavailable as error:
         log.error("cannot start: %s", error)
         return 1
@@ -104,5 +140,5 @@ def _generate_key(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "dev-token": _dev_token, "export-schema": _export_schema,
+COMMANDS = {"serve": _serve, "worker": _worker, "dev-token": _dev_token, "export-schema": _export_schema,
             "generate-key": _generate_key}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 CONNECTIONS = "calendar_connections"
 LINK_STATES = "link_states"
 REVOCATIONS = "pending_revocations"
+MEETINGS = "meetings"
 
 DEFAULT_SERVER_SELECTION_MS = 5000
 
@@ -38,6 +40,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     REVOCATIONS: [
         IndexModel([("next_attempt_at", ASCENDING)], name="due_first"),
+    ],
+    MEETINGS: [
+        # meetings(first, after, filter): keyset on (start, _id) within one participant's meetings
+        IndexModel([("participant_ids", ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)],
+                   name="participant_start"),
+        IndexModel([("sync_due_at", ASCENDING)], name="outbox_due_first"),
+        IndexModel([("idempotency", ASCENDING)], unique=True, sparse=True, name="idempotency_unique"),
     ],
 }
 
@@ -97,4 +106,12 @@ async def is_ready(database: Any, *, timeout: float = 2.0) -> bool:
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else "no detail"
+    line = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return line if len(line) <= 300 else line[:300] + "…"
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Drivers without tz_aware (and some mocks) hand back naive UTC datetimes."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
