@@ -7,30 +7,19 @@ import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .auth import Authenticator
-from .cronofy import CronofyGateway
 from .models import Clock, utc_now
+from .runtime import open_runtime, vault_for
 from .sandbox import SandboxConfig, create_sandbox_app
 from .schema import schema
-from .services import LinkingService, Revoker, Services
-from .settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, ConfigError, Settings
-from .store import (
-    ConnectionStore,
-    LinkStateStore,
-    RevocationStore,
-    close_client,
-    describe_uri,
-    is_ready,
-    open_client,
-    prepare,
-)
-from .vault import KeyRing, KeyRingError, Vault
+from .settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
+from .store import is_ready
+from .vault import Vault
 from .view import AUTHENTICATOR, SERVICES, AppGraphQLView
 from .worker import Worker
 
@@ -38,7 +27,6 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Any)
-GATEWAY = web.AppKey("gateway", CronofyGateway)
 
 MAX_REQUEST_BYTES = 256 * 1024
 
@@ -49,13 +37,12 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     Configuration errors (a malformed key ring, say) raise ConfigError here, before anything serves.
     """
     settings = settings or Settings.from_env()
-    vault = Vault(_key_ring(settings))
+    vault = vault_for(settings)
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
-    app.cleanup_ctx.append(_store(settings, database))
-    app.cleanup_ctx.append(_services(settings, vault, clock))
+    app.cleanup_ctx.append(_runtime(settings, vault, database, clock))
     if settings.worker_enabled:
         app.cleanup_ctx.append(_worker(settings))
 
@@ -70,61 +57,14 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     return app
 
 
-def _key_ring(settings: Settings) -> KeyRing:
-    if not settings.token_encryption_keys:
-        return KeyRing.ephemeral()
-    try:
-        return KeyRing.parse(settings.token_encryption_keys)
-    except KeyRingError as error:
-        raise ConfigError(str(error)) from None
-
-
-def _store(settings: Settings, injected: Any):
-    async def store(app: web.Application) -> AsyncIterator[None]:
-        client = None if injected is not None else open_client(settings)
-        database = injected if injected is not None else client[settings.mongodb_database]
-        try:
-            await prepare(database, where=describe_uri(settings.mongodb_uri))
-            app[DATABASE] = database
+def _runtime(settings: Settings, vault: Vault, database: Any, clock: Clock):
+    async def runtime(app: web.Application) -> AsyncIterator[None]:
+        async with open_runtime(settings, vault, clock=clock, database=database) as opened:
+            app[DATABASE] = opened.database
+            app[SERVICES] = opened.services
             yield
-        finally:
-            if client is not None:
-                await close_client(client)
 
-    return store
-
-
-def _services(settings: Settings, vault: Vault, clock: Clock):
-    async def services(app: web.Application) -> AsyncIterator[None]:
-        database = app[DATABASE]
-        api_url, app_url = settings.cronofy_urls_override
-        gateway = CronofyGateway(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            default_data_center=settings.cronofy_data_center,
-            api_url=api_url,
-            app_url=app_url,
-            timeout_seconds=settings.cronofy_timeout_seconds,
-        )
-        revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
-        app[GATEWAY] = gateway
-        app[SERVICES] = Services(
-            linking=LinkingService(
-                connections=ConnectionStore(database, vault),
-                link_states=LinkStateStore(database),
-                gateway=gateway,
-                revoker=revoker,
-                allowed_redirect_uris=settings.redirect_uris,
-                data_center=settings.cronofy_data_center,
-                state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
-                clock=clock,
-            ),
-            revoker=revoker,
-        )
-        yield
-        await gateway.aclose()
-
-    return services
+    return runtime
 
 
 def _worker(settings: Settings):

@@ -27,3 +27,26 @@ class UserFacingError(Exception):
         self.code = code
         self.message = message
         self.field = tuple(field) if field else None
+
+    @property
+    def errors(self) -> tuple[UserFacingError, ...]:
+        """Every failure this error stands for (several when a whole input was checked at once)."""
+        return (self,)
+
+
+class InvalidInput(UserFacingError):
+    """Several input fields failed validation; each carries its own code and field path."""
+
+    def __init__(self, errors: Sequence[UserFacingError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self._errors = tuple(errors)
+
+    @property
+    def errors(self) -> tuple[UserFacingError, ...]:
+        return self._errors
+
+
+class BadArgument(Exception):
+    """A query argument that cannot be served (a bad cursor, `first` out of range): not a user error in a
+    payload but a GraphQL error the client sees as such."""

@@ -81,3 +81,123 @@ class LinkState:
 class AuthorizationRequest:
     authorization_url: str
     expires_at: datetime
+
+
+# --- meetings ----------------------------------------------------------------------------
+
+class MeetingStatus(enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+class ParticipantResponse(enum.Enum):
+    NEEDS_ACTION = "NEEDS_ACTION"
+    ACCEPTED = "ACCEPTED"
+    TENTATIVE = "TENTATIVE"
+    DECLINED = "DECLINED"
+
+
+class Delivery(enum.Enum):
+    OWN_CALENDAR = "OWN_CALENDAR"
+    INVITATION = "INVITATION"
+    NONE = "NONE"
+
+
+class SyncStatus(enum.Enum):
+    PENDING = "PENDING"
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarCopy:
+    """One event in one calendar. Its sync state is relative to the meeting's `version`: a copy is
+    SYNCED when it carries the current version, FAILED when the retry budget for the current version
+    ran out, else PENDING. A change to the meeting (a new version) makes every copy pending again."""
+
+    connection_id: str
+    calendar_id: str
+    is_host: bool
+    synced_version: int = 0
+    synced_at: datetime | None = None
+    attempt_version: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    failed_version: int = 0
+    last_error: str | None = None
+
+    def status(self, version: int) -> SyncStatus:
+        if self.synced_version >= version:
+            return SyncStatus.SYNCED
+        if self.failed_version >= version:
+            return SyncStatus.FAILED
+        return SyncStatus.PENDING
+
+
+@dataclasses.dataclass(frozen=True)
+class MeetingParticipant:
+    email: str
+    user_id: str | None = None
+    display_name: str | None = None
+    is_organizer: bool = False
+    response: ParticipantResponse = ParticipantResponse.NEEDS_ACTION
+    delivery: Delivery = Delivery.NONE
+    copy: int | None = None  # index into Meeting.copies: own calendar, or the host event for invitations
+
+
+@dataclasses.dataclass(frozen=True)
+class CopySync:
+    status: SyncStatus
+    last_error: str | None
+    synced_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Meeting:
+    id: str
+    organizer_id: str
+    title: str
+    description: str | None
+    location: str | None
+    start: datetime
+    end: datetime
+    time_zone: str
+    status: MeetingStatus
+    participants: tuple[MeetingParticipant, ...]
+    copies: tuple[CalendarCopy, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None = None
+
+    @property
+    def event_id(self) -> str:
+        """The same Cronofy event_id for every copy; upserts keyed by it are idempotent."""
+        return f"mtg_{self.id}"
+
+    def sync_of(self, participant: MeetingParticipant) -> CopySync:
+        if participant.copy is None:
+            return CopySync(SyncStatus.SYNCED, None, None)  # nothing outstanding (DESIGN.md §7)
+        copy = self.copies[participant.copy]
+        status = copy.status(self.version)
+        return CopySync(
+            status=status,
+            last_error=copy.last_error if status is not SyncStatus.SYNCED else None,
+            synced_at=copy.synced_at,
+        )
+
+    def pending_copies(self) -> list[int]:
+        return [i for i, copy in enumerate(self.copies) if copy.status(self.version) is SyncStatus.PENDING]
+
+
+@dataclasses.dataclass(frozen=True)
+class MeetingDraft:
+    """What a client asks for, validated; the organizer is the signed-in user."""
+
+    title: str
+    description: str | None
+    location: str | None
+    start: datetime
+    end: datetime
+    time_zone: str
+    participants: tuple[MeetingParticipant, ...]

@@ -54,7 +54,9 @@ class Settings:
     allowed_redirect_uris: tuple[str, ...] = ()
     link_state_ttl_seconds: int = 600
     worker_enabled: bool = True
-    worker_poll_seconds: float = 5.0
+    worker_poll_seconds: float = 2.0
+    outbox_max_attempts: int = 10
+    sync_grace_seconds: float = 1.5
 
     def __post_init__(self) -> None:
         if self.mongodb_driver not in MONGODB_DRIVERS:
@@ -65,6 +67,10 @@ class Settings:
             raise ConfigError("CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET must be set together")
         if self.auth_jwt_secret and self.auth_jwt_public_key:
             raise ConfigError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
+        if self.outbox_max_attempts < 1:
+            raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")
+        if self.sync_grace_seconds < 0 or self.worker_poll_seconds <= 0:
+            raise ConfigError("SYNC_GRACE_SECONDS must be >= 0 and WORKER_POLL_SECONDS > 0")
         if not 1 <= self.port <= 65535:
             raise ConfigError("PORT must be between 1 and 65535")
 
@@ -123,6 +129,16 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
+        def flag(name: str, default: bool) -> bool:
+            raw = text(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
         values: dict[str, object] = {
             "host": text("HOST") or cls.host,
             "port": number("PORT", int, cls.port),
@@ -141,6 +157,10 @@ class Settings:
             "auth_jwt_public_key": text("AUTH_JWT_PUBLIC_KEY"),
             "auth_jwt_issuer": text("AUTH_JWT_ISSUER"),
             "auth_jwt_audience": text("AUTH_JWT_AUDIENCE"),
+            "worker_enabled": flag("WORKER_IN_PROCESS", cls.worker_enabled),
+            "worker_poll_seconds": number("WORKER_POLL_SECONDS", float, cls.worker_poll_seconds),
+            "outbox_max_attempts": number("OUTBOX_MAX_ATTEMPTS", int, cls.outbox_max_attempts),
+            "sync_grace_seconds": number("SYNC_GRACE_SECONDS", float, cls.sync_grace_seconds),
             "allowed_redirect_uris": tuple(
                 uri.strip() for uri in (text("ALLOWED_REDIRECT_URIS") or "").split(",") if uri.strip()
             ),

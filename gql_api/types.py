@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 from datetime import datetime, timezone
 
 import strawberry
@@ -13,6 +12,7 @@ from .errors import ErrorCode, UserFacingError
 from .ids import encode_id
 
 CONNECTION_ID_KIND = "CalendarConnection"
+MEETING_ID_KIND = "Meeting"
 
 
 # --- scalars -------------------------------------------------------------------------------
@@ -31,9 +31,7 @@ def _parse_datetime(value: object) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"DateTime is not ISO 8601: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise ValueError("DateTime needs an explicit UTC offset, e.g. 2026-11-24T09:30:00Z")
-    return parsed
+    return parsed  # without an offset it stays naive: services answer that with a UserError on its field
 
 
 DateTimeScalar = strawberry.scalar(
@@ -60,8 +58,8 @@ class UserError:
     )
 
     @classmethod
-    def of(cls, error: UserFacingError) -> UserError:
-        return cls(code=error.code, message=error.message, field=list(error.field) if error.field else None)
+    def all_of(cls, error: UserFacingError) -> list[UserError]:
+        return [cls(code=e.code, message=e.message, field=list(e.field) if e.field else None) for e in error.errors]
 
 
 # --- calendar connections ------------------------------------------------------------------
@@ -152,32 +150,16 @@ class UnlinkCalendarPayload:
 
 # --- meetings ------------------------------------------------------------------------------
 
-@strawberry.enum
-class MeetingStatus(enum.Enum):
-    SCHEDULED = "SCHEDULED"
-    CANCELLED = "CANCELLED"
-
-
-@strawberry.enum
-class ParticipantResponse(enum.Enum):
-    NEEDS_ACTION = "NEEDS_ACTION"
-    ACCEPTED = "ACCEPTED"
-    TENTATIVE = "TENTATIVE"
-    DECLINED = "DECLINED"
-
-
-@strawberry.enum(description="How a participant receives the meeting in a calendar.")
-class CalendarDelivery(enum.Enum):
-    OWN_CALENDAR = strawberry.enum_value("OWN_CALENDAR", description="Written to the participant's own linked calendar.")
-    INVITATION = strawberry.enum_value("INVITATION", description="Invited as an attendee of the event in the host calendar.")
-    NONE = strawberry.enum_value("NONE", description="No linked calendar can carry it.")
-
-
-@strawberry.enum
-class CalendarSyncStatus(enum.Enum):
-    PENDING = "PENDING"
-    SYNCED = "SYNCED"
-    FAILED = "FAILED"
+MeetingStatus = strawberry.enum(models.MeetingStatus, name="MeetingStatus")
+ParticipantResponse = strawberry.enum(models.ParticipantResponse, name="ParticipantResponse")
+CalendarDelivery = strawberry.enum(
+    models.Delivery,
+    name="CalendarDelivery",
+    description="How a participant receives the meeting in a calendar. OWN_CALENDAR: written to the participant's "
+                "own linked calendar. INVITATION: invited as an attendee of the event in the host calendar. "
+                "NONE: no linked calendar can carry it.",
+)
+CalendarSyncStatus = strawberry.enum(models.SyncStatus, name="CalendarSyncStatus")
 
 
 @strawberry.type
@@ -215,6 +197,38 @@ class Meeting:
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
+
+    @classmethod
+    def of(cls, meeting: models.Meeting) -> Meeting:
+        participants = [_participant(meeting, p) for p in meeting.participants]
+        return cls(
+            id=strawberry.ID(encode_id(MEETING_ID_KIND, meeting.id)),
+            title=meeting.title,
+            description=meeting.description,
+            location=meeting.location,
+            start=meeting.start,
+            end=meeting.end,
+            time_zone=meeting.time_zone,
+            status=meeting.status,
+            organizer=next(p for p in participants if p.is_organizer),
+            participants=participants,
+            created_at=meeting.created_at,
+            updated_at=meeting.updated_at,
+            cancelled_at=meeting.cancelled_at,
+        )
+
+
+def _participant(meeting: models.Meeting, participant: models.MeetingParticipant) -> Participant:
+    sync = meeting.sync_of(participant)
+    return Participant(
+        user_id=strawberry.ID(participant.user_id) if participant.user_id else None,
+        email=participant.email,
+        display_name=participant.display_name,
+        is_organizer=participant.is_organizer,
+        response=participant.response,
+        calendar_event=CalendarEventSync(delivery=participant.delivery, status=sync.status,
+                                         last_error=sync.last_error, synced_at=sync.synced_at),
+    )
 
 
 @strawberry.input

@@ -1,5 +1,6 @@
-"""Background work that must survive the request that caused it: for now, revocations still owed
-to Cronofy. Runs inside the server by default; every pass is safe to run in several processes."""
+"""Background work that must survive the request that caused it: calendar copies of meetings (the
+outbox) and revocations still owed to Cronofy. Runs inside the server by default, or alone with
+`gql-api worker`; every pass is safe to run in several processes at once (leases in MongoDB)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Worker:
         self._poll_seconds = poll_seconds
 
     async def run_once(self) -> None:
+        await self._services.sync.run_due()
         await self._services.revoker.retry_due()
 
     async def run_forever(self) -> None:

@@ -37,7 +37,7 @@ async def begin_calendar_link(info: Info, input: BeginCalendarLinkInput) -> Begi
             info.context.viewer, redirect_uri=input.redirect_uri, provider=input.provider or None
         )
     except UserFacingError as error:
-        return BeginCalendarLinkPayload(user_errors=[UserError.of(error)])
+        return BeginCalendarLinkPayload(user_errors=UserError.all_of(error))
     return BeginCalendarLinkPayload(authorization_url=request.authorization_url, expires_at=request.expires_at)
 
 
@@ -45,7 +45,7 @@ async def link_calendar(info: Info, input: LinkCalendarInput) -> LinkCalendarPay
     try:
         connection = await info.context.services.linking.link(info.context.viewer, code=input.code, state=input.state)
     except UserFacingError as error:
-        return LinkCalendarPayload(user_errors=[UserError.of(error)])
+        return LinkCalendarPayload(user_errors=UserError.all_of(error))
     return LinkCalendarPayload(connection=CalendarConnection.of(connection))
 
 
@@ -54,5 +54,5 @@ async def unlink_calendar(info: Info, input: UnlinkCalendarInput) -> UnlinkCalen
     try:
         unlinked = await info.context.services.linking.unlink(info.context.viewer, raw_id)
     except UserFacingError as error:
-        return UnlinkCalendarPayload(user_errors=[UserError.of(error)])
+        return UnlinkCalendarPayload(user_errors=UserError.all_of(error))
     return UnlinkCalendarPayload(unlinked_connection_id=input.connection_id if unlinked else None)

@@ -2,14 +2,19 @@
 
 import dataclasses
 
+from .calendar_access import CalendarAccess
+from .calendar_sync import CalendarSync
 from .linking import LinkingService
+from .meetings import MeetingService
 from .revocation import Revoker
 
 
 @dataclasses.dataclass(frozen=True)
 class Services:
     linking: LinkingService
+    meetings: MeetingService
     revoker: Revoker
+    sync: CalendarSync
 
 
-__all__ = ["LinkingService", "Revoker", "Services"]
+__all__ = ["CalendarAccess", "CalendarSync", "LinkingService", "MeetingService", "Revoker", "Services"]

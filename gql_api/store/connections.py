@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -12,10 +12,11 @@ from pymongo.errors import DuplicateKeyError
 
 from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
 from ..vault import Vault
-from .mongo import CONNECTIONS
+from .mongo import CONNECTIONS, as_utc
 
-# Only what the privacy notice allows: the credential, and what is needed to use it.
-PUBLIC_FIELDS = {"access_token": 0, "refresh_token": 0}
+def _without_tokens() -> dict[str, int]:
+    """A projection that leaves the tokens in the database (fresh each time: some drivers mutate it)."""
+    return {"access_token": 0, "refresh_token": 0}
 
 
 class ConnectionStore:
@@ -24,14 +25,14 @@ class ConnectionStore:
         self._vault = vault
 
     async def list_for_user(self, user_id: str) -> list[CalendarConnection]:
-        cursor = self._collection.find({"user_id": user_id}, PUBLIC_FIELDS).sort([("linked_at", -1), ("_id", -1)])
+        cursor = self._collection.find({"user_id": user_id}, _without_tokens()).sort([("linked_at", -1), ("_id", -1)])
         return [_connection(doc) async for doc in cursor]
 
     async def get_for_user(self, user_id: str, connection_id: str) -> CalendarConnection | None:
         oid = _object_id(connection_id)
         if oid is None:
             return None
-        doc = await self._collection.find_one({"_id": oid, "user_id": user_id}, PUBLIC_FIELDS)
+        doc = await self._collection.find_one({"_id": oid, "user_id": user_id}, _without_tokens())
         return _connection(doc) if doc else None
 
     async def sub_linked_by_another_user(self, sub: str, user_id: str) -> bool:
@@ -71,13 +72,42 @@ class ConnectionStore:
                     {"_id": doc_id, "user_id": user_id},
                     {"$set": fields, "$setOnInsert": {"linked_at": now, "last_synced_at": None}},
                     upsert=True,
-                    projection=PUBLIC_FIELDS,
+                    projection=_without_tokens(),
                     return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
                 continue
             return _connection(doc)
         raise RuntimeError("could not save the calendar connection after a concurrent link")
+
+    async def active_for_users(self, user_ids: list[str]) -> dict[str, CalendarConnection]:
+        """Each user's newest ACTIVE connection that has a calendar to write to, in one query."""
+        cursor = self._collection.find(
+            {"user_id": {"$in": user_ids}, "status": ConnectionStatus.ACTIVE.value, "calendar": {"$ne": None}},
+            _without_tokens(),
+        ).sort([("linked_at", -1), ("_id", -1)])
+        chosen: dict[str, CalendarConnection] = {}
+        async for doc in cursor:
+            chosen.setdefault(doc["user_id"], _connection(doc))
+        return chosen
+
+    async def with_credential(self, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
+        oid = _object_id(connection_id)
+        doc = await self._collection.find_one({"_id": oid}) if oid else None
+        return (_connection(doc), self._credential(doc)) if doc else None
+
+    async def store_credential(self, connection_id: str, credential: Credential, *, now: datetime) -> None:
+        """Persist a refreshed credential (before its access token is used: a rotated refresh token
+        that is not stored is lost for good)."""
+        oid = ObjectId(connection_id)
+        await self._collection.update_one({"_id": oid}, {"$set": {**self._encrypted(oid, credential),
+                                                                   "updated_at": now}})
+
+    async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> None:
+        await self._collection.update_one(
+            {"_id": ObjectId(connection_id)},
+            {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now}},
+        )
 
     async def credential_for_user(self, user_id: str, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
         oid = _object_id(connection_id)
@@ -112,7 +142,7 @@ class ConnectionStore:
             refresh_token=self._vault.decrypt(
                 doc["refresh_token"], collection=CONNECTIONS, doc_id=doc["_id"], field="refresh_token"
             ),
-            access_token_expires_at=_utc(doc["access_token_expires_at"]),
+            access_token_expires_at=as_utc(doc["access_token_expires_at"]),
         )
 
 
@@ -121,12 +151,6 @@ def _object_id(value: str) -> ObjectId | None:
         return ObjectId(value)
     except (InvalidId, TypeError):
         return None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _calendar_doc(calendar: TargetCalendar | None) -> dict[str, Any] | None:
@@ -147,6 +171,6 @@ def _connection(doc: dict[str, Any]) -> CalendarConnection:
         scopes=tuple(doc.get("scopes") or ()),
         calendar=TargetCalendar(calendar["id"], calendar["name"], calendar["primary"]) if calendar else None,
         data_center=doc.get("data_center", "us"),
-        linked_at=_utc(doc["linked_at"]),
-        last_synced_at=_utc(doc.get("last_synced_at")),
+        linked_at=as_utc(doc["linked_at"]),
+        last_synced_at=as_utc(doc.get("last_synced_at")),
     )

@@ -1,0 +1,103 @@
+"""Everything a process needs to do the work: the database, the Cronofy gateway and the services.
+
+Both the HTTP server (`create_app`) and the standalone worker (`gql-api worker`) open it here, so the
+two are wired the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from .cronofy import CronofyGateway
+from .models import Clock
+from .services import CalendarAccess, CalendarSync, LinkingService, MeetingService, Revoker, Services
+from .settings import ConfigError, Settings
+from .store import (
+    ConnectionStore,
+    LinkStateStore,
+    MeetingStore,
+    RevocationStore,
+    close_client,
+    describe_uri,
+    open_client,
+    prepare,
+)
+from .vault import KeyRing, KeyRingError, Vault
+
+
+def vault_for(settings: Settings) -> Vault:
+    """The vault on TOKEN_ENCRYPTION_KEYS, or on an ephemeral key when it is unset."""
+    if not settings.token_encryption_keys:
+        return Vault(KeyRing.ephemeral())
+    try:
+        return Vault(KeyRing.parse(settings.token_encryption_keys))
+    except KeyRingError as error:
+        raise ConfigError(str(error)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    database: Any
+    services: Services
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, database: Any = None
+                       ) -> AsyncIterator[Runtime]:
+    """Open (or adopt) the database, create its indexes, and build the services on it."""
+    client = None if database is not None else open_client(settings)
+    database = database if database is not None else client[settings.mongodb_database]
+    try:
+        await prepare(database, where=describe_uri(settings.mongodb_uri))
+        api_url, app_url = settings.cronofy_urls_override
+        gateway = CronofyGateway(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            default_data_center=settings.cronofy_data_center,
+            api_url=api_url,
+            app_url=app_url,
+            timeout_seconds=settings.cronofy_timeout_seconds,
+        )
+        services = build_services(settings, database, vault, gateway, clock)
+        try:
+            yield Runtime(database=database, services=services)
+        finally:
+            await services.sync.aclose()
+            await gateway.aclose()
+    finally:
+        if client is not None:
+            await close_client(client)
+
+
+def build_services(settings: Settings, database: Any, vault: Vault, gateway: CronofyGateway,
+                   clock: Clock) -> Services:
+    connections = ConnectionStore(database, vault)
+    meetings = MeetingStore(database)
+    revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
+    sync = CalendarSync(
+        meetings=meetings,
+        access=CalendarAccess(connections=connections, gateway=gateway, clock=clock),
+        gateway=gateway,
+        clock=clock,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    return Services(
+        linking=LinkingService(
+            connections=connections,
+            link_states=LinkStateStore(database),
+            gateway=gateway,
+            revoker=revoker,
+            allowed_redirect_uris=settings.redirect_uris,
+            data_center=settings.cronofy_data_center,
+            state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
+            clock=clock,
+        ),
+        meetings=MeetingService(meetings=meetings, connections=connections, sync=sync, clock=clock,
+                                grace_seconds=settings.sync_grace_seconds),
+        revoker=revoker,
+        sync=sync,
+    )

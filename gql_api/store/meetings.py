@@ -1,0 +1,236 @@
+"""Meetings, each one document: the meeting, its participants, its calendar copies and their outbox.
+
+The outbox is the copies' sync state relative to the meeting's `version`, plus `sync_due_at` (when a
+worker should next look) and a lease (`lease_owner`, `lease_until`). A mutation writes the meeting
+and its pending work in one atomic document write; a worker that claims the lease is the only one
+acting on that meeting's calendars, so the operations of one meeting apply in order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from ..models import (
+    CalendarCopy,
+    Delivery,
+    Meeting,
+    MeetingParticipant,
+    MeetingStatus,
+    ParticipantResponse,
+)
+from .mongo import MEETINGS, as_utc
+
+def _visible() -> dict[str, int]:
+    """A projection without the idempotency key (fresh each time: some drivers mutate it)."""
+    return {"idempotency": 0}
+
+
+class MeetingStore:
+    def __init__(self, database: Any) -> None:
+        self._collection = database[MEETINGS]
+
+    async def insert(self, meeting: Meeting, *, idempotency_key: str | None, now: datetime) -> Meeting | None:
+        """Store a new meeting with its pending work; None when the idempotency key was used before."""
+        document = _document(meeting)
+        document["sync_due_at"] = now if meeting.copies else None
+        if idempotency_key is not None:
+            document["idempotency"] = _idempotency(meeting.organizer_id, idempotency_key)
+        try:
+            await self._collection.insert_one(document)
+        except DuplicateKeyError:
+            if idempotency_key is None:
+                raise
+            return None
+        return meeting
+
+    async def by_idempotency_key(self, organizer_id: str, key: str) -> Meeting | None:
+        doc = await self._collection.find_one({"idempotency": _idempotency(organizer_id, key)}, _visible())
+        return _meeting(doc) if doc else None
+
+    async def for_participant(self, user_id: str, meeting_id: str) -> Meeting | None:
+        oid = _object_id(meeting_id)
+        doc = await self._collection.find_one({"_id": oid, "participant_ids": user_id}, _visible()) if oid else None
+        return _meeting(doc) if doc else None
+
+    async def get(self, meeting_id: str) -> Meeting | None:
+        oid = _object_id(meeting_id)
+        doc = await self._collection.find_one({"_id": oid}, _visible()) if oid else None
+        return _meeting(doc) if doc else None
+
+    async def change(self, user_id: str, meeting_id: str, fields: dict[str, Any], *, now: datetime,
+                     expected_version: int | None = None) -> Meeting | None:
+        """Apply `fields` to a scheduled meeting the user takes part in, as a new version due for sync;
+        None when there is no such meeting (or it moved past `expected_version`)."""
+        oid = _object_id(meeting_id)
+        if oid is None:
+            return None
+        query: dict[str, Any] = {"_id": oid, "participant_ids": user_id, "status": MeetingStatus.SCHEDULED.value}
+        if expected_version is not None:
+            query["version"] = expected_version
+        doc = await self._collection.find_one_and_update(
+            query,
+            {"$set": {**fields, "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
+            projection=_visible(),
+            return_document=ReturnDocument.AFTER,
+        )
+        return _meeting(doc) if doc else None
+
+    async def page_for_participant(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        status: MeetingStatus | None,
+        ends_from: datetime | None,
+        starts_before: datetime | None,
+    ) -> list[Meeting]:
+        """Keyset page ordered by (start, id): index `participant_start`, no skip."""
+        query: dict[str, Any] = {"participant_ids": user_id}
+        if status is not None:
+            query["status"] = status.value
+        if ends_from is not None:
+            query["end"] = {"$gte": ends_from}
+        if starts_before is not None:
+            query["start"] = {"$lt": starts_before}
+        if after is not None:
+            start, raw_id = after
+            oid = _object_id(raw_id) or ObjectId("0" * 24)
+            keyset = {"$or": [{"start": {"$gt": start}}, {"start": start, "_id": {"$gt": oid}}]}
+            query = {"$and": [query, keyset]}
+        cursor = self._collection.find(query, _visible()).sort([("start", 1), ("_id", 1)]).limit(limit)
+        return [_meeting(doc) async for doc in cursor]
+
+    # --- the outbox, for the worker ------------------------------------------------------
+
+    async def claim(self, *, owner: str, now: datetime, until: datetime, meeting_id: str | None = None) -> Meeting | None:
+        """Lease the most overdue meeting with calendar work (or that one meeting) to `owner`."""
+        query: dict[str, Any] = {
+            "sync_due_at": {"$lte": now},
+            "$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}],
+        }
+        if meeting_id is not None:
+            query["_id"] = ObjectId(meeting_id)
+        doc = await self._collection.find_one_and_update(
+            query,
+            {"$set": {"lease_owner": owner, "lease_until": until}},
+            sort=[("sync_due_at", 1)],
+            projection=_visible(),
+            return_document=ReturnDocument.AFTER,
+        )
+        return _meeting(doc) if doc else None
+
+    async def extend_lease(self, meeting_id: str, *, owner: str, until: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": ObjectId(meeting_id), "lease_owner": owner}, {"$set": {"lease_until": until}}
+        )
+        return result.matched_count == 1
+
+    async def record_copy(self, meeting_id: str, index: int, copy: CalendarCopy, *, owner: str) -> bool:
+        fields = {f"copies.{index}.{key}": value for key, value in _copy_document(copy).items()}
+        result = await self._collection.update_one({"_id": ObjectId(meeting_id), "lease_owner": owner},
+                                                   {"$set": fields})
+        return result.matched_count == 1
+
+    async def release(self, meeting_id: str, *, owner: str, seen_version: int, next_due: datetime | None,
+                      now: datetime) -> None:
+        """Give the lease back. If the meeting changed meanwhile, its new version is due at once."""
+        free = {"lease_owner": None, "lease_until": None}
+        result = await self._collection.update_one(
+            {"_id": ObjectId(meeting_id), "lease_owner": owner, "version": seen_version},
+            {"$set": {**free, "sync_due_at": next_due}},
+        )
+        if result.matched_count == 0:
+            await self._collection.update_one({"_id": ObjectId(meeting_id), "lease_owner": owner},
+                                              {"$set": {**free, "sync_due_at": now}})
+
+
+def _idempotency(organizer_id: str, key: str) -> str:
+    return f"{organizer_id}\x1f{key}"
+
+
+def _object_id(value: str) -> ObjectId | None:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _copy_document(copy: CalendarCopy) -> dict[str, Any]:
+    return dataclasses.asdict(copy)
+
+
+def _document(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(meeting.id),
+        "organizer_id": meeting.organizer_id,
+        "participant_ids": sorted({p.user_id for p in meeting.participants if p.user_id}),
+        "title": meeting.title,
+        "description": meeting.description,
+        "location": meeting.location,
+        "start": meeting.start,
+        "end": meeting.end,
+        "time_zone": meeting.time_zone,
+        "status": meeting.status.value,
+        "participants": [
+            {
+                "user_id": p.user_id,
+                "email": p.email,
+                "display_name": p.display_name,
+                "is_organizer": p.is_organizer,
+                "response": p.response.value,
+                "delivery": p.delivery.value,
+                "copy": p.copy,
+            }
+            for p in meeting.participants
+        ],
+        "copies": [_copy_document(copy) for copy in meeting.copies],
+        "version": meeting.version,
+        "created_at": meeting.created_at,
+        "updated_at": meeting.updated_at,
+        "cancelled_at": meeting.cancelled_at,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+
+
+def _meeting(doc: dict[str, Any]) -> Meeting:
+    return Meeting(
+        id=str(doc["_id"]),
+        organizer_id=doc["organizer_id"],
+        title=doc["title"],
+        description=doc.get("description"),
+        location=doc.get("location"),
+        start=as_utc(doc["start"]),
+        end=as_utc(doc["end"]),
+        time_zone=doc["time_zone"],
+        status=MeetingStatus(doc["status"]),
+        participants=tuple(
+            MeetingParticipant(
+                email=p["email"],
+                user_id=p.get("user_id"),
+                display_name=p.get("display_name"),
+                is_organizer=p.get("is_organizer", False),
+                response=ParticipantResponse(p.get("response", "NEEDS_ACTION")),
+                delivery=Delivery(p.get("delivery", "NONE")),
+                copy=p.get("copy"),
+            )
+            for p in doc["participants"]
+        ),
+        copies=tuple(
+            CalendarCopy(**{**c, "synced_at": as_utc(c.get("synced_at")),
+                            "next_attempt_at": as_utc(c.get("next_attempt_at"))})
+            for c in doc.get("copies", [])
+        ),
+        version=doc["version"],
+        created_at=as_utc(doc["created_at"]),
+        updated_at=as_utc(doc["updated_at"]),
+        cancelled_at=as_utc(doc.get("cancelled_at")),
+    )

@@ -1,0 +1,277 @@
+"""Meetings in every participant's calendar, checked in the sandbox's calendars over real HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpers import Api, Sandbox, link_account
+
+MEETING_FIELDS = """
+  id title description location start end timeZone status createdAt updatedAt cancelledAt
+  organizer { userId email }
+  participants {
+    userId email displayName isOrganizer response
+    calendarEvent { delivery status lastError syncedAt }
+  }"""
+
+SCHEDULE = f"""
+mutation Schedule($input: ScheduleMeetingInput!) {{
+  scheduleMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+UPDATE = f"""
+mutation Update($input: UpdateMeetingInput!) {{
+  updateMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+CANCEL = f"""
+mutation Cancel($input: CancelMeetingInput!) {{
+  cancelMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+MEETING = f"query One($id: ID!) {{ meeting(id: $id) {{ {MEETING_FIELDS} }} }}"
+
+MEETINGS = """
+query List($first: Int, $after: String, $filter: MeetingFilter) {
+  meetings(first: $first, after: $after, filter: $filter) {
+    edges { cursor node { id title start status } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def meeting_input(**overrides: Any) -> dict[str, Any]:
+    return {
+        "title": "Mentoring session",
+        "description": "Career plans",
+        "location": "Video call",
+        "start": "2027-01-12T10:00:00Z",
+        "end": "2027-01-12T11:00:00+00:00",
+        "timeZone": "Europe/London",
+        "participants": [{"userId": "bob", "email": "bob@example.test", "displayName": "Bob"}],
+        **overrides,
+    }
+
+
+async def schedule(api: Api, *, user: str = "alice", **overrides: Any) -> dict[str, Any]:
+    payload = (await api.data(SCHEDULE, {"input": meeting_input(**overrides)}, user=user))["scheduleMeeting"]
+    assert payload["userErrors"] == [], payload
+    return payload["meeting"]
+
+
+async def calendar_events(sandbox: Sandbox, *, deleted: bool = False) -> dict[str, dict[str, Any]]:
+    """The managed events in the sandbox, by the owning profile's e-mail."""
+    events = (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
+    state = await sandbox.state()
+    owners = {c["calendar_id"]: a["profile_name"] for a in state["accounts"] for c in a["calendars"]}
+    return {owners[e["calendar_id"]]: e for e in events if e["managed"] and e["deleted"] is deleted}
+
+
+def deliveries(meeting: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {p["email"]: (p["calendarEvent"]["delivery"], p["calendarEvent"]["status"]) for p in meeting["participants"]}
+
+
+@pytest.fixture
+async def linked(api: Api):
+    """Alice and Bob have linked calendars; Carol is a platform user without one."""
+    await link_account(api, user="alice", profile_name="alice@example.test")
+    await link_account(api, user="bob", profile_name="bob@example.test")
+
+
+async def test_organizer_and_partner_linked_each_get_their_own_copy(api, sandbox, linked):
+    meeting = await schedule(api)
+
+    assert meeting["organizer"] == {"userId": "alice", "email": "alice@example.test"}
+    assert deliveries(meeting) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+                                   "bob@example.test": ("OWN_CALENDAR", "SYNCED")}
+    assert [p["response"] for p in meeting["participants"]] == ["ACCEPTED", "NEEDS_ACTION"]
+    events = await calendar_events(sandbox)
+    assert set(events) == {"alice@example.test", "bob@example.test"}
+    host = events["alice@example.test"]
+    assert host["summary"] == "Mentoring session" and host["description"] == "Career plans"
+    assert host["start"] == "2027-01-12T10:00:00Z" and host["end"] == "2027-01-12T11:00:00Z"
+    assert host["tzid"] == "Europe/London" and host["location"] == {"description": "Video call"}
+    assert host["attendees"] == [] and events["bob@example.test"]["attendees"] == []  # nobody invited twice
+    assert host["event_id"] == events["bob@example.test"]["event_id"]
+
+
+async def test_partner_without_a_calendar_is_invited_on_the_host_event(api, sandbox, linked):
+    meeting = await schedule(api, participants=[{"userId": "carol", "email": "carol@example.test",
+                                                 "displayName": "Carol"}])
+
+    assert deliveries(meeting) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+                                   "carol@example.test": ("INVITATION", "SYNCED")}
+    events = await calendar_events(sandbox)
+    assert set(events) == {"alice@example.test"}
+    assert [(a["email"], a["display_name"]) for a in events["alice@example.test"]["attendees"]] == \
+        [("carol@example.test", "Carol")]
+
+
+async def test_unlinked_organizer_uses_the_first_linked_participants_calendar(api, sandbox, linked):
+    meeting = await schedule(api, user="carol", participants=[
+        {"email": "dave@example.test"},
+        {"userId": "bob", "email": "bob@example.test"},
+    ])
+
+    assert meeting["organizer"]["userId"] == "carol"
+    assert deliveries(meeting) == {"carol@example.test": ("INVITATION", "SYNCED"),
+                                   "dave@example.test": ("INVITATION", "SYNCED"),
+                                   "bob@example.test": ("OWN_CALENDAR", "SYNCED")}
+    events = await calendar_events(sandbox)
+    assert set(events) == {"bob@example.test"}
+    assert sorted(a["email"] for a in events["bob@example.test"]["attendees"]) == \
+        ["carol@example.test", "dave@example.test"]
+
+
+async def test_nobody_linked_means_no_calendar_at_all(api, sandbox):
+    meeting = await schedule(api, user="carol", participants=[{"email": "dave@example.test"}])
+
+    assert deliveries(meeting) == {"carol@example.test": ("NONE", "SYNCED"), "dave@example.test": ("NONE", "SYNCED")}
+    assert all(p["calendarEvent"]["syncedAt"] is None for p in meeting["participants"])
+    assert await calendar_events(sandbox) == {}
+
+
+async def test_update_rewrites_and_cancel_removes_every_copy(api, sandbox, linked):
+    meeting = await schedule(api, participants=[{"userId": "bob", "email": "bob@example.test"},
+                                                {"email": "dave@example.test"}])
+
+    # when Bob (a participant) moves it and changes its title
+    update = {"meetingId": meeting["id"], "title": "Moved session", "start": "2027-01-12T14:00:00+01:00",
+              "end": "2027-01-12T15:30:00+01:00", "description": None}
+    updated = (await api.data(UPDATE, {"input": update}, user="bob"))["updateMeeting"]
+
+    # then every copy carries the change
+    assert updated["userErrors"] == []
+    assert updated["meeting"]["start"] == "2027-01-12T13:00:00Z" and updated["meeting"]["description"] is None
+    assert {s for _, s in deliveries(updated["meeting"]).values()} == {"SYNCED"}
+    events = await calendar_events(sandbox)
+    assert {e["summary"] for e in events.values()} == {"Moved session"}
+    assert {(e["start"], e["end"]) for e in events.values()} == {("2027-01-12T13:00:00Z", "2027-01-12T14:30:00Z")}
+    assert [a["email"] for a in events["alice@example.test"]["attendees"]] == ["dave@example.test"]
+
+    # when Alice cancels
+    cancelled = (await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}}))["cancelMeeting"]
+
+    # then every copy is gone, and cancelling again says so
+    assert cancelled["meeting"]["status"] == "CANCELLED" and cancelled["meeting"]["cancelledAt"]
+    assert await calendar_events(sandbox) == {}
+    assert set(await calendar_events(sandbox, deleted=True)) == {"alice@example.test", "bob@example.test"}
+    again = (await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}}))["cancelMeeting"]
+    assert [(e["code"], e["field"]) for e in again["userErrors"]] == [("ALREADY_CANCELLED", ["input", "meetingId"])]
+    late = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "x"}}))["updateMeeting"]
+    assert [e["code"] for e in late["userErrors"]] == ["ALREADY_CANCELLED"]
+
+
+async def test_only_participants_see_or_change_a_meeting(api, linked):
+    meeting = await schedule(api)
+
+    assert (await api.data(MEETING, {"id": meeting["id"]}, user="bob"))["meeting"]["id"] == meeting["id"]
+    assert (await api.data(MEETING, {"id": meeting["id"]}, user="mallory"))["meeting"] is None
+    for document, extra in ((UPDATE, {"title": "Hijacked"}), (CANCEL, {})):
+        payload = await api.data(document, {"input": {"meetingId": meeting["id"], **extra}}, user="mallory")
+        errors = next(iter(payload.values()))["userErrors"]
+        assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "meetingId"])]
+    assert (await api.data(MEETINGS, user="mallory"))["meetings"]["edges"] == []
+    assert [e["node"]["id"] for e in (await api.data(MEETINGS, user="bob"))["meetings"]["edges"]] == [meeting["id"]]
+    assert (await api.data(MEETING, {"id": "not-an-id"}))["meeting"] is None
+    assert (await api.data(MEETING, {"id": meeting["id"]}, user="alice"))["meeting"]["title"] == "Mentoring session"
+
+
+async def test_idempotency_key_returns_the_first_meeting(api, sandbox, linked):
+    first = await schedule(api, idempotencyKey="retry-1")
+    second = await schedule(api, idempotencyKey="retry-1", title="A different title")
+    other_user = await schedule(api, user="bob", idempotencyKey="retry-1",
+                                participants=[{"email": "dave@example.test"}])
+
+    assert second["id"] == first["id"] and second["title"] == "Mentoring session"
+    assert other_user["id"] != first["id"]  # keys are per organizer
+    assert len((await api.data(MEETINGS))["meetings"]["edges"]) == 1
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"end": "2027-01-12T10:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
+    ({"end": "2027-01-12T09:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
+    ({"timeZone": "Mars/Olympus"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
+    ({"timeZone": "../../etc/passwd"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
+    ({"start": "2027-01-12T10:00:00"}, [("INVALID_INPUT", ["input", "start"])]),
+    ({"title": "   "}, [("INVALID_INPUT", ["input", "title"])]),
+    ({"title": "t" * 1025}, [("INVALID_INPUT", ["input", "title"])]),
+    ({"description": "d" * 4097}, [("INVALID_INPUT", ["input", "description"])]),
+    ({"participants": []}, [("INVALID_INPUT", ["input", "participants"])]),
+    ({"participants": [{"email": f"p{i}@example.test"} for i in range(51)]},
+     [("INVALID_INPUT", ["input", "participants"])]),
+    ({"participants": [{"email": "not-an-address"}]}, [("INVALID_INPUT", ["input", "participants", "0", "email"])]),
+    ({"participants": [{"email": "x@example.test"}, {"email": "X@Example.test"}]},
+     [("INVALID_INPUT", ["input", "participants", "1", "email"])]),
+    ({"participants": [{"email": "alice@example.test"}]},
+     [("INVALID_INPUT", ["input", "participants", "0", "email"])]),
+    ({"participants": [{"userId": "alice", "email": "me@example.test"}]},
+     [("INVALID_INPUT", ["input", "participants", "0", "userId"])]),
+    ({"idempotencyKey": ""}, [("INVALID_INPUT", ["input", "idempotencyKey"])]),
+    ({"title": "", "end": "2027-01-12T09:00:00Z", "timeZone": "Nowhere"},
+     [("INVALID_INPUT", ["input", "title"]), ("INVALID_TIME_RANGE", ["input", "end"]),
+      ("INVALID_TIME_ZONE", ["input", "timeZone"])]),
+])
+async def test_every_validation_error_names_its_field_and_stores_nothing(api, database, overrides, expected):
+    payload = (await api.data(SCHEDULE, {"input": meeting_input(**overrides)}))["scheduleMeeting"]
+    assert payload["meeting"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == expected
+    assert await database["meetings"].count_documents({}) == 0
+
+
+async def test_malformed_datetimes_are_graphql_validation_errors(api):
+    body = await api.gql(SCHEDULE, {"input": meeting_input(start="next tuesday")})
+    assert body.get("data") is None and "ISO 8601" in body["errors"][0]["message"]
+
+
+async def test_update_validates_the_merged_meeting(api, linked):
+    meeting = await schedule(api)
+    cases = [({"end": "2027-01-12T09:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
+             ({"start": "2027-01-12T12:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
+             ({"title": None}, ("INVALID_INPUT", ["input", "title"])),
+             ({"timeZone": "Nope/Nope"}, ("INVALID_TIME_ZONE", ["input", "timeZone"]))]
+    for change, expected in cases:
+        payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], **change}}))["updateMeeting"]
+        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [expected], change
+    unchanged = (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]
+    assert unchanged["end"] == "2027-01-12T11:00:00Z" and unchanged["title"] == "Mentoring session"
+
+
+async def test_meetings_are_keyset_paginated_by_start_with_filters(api, linked):
+    ids = []
+    for day in (15, 11, 13, 12, 14):
+        ids.append((day, (await schedule(api, start=f"2027-01-{day}T10:00:00Z", end=f"2027-01-{day}T11:00:00Z",
+                                         title=f"Day {day}"))["id"]))
+    in_order = [meeting_id for _, meeting_id in sorted(ids)]
+
+    seen, after = [], None
+    for _ in range(5):
+        page = (await api.data(MEETINGS, {"first": 2, "after": after}))["meetings"]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert seen == in_order
+    assert after is not None
+
+    await api.data(CANCEL, {"input": {"meetingId": in_order[0]}})
+    scheduled = (await api.data(MEETINGS, {"filter": {"status": "SCHEDULED"}}))["meetings"]["edges"]
+    assert [e["node"]["id"] for e in scheduled] == in_order[1:]
+    window = (await api.data(MEETINGS, {"filter": {"from": "2027-01-12T10:30:00Z", "to": "2027-01-14T10:00:00Z"}}))
+    assert [e["node"]["title"] for e in window["meetings"]["edges"]] == ["Day 12", "Day 13"]
+    empty = (await api.data(MEETINGS, {"filter": {"from": "2028-01-01T00:00:00Z"}}))["meetings"]
+    assert empty == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+
+
+@pytest.mark.parametrize("variables", [
+    {"first": 0}, {"first": 101}, {"first": -1}, {"after": "garbage!"}, {"after": "MTIzOm5vdC1hbi1pZA"},
+    {"filter": {"from": "2027-01-01T00:00:00"}},
+])
+async def test_bad_page_arguments_are_readable_errors_not_masked(api, variables):
+    body = await api.gql(MEETINGS, variables)
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Unexpected error" not in error["message"]
