@@ -69,22 +69,24 @@ class CalendarSync:
         """Sync up to `limit` meetings whose calendar work is due; returns how many were handled."""
         handled = 0
         for _ in range(limit):
-            if not await self._sync_one():
+            if await self._sync_one() is None:
                 break
             handled += 1
         return handled
 
-    async def sync_soon(self, meeting_id: str, *, grace: float) -> None:
-        """Start syncing this meeting now and wait at most `grace` seconds; the work goes on after."""
+    async def sync_soon(self, meeting_id: str, *, grace: float) -> Meeting | None:
+        """Start syncing this meeting now and wait at most `grace` seconds for the result; the work
+        goes on after that. None when it did not finish in time (or another worker holds it)."""
         task = asyncio.create_task(self._sync_one(meeting_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
+            return await asyncio.wait_for(asyncio.shield(task), timeout=grace)
         except TimeoutError:
-            pass
+            return None
         except Exception:  # the worker retries; the mutation already succeeded
             log.exception("immediate calendar sync of meeting %s failed", meeting_id)
+            return None
 
     async def aclose(self) -> None:
         """Stop background syncs; their leases expire and another worker finishes the work."""
@@ -92,26 +94,29 @@ class CalendarSync:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _sync_one(self, meeting_id: str | None = None) -> bool:
+    async def _sync_one(self, meeting_id: str | None = None) -> Meeting | None:
+        """Lease one due meeting, bring its pending copies up to date, give the lease back."""
         now = self._clock()
         meeting = await self._meetings.claim(owner=self._owner, now=now, until=now + LEASE, meeting_id=meeting_id)
         if meeting is None:
-            return False
+            return None
+        copies = list(meeting.copies)
         for index in meeting.pending_copies():
-            copy = meeting.copies[index]
-            if copy.next_attempt_at is not None and copy.next_attempt_at > self._clock() \
-                    and copy.attempt_version == meeting.version:
+            copy = copies[index]
+            if copy.attempt_version == meeting.version and copy.next_attempt_at is not None \
+                    and copy.next_attempt_at > self._clock():
                 continue  # backing off
-            if not await self._meetings.extend_lease(meeting.id, owner=self._owner, until=self._clock() + LEASE):
-                log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
-                return True
             outcome = await self._apply(meeting, copy)
-            await self._meetings.record_copy(meeting.id, index, self._after(meeting, copy, outcome),
-                                             owner=self._owner)
-        fresh = await self._meetings.get(meeting.id)
+            copies[index] = self._after(meeting, copy, outcome)
+            # Recording the result renews the lease; losing it means another worker took over.
+            if not await self._meetings.record_copy(meeting.id, index, copies[index], owner=self._owner,
+                                                    lease_until=self._clock() + LEASE):
+                log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
+                return None
+        done = dataclasses.replace(meeting, copies=tuple(copies))
         await self._meetings.release(meeting.id, owner=self._owner, seen_version=meeting.version,
-                                     next_due=_next_due(fresh, self._clock()) if fresh else None, now=self._clock())
-        return True
+                                     next_due=_next_due(done, self._clock()), now=self._clock())
+        return done
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:
         async def write(access_token: Secret, data_center: str) -> None:

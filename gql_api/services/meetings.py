@@ -179,10 +179,10 @@ class MeetingService:
 
     async def _synced_soon(self, meeting: Meeting) -> Meeting:
         """Give a fast Cronofy a moment so the answer can already say SYNCED; never wait longer."""
-        if meeting.copies:
-            await self._sync.sync_soon(meeting.id, grace=self._grace_seconds)
-            meeting = await self._meetings.get(meeting.id) or meeting
-        return meeting
+        if not meeting.copies:
+            return meeting
+        synced = await self._sync.sync_soon(meeting.id, grace=self._grace_seconds)
+        return synced or await self._meetings.get(meeting.id) or meeting
 
 
 def plan_copies(participants: list[MeetingParticipant], active: dict[str, CalendarConnection]

@@ -127,16 +127,12 @@ class MeetingStore:
         )
         return _meeting(doc) if doc else None
 
-    async def extend_lease(self, meeting_id: str, *, owner: str, until: datetime) -> bool:
-        result = await self._collection.update_one(
-            {"_id": ObjectId(meeting_id), "lease_owner": owner}, {"$set": {"lease_until": until}}
-        )
-        return result.matched_count == 1
-
-    async def record_copy(self, meeting_id: str, index: int, copy: CalendarCopy, *, owner: str) -> bool:
+    async def record_copy(self, meeting_id: str, index: int, copy: CalendarCopy, *, owner: str,
+                          lease_until: datetime) -> bool:
+        """Store one copy's outcome and renew the lease; False when `owner` no longer holds it."""
         fields = {f"copies.{index}.{key}": value for key, value in _copy_document(copy).items()}
         result = await self._collection.update_one({"_id": ObjectId(meeting_id), "lease_owner": owner},
-                                                   {"$set": fields})
+                                                   {"$set": {**fields, "lease_until": lease_until}})
         return result.matched_count == 1
 
     async def release(self, meeting_id: str, *, owner: str, seen_version: int, next_due: datetime | None,

@@ -195,3 +195,36 @@ async def test_two_workers_on_one_database_never_do_the_same_work(settings, data
         for meeting in meetings:
             assert await statuses(one, meeting["id"]) == {"SYNCED"}
     assert await event_writes(sandbox) == ["POST"] * (2 * len(meetings))
+
+
+@pytest.mark.parametrize("change", ["update", "cancel"])
+@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 429, "retry_after": 30}, {"status": 429},
+                                   {"delay_seconds": 1.5}])
+async def test_cronofy_failing_during_update_or_cancel_answers_pending_then_completes(
+        api, sandbox, linked, clock, database, change, fault):
+    meeting = await schedule(api)
+    await sandbox.fault(path=WRITES, times=2, **fault)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    if change == "update":
+        payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Changed"}}))
+    else:
+        payload = (await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}}))
+    changed = next(iter(payload.values()))
+
+    assert changed["userErrors"] == []
+    assert loop.time() - started < 0.3 + 0.4  # the grace, not Cronofy's pace
+    assert {s for _, s in deliveries(changed["meeting"]).values()} == {"PENDING"}
+    for _ in range(60):  # a slow attempt still running in the background gives its lease back
+        if await database["meetings"].count_documents({"lease_owner": None}) == 1:
+            break
+        await asyncio.sleep(0.05)
+    clock.advance(minutes=1)
+    await sync(api).run_due()
+    assert await statuses(api, meeting["id"]) == {"SYNCED"}
+    events = await calendar_events(sandbox)
+    if change == "update":
+        assert {e["summary"] for e in events.values()} == {"Changed"}
+    else:
+        assert events == {}

@@ -1,0 +1,98 @@
+"""What one scheduleMeeting with two linked participants costs: Cronofy calls and MongoDB commands.
+
+Runs the real app and the sandbox on loopback; counts every collection method the app calls (one
+method call is one MongoDB command here: no cursor in this path outgrows its first batch).
+
+    .venv/bin/python benchmarks/schedule_cost.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sys
+from pathlib import Path
+
+import httpx
+from aiohttp.test_utils import TestClient, TestServer
+from mongomock_motor import AsyncMongoMockClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
+
+from gql_api import Settings, create_app  # noqa: E402
+from gql_api.sandbox import SandboxConfig, create_sandbox_app  # noqa: E402
+from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api, link_account  # noqa: E402
+from test_meetings import SCHEDULE, meeting_input  # noqa: E402
+
+
+class Counting:
+    """Wraps a motor-style database and counts collection method calls by (collection, method)."""
+
+    def __init__(self, database, counts: collections.Counter) -> None:
+        self._database, self._counts = database, counts
+
+    def __getitem__(self, name: str):
+        return _CountingCollection(self._database[name], name, self._counts)
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._database, name)
+        if name == "command":
+            def command(*args, **kwargs):
+                self._counts[("<db>", "command")] += 1
+                return attribute(*args, **kwargs)
+            return command
+        return attribute
+
+
+class _CountingCollection:
+    def __init__(self, collection, name: str, counts: collections.Counter) -> None:
+        self._collection, self._name, self._counts = collection, name, counts
+
+    def __getattr__(self, method: str):
+        attribute = getattr(self._collection, method)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self._counts[(self._name, method)] += 1
+            return attribute(*args, **kwargs)
+        return counted
+
+
+async def main() -> None:
+    sandbox = TestServer(create_sandbox_app(SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)),
+                         host="127.0.0.1")
+    await sandbox.start_server()
+    base = str(sandbox.make_url("")).rstrip("/")
+    settings = Settings(cronofy_client_id=CLIENT_ID, cronofy_client_secret=CLIENT_SECRET, cronofy_api_url=base,
+                        cronofy_app_url=base, token_encryption_keys=KEYS, auth_jwt_secret=JWT_SECRET,
+                        allowed_redirect_uris=(REDIRECT_URI,), worker_enabled=False)
+    counts: collections.Counter = collections.Counter()
+    database = Counting(AsyncMongoMockClient(tz_aware=True)["cost"], counts)
+    async with TestClient(TestServer(create_app(settings, database=database), host="127.0.0.1")) as client, \
+            httpx.AsyncClient() as http:
+        api = Api(client, settings)
+        await link_account(api, user="alice", profile_name="alice@example.test")
+        await link_account(api, user="bob", profile_name="bob@example.test")
+        counts.clear()
+        await http.delete(f"{base}/_control/requests")
+
+        payload = (await api.data(SCHEDULE, {"input": meeting_input()}))["scheduleMeeting"]
+        assert payload["userErrors"] == [] and {p["calendarEvent"]["status"] for p in
+                                                payload["meeting"]["participants"]} == {"SYNCED"}
+
+        cronofy = (await http.get(f"{base}/_control/requests")).json()
+    await sandbox.close()
+
+    print("scheduleMeeting, organizer and partner both linked, Cronofy answering at once:")
+    print(f"  Cronofy calls: {len(cronofy)}")
+    for request in cronofy:
+        print(f"    {request['method']} {request['path']} -> {request['status']}")
+    print(f"  MongoDB commands: {sum(counts.values())}")
+    for (collection, method), count in sorted(counts.items()):
+        print(f"    {count} x {collection}.{method}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
