@@ -89,6 +89,7 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
         linking=LinkingService(
             connections=connections,
             link_states=LinkStateStore(database),
+            meetings=meetings,
             gateway=gateway,
             revoker=revoker,
             allowed_redirect_uris=settings.redirect_uris,

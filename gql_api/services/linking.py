@@ -17,7 +17,7 @@ from ..models import (
     Credential,
     TargetCalendar,
 )
-from ..store import ConnectionStore, LinkStateStore
+from ..store import ConnectionStore, LinkStateStore, MeetingStore
 from .revocation import Revoker
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class LinkingService:
         *,
         connections: ConnectionStore,
         link_states: LinkStateStore,
+        meetings: MeetingStore,
         gateway: CronofyGateway,
         revoker: Revoker,
         allowed_redirect_uris: Sequence[str],
@@ -42,6 +43,7 @@ class LinkingService:
     ) -> None:
         self._connections = connections
         self._link_states = link_states
+        self._meetings = meetings
         self._gateway = gateway
         self._revoker = revoker
         self._allowed_redirect_uris = frozenset(allowed_redirect_uris)
@@ -121,6 +123,8 @@ class LinkingService:
             credential=Credential(grant.access_token, grant.refresh_token, grant.expires_at(now)),
             now=now,
         )
+        # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
+        await self._meetings.retry_failed_on(connection.id, now=now)
         log.info("user %s linked calendar connection %s", user.id, connection.id)
         return connection
 

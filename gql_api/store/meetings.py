@@ -110,6 +110,21 @@ class MeetingStore:
 
     # --- the outbox, for the worker ------------------------------------------------------
 
+    async def retry_failed_on(self, connection_id: str, *, now: datetime) -> int:
+        """Make copies that failed on this connection due again (it was just linked again). A new
+        version is what makes them pending; it also survives a worker releasing the meeting meanwhile."""
+        requeued = 0
+        async for doc in self._collection.find({"copies.connection_id": connection_id},
+                                               {"copies": 1, "version": 1}):
+            if any(c["connection_id"] == connection_id and c["failed_version"] >= doc["version"]
+                   for c in doc["copies"]):
+                result = await self._collection.update_one(
+                    {"_id": doc["_id"], "version": doc["version"]},
+                    {"$inc": {"version": 1}, "$set": {"sync_due_at": now}},
+                )
+                requeued += result.modified_count
+        return requeued
+
     async def claim(self, *, owner: str, now: datetime, until: datetime, meeting_id: str | None = None) -> Meeting | None:
         """Lease the most overdue meeting with calendar work (or that one meeting) to `owner`."""
         query: dict[str, Any] = {

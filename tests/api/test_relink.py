@@ -1,0 +1,43 @@
+"""A calendar whose credentials Cronofy stops accepting: NEEDS_RELINK, FAILED copies with a clear
+reason, the meeting mutation still succeeds, and linking the same account again writes them."""
+
+from __future__ import annotations
+
+from gql_api.app import SERVICES
+from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, link_account
+from test_meetings import UPDATE, calendar_events, deliveries, schedule
+
+
+async def test_relinking_restores_the_connection_in_place_and_writes_failed_copies(api, sandbox, clock):
+    await link_account(api, user="alice", profile_name="alice@example.test")
+    bobs = await link_account(api, user="bob", profile_name="bob@example.test")
+    meeting = await schedule(api)
+    bob_sub = next(a["sub"] for a in (await sandbox.state())["accounts"] if a["profile_name"] == "bob@example.test")
+
+    # given Cronofy no longer accepts Bob's credentials (revoked on Cronofy's side, access token expired)
+    await sandbox.http.post(f"{sandbox.url}/oauth/token/revoke",
+                            json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "sub": bob_sub})
+
+    # when Alice moves the meeting
+    payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Moved"}}))["updateMeeting"]
+
+    # then the mutation succeeds, Alice's copy is written, Bob's fails with a clear reason
+    assert payload["userErrors"] == []
+    assert deliveries(payload["meeting"]) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+                                              "bob@example.test": ("OWN_CALENDAR", "FAILED")}
+    bob = next(p for p in payload["meeting"]["participants"] if p["email"] == "bob@example.test")
+    assert "relink" in bob["calendarEvent"]["lastError"]
+    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == \
+        ["NEEDS_RELINK"]
+    events = await calendar_events(sandbox)
+    assert events["alice@example.test"]["summary"] == "Moved"
+    assert events["bob@example.test"]["summary"] == "Mentoring session"
+
+    # when Bob links the same account again
+    relinked = await link_account(api, user="bob", profile_name="bob@example.test")
+    clock.advance(seconds=1)
+    await api.client.app[SERVICES].sync.run_due()
+
+    # then it is the same connection, active again, and his copy carries the change
+    assert relinked["id"] == bobs["id"] and relinked["status"] == "ACTIVE"
+    assert (await calendar_events(sandbox))["bob@example.test"]["summary"] == "Moved"
