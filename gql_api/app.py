@@ -21,6 +21,7 @@ from .settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
 from .store import is_ready
 from .vault import Vault
 from .view import AUTHENTICATOR, SERVICES, AppGraphQLView
+from .webhooks import WEBHOOK_ROUTE, cronofy_webhook
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
         app.cleanup_ctx.append(_worker(settings))
 
     app.router.add_route("*", "/graphql", AppGraphQLView(schema=schema, graphql_ide="graphiql"))
+    app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook(settings))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if not settings.allowed_redirect_uris:

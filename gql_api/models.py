@@ -67,6 +67,7 @@ class CalendarConnection:
     data_center: str
     linked_at: datetime
     last_synced_at: datetime | None = None
+    channel_id: str | None = None  # the push channel that tells us about changes in this calendar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +126,10 @@ class CalendarCopy:
     next_attempt_at: datetime | None = None
     failed_version: int = 0
     last_error: str | None = None
+    removed: bool = False  # its owner deleted it from their calendar (declined): left alone from then on
 
     def status(self, version: int) -> SyncStatus:
-        if self.synced_version >= version:
+        if self.removed or self.synced_version >= version:
             return SyncStatus.SYNCED
         if self.failed_version >= version:
             return SyncStatus.FAILED
@@ -170,10 +172,12 @@ class Meeting:
     updated_at: datetime
     cancelled_at: datetime | None = None
 
+    EVENT_ID_PREFIX = "mtg_"
+
     @property
     def event_id(self) -> str:
         """The same Cronofy event_id for every copy; upserts keyed by it are idempotent."""
-        return f"mtg_{self.id}"
+        return self.EVENT_ID_PREFIX + self.id
 
     def sync_of(self, participant: MeetingParticipant) -> CopySync:
         if participant.copy is None:

@@ -14,7 +14,15 @@ from typing import Any
 
 from .cronofy import CronofyGateway
 from .models import Clock
-from .services import CalendarAccess, CalendarSync, LinkingService, MeetingService, Revoker, Services
+from .services import (
+    CalendarAccess,
+    CalendarInbound,
+    CalendarSync,
+    LinkingService,
+    MeetingService,
+    Revoker,
+    Services,
+)
 from .settings import ConfigError, Settings
 from .store import (
     ConnectionStore,
@@ -67,6 +75,7 @@ async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, databa
             yield Runtime(database=database, services=services)
         finally:
             await services.sync.aclose()
+            await services.inbound.aclose()
             await gateway.aclose()
     finally:
         if client is not None:
@@ -77,19 +86,33 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
                    clock: Clock) -> Services:
     connections = ConnectionStore(database, vault)
     meetings = MeetingStore(database)
+    access = CalendarAccess(connections=connections, gateway=gateway, clock=clock)
     revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
     sync = CalendarSync(
         meetings=meetings,
-        access=CalendarAccess(connections=connections, gateway=gateway, clock=clock),
+        access=access,
         gateway=gateway,
         clock=clock,
         max_attempts=settings.outbox_max_attempts,
+        # a copy may take a refresh, a write, a refresh after a 401 and the write again
+        lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
+    )
+    inbound = CalendarInbound(
+        connections=connections,
+        meetings=meetings,
+        access=access,
+        gateway=gateway,
+        clock=clock,
+        public_base_url=settings.base_url,
+        reconcile_every=timedelta(seconds=settings.sync_reconcile_interval_seconds)
+        if settings.sync_reconcile_interval_seconds else None,
     )
     return Services(
         linking=LinkingService(
             connections=connections,
             link_states=LinkStateStore(database),
             meetings=meetings,
+            inbound=inbound,
             gateway=gateway,
             revoker=revoker,
             allowed_redirect_uris=settings.redirect_uris,
@@ -101,4 +124,5 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
                                 grace_seconds=settings.sync_grace_seconds),
         revoker=revoker,
         sync=sync,
+        inbound=inbound,
     )

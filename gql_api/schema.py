@@ -96,9 +96,10 @@ def _introspection_only(execution_context) -> bool:
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask errors raised by our code unexpectedly; keep GraphQL's own (syntax, validation, auth) readable."""
+    """Mask what our resolvers raised unexpectedly (errors with a path); keep GraphQL's own readable:
+    syntax, validation (a scalar refusing a literal included), authentication."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return error.path is not None and original is not None and not isinstance(original, GraphQLError)
 
 
 schema = strawberry.Schema(

@@ -21,6 +21,8 @@ SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 SANDBOX_PATH = "/sandbox/cronofy"
 DEMO_CALLBACK_PATH = "/demo/calendar-linked"
+MAX_CALLBACK_URL = 128  # Cronofy's limit for a channel's callback_url
+WEBHOOK_CALLBACK_SUFFIX = "/webhooks/cronofy/" + "x" * 32  # the path and a 192-bit URL-safe token
 
 
 class ConfigError(Exception):
@@ -57,6 +59,7 @@ class Settings:
     worker_poll_seconds: float = 2.0
     outbox_max_attempts: int = 10
     sync_grace_seconds: float = 1.5
+    sync_reconcile_interval_seconds: int = 900
 
     def __post_init__(self) -> None:
         if self.mongodb_driver not in MONGODB_DRIVERS:
@@ -71,6 +74,17 @@ class Settings:
             raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")
         if self.sync_grace_seconds < 0 or self.worker_poll_seconds <= 0:
             raise ConfigError("SYNC_GRACE_SECONDS must be >= 0 and WORKER_POLL_SECONDS > 0")
+        if self.sync_reconcile_interval_seconds < 0:
+            raise ConfigError("SYNC_RECONCILE_INTERVAL_SECONDS must be >= 0 (0 turns reconciliation off)")
+        if len(self.base_url) + len(WEBHOOK_CALLBACK_SUFFIX) > MAX_CALLBACK_URL:
+            raise ConfigError(f"PUBLIC_BASE_URL is too long: Cronofy callback URLs may have at most "
+                              f"{MAX_CALLBACK_URL} characters")
+        if self.mongodb_uri and not self.token_encryption_keys:
+            raise ConfigError("MONGODB_URI is set but TOKEN_ENCRYPTION_KEYS is not: tokens stored under an "
+                              "ephemeral key could never be read after a restart")
+        if not self.uses_sandbox and self.uses_dev_auth:
+            raise ConfigError("real Cronofy credentials need real client auth: set AUTH_JWT_SECRET or "
+                              "AUTH_JWT_PUBLIC_KEY")
         if not 1 <= self.port <= 65535:
             raise ConfigError("PORT must be between 1 and 65535")
 
@@ -161,6 +175,8 @@ class Settings:
             "worker_poll_seconds": number("WORKER_POLL_SECONDS", float, cls.worker_poll_seconds),
             "outbox_max_attempts": number("OUTBOX_MAX_ATTEMPTS", int, cls.outbox_max_attempts),
             "sync_grace_seconds": number("SYNC_GRACE_SECONDS", float, cls.sync_grace_seconds),
+            "sync_reconcile_interval_seconds": number("SYNC_RECONCILE_INTERVAL_SECONDS", int,
+                                                      cls.sync_reconcile_interval_seconds),
             "allowed_redirect_uris": tuple(
                 uri.strip() for uri in (text("ALLOWED_REDIRECT_URIS") or "").split(",") if uri.strip()
             ),

@@ -17,6 +17,8 @@ MEETING_ID_KIND = "Meeting"
 
 # --- scalars -------------------------------------------------------------------------------
 
+MIN_YEAR, MAX_YEAR = 1900, 9000  # far beyond any meeting, and safe from overflow in any arithmetic
+
 def _serialize_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
@@ -29,8 +31,11 @@ def _parse_datetime(value: object) -> datetime:
         raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-11-24T09:30:00Z")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"DateTime is not ISO 8601: {value[:40]!r}") from None
+        parsed.astimezone(timezone.utc)  # instants at the edges of year 1 or 9999 do not exist in UTC
+    except (ValueError, OverflowError):
+        raise ValueError(f"DateTime is not an ISO 8601 instant: {value[:40]!r}") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"DateTime must fall in the years {MIN_YEAR} to {MAX_YEAR}")
     return parsed  # without an offset it stays naive: services answer that with a UserError on its field
 
 

@@ -1,5 +1,5 @@
 """Background work that must survive the request that caused it: calendar copies of meetings (the
-outbox) and revocations still owed to Cronofy. Runs inside the server by default, or alone with
+outbox), changes read back from calendars, and revocations still owed to Cronofy. Runs inside the server by default, or alone with
 `gql-api worker`; every pass is safe to run in several processes at once (leases in MongoDB)."""
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ class Worker:
         self._poll_seconds = poll_seconds
 
     async def run_once(self) -> None:
-        await self._services.sync.run_due()
-        await self._services.revoker.retry_due()
+        """One pass over each kind of work; one kind failing (the store briefly away, say) does not
+        hold up the others, nor end the worker."""
+        for name, work in (("calendar writes", self._services.sync.run_due),
+                           ("calendar changes", self._services.inbound.run_due),
+                           ("revocations", self._services.revoker.retry_due)):
+            try:
+                await work()
+            except Exception:
+                log.exception("worker pass over %s failed; trying again in %.0f s", name, self._poll_seconds)
 
     async def run_forever(self) -> None:
         while True:
-            try:
-                await self.run_once()
-            except Exception:  # one bad pass (e.g. the store briefly away) must not end the worker
-                log.exception("worker pass failed; trying again in %.0f s", self._poll_seconds)
+            await self.run_once()
             await asyncio.sleep(self._poll_seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -33,8 +35,17 @@ def database():
 
 
 @pytest.fixture
-def settings(sandbox: Sandbox) -> Settings:
+def api_port() -> int:
+    """Chosen before the app exists: its public URL (for Cronofy's pushes) must name it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, api_port: int) -> Settings:
     return Settings(
+        public_base_url=f"http://127.0.0.1:{api_port}",
         cronofy_client_id=CLIENT_ID,
         cronofy_client_secret=CLIENT_SECRET,
         cronofy_api_url=sandbox.url,
@@ -48,6 +59,7 @@ def settings(sandbox: Sandbox) -> Settings:
 
 
 @pytest.fixture
-async def api(settings: Settings, database, clock: FakeClock):
-    async with TestClient(TestServer(create_app(settings, database=database, clock=clock), host="127.0.0.1")) as client:
+async def api(settings: Settings, database, clock: FakeClock, api_port: int):
+    app = create_app(settings, database=database, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=api_port)) as client:
         yield Api(client, settings)

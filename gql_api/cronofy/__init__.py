@@ -21,7 +21,9 @@ from .gateway import (
     CronofyCalendar,
     CronofyGateway,
     CronofyHosts,
+    EventAttendee,
     LinkingProfile,
+    ManagedEvent,
     TokenGrant,
     hosts_for,
 )
@@ -43,9 +45,11 @@ __all__ = [
     "CronofyUnauthorized",
     "CronofyUnavailable",
     "CronofyValidationError",
+    "EventAttendee",
     "InvalidClient",
     "InvalidGrant",
     "LinkingProfile",
+    "ManagedEvent",
     "TokenGrant",
     "hosts_for",
 ]

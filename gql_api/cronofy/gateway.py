@@ -109,6 +109,31 @@ class CalendarEvent:
     attendees: tuple[Attendee, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class EventAttendee:
+    email: str
+    status: str  # needs_action, accepted, declined, tentative, unknown
+
+
+@dataclasses.dataclass(frozen=True)
+class ManagedEvent:
+    """An event the app created, as Cronofy reports it now. Timed events only carry start/end."""
+
+    calendar_id: str
+    event_id: str
+    deleted: bool
+    updated: datetime | None
+    summary: str | None = None
+    description: str | None = None
+    location: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    attendees: tuple[EventAttendee, ...] = ()
+
+
+MAX_EVENT_PAGES = 100  # a bound on following next_page, far above any real change set
+
+
 class CronofyGateway:
     """One per application; owns its httpx client. Every call has a connect, read and whole-call timeout."""
 
@@ -174,9 +199,13 @@ class CronofyGateway:
         data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True)
         return _token_grant(data, previous_refresh_token=refresh_token)
 
-    async def revoke(self, *, refresh_token: Secret, data_center: str | None = None) -> None:
-        """Revoke with the refresh token, which cannot have expired (cronofy.md §3.5)."""
-        body = self._token_request({"token": refresh_token.reveal()})
+    async def revoke(self, *, refresh_token: Secret | None = None, sub: str | None = None,
+                     data_center: str | None = None) -> None:
+        """Revoke with the refresh token, which cannot have expired (cronofy.md §3.5), or by `sub`,
+        which ends every token of the account. Unknown tokens are fine: the answer is 200 anyway."""
+        if (refresh_token is None) == (sub is None):
+            raise ValueError("revoke with a refresh token or a sub")
+        body = self._token_request({"token": refresh_token.reveal()} if refresh_token else {"sub": sub})
         await self._call("POST", self.hosts(data_center).api + "/oauth/token/revoke", json=body, token_endpoint=True)
 
     def _token_request(self, fields: dict[str, str]) -> dict[str, str]:
@@ -214,6 +243,42 @@ class CronofyGateway:
     async def delete_event(self, *, access_token: Secret, calendar_id: str, event_id: str,
                            data_center: str | None = None) -> None:
         await self._call("DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id},
+                         headers=_bearer(access_token))
+
+    async def managed_events_since(self, *, access_token: Secret, since: datetime,
+                                   data_center: str | None = None) -> list[ManagedEvent]:
+        """Our own events changed at or after `since`, deletions included (privacy notice §3: every
+        read carries only_managed=true). Follows next_page, but only on this data center's API host."""
+        api = self.hosts(data_center).api
+        url: str | None = api + "/v1/events?" + urlencode({
+            "tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
+            "last_modified": _cronofy_time(since),
+        })
+        events: list[ManagedEvent] = []
+        for _ in range(MAX_EVENT_PAGES):
+            if url is None:
+                return events
+            data = await self._call("GET", url, headers=_bearer(access_token))
+            if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+                raise CronofyUnavailable("Cronofy sent an unexpected events response")
+            events += [event for item in data["events"] if (event := _managed_event(item)) is not None]
+            pages = data.get("pages") if isinstance(data.get("pages"), dict) else {}
+            url = _next_page(pages.get("next_page"), api)
+        raise CronofyUnavailable(f"Cronofy's events read did not end within {MAX_EVENT_PAGES} pages")
+
+    async def create_channel(self, *, access_token: Secret, callback_url: str,
+                             data_center: str | None = None) -> str:
+        """A push channel for our own events only; identical requests return the same channel."""
+        data = await self._call("POST", self.hosts(data_center).api + "/v1/channels",
+                                json={"callback_url": callback_url, "filters": {"only_managed": True}},
+                                headers=_bearer(access_token))
+        channel = data.get("channel") if isinstance(data, dict) else None
+        if not isinstance(channel, dict) or not isinstance(channel.get("channel_id"), str):
+            raise CronofyUnavailable("Cronofy sent an unexpected channel response")
+        return channel["channel_id"]
+
+    async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None:
+        await self._call("DELETE", f"{self.hosts(data_center).api}/v1/channels/{quote(channel_id, safe='')}",
                          headers=_bearer(access_token))
 
     def _events_url(self, calendar_id: str, data_center: str | None) -> str:
@@ -371,6 +436,46 @@ def _scopes(value: Any) -> tuple[str, ...]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _next_page(value: Any, api: str) -> str | None:
+    """next_page is absolute; follow it only on the host (and path) we called, never elsewhere."""
+    if not isinstance(value, str) or not value:
+        return None
+    if not value.startswith(api + "/"):
+        raise CronofyUnavailable("Cronofy's next_page pointed outside the data center's API host")
+    return value
+
+
+def _instant(value: Any) -> datetime | None:
+    """A Cronofy Time ("2014-08-05T14:30:00Z"); None for dates (all-day) and anything unreadable."""
+    if not isinstance(value, str) or "T" not in value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _managed_event(item: Any) -> ManagedEvent | None:
+    if not isinstance(item, dict) or not _text(item.get("event_id")) or not _text(item.get("calendar_id")):
+        return None
+    location = item.get("location")
+    attendees = item.get("attendees") if isinstance(item.get("attendees"), list) else []
+    return ManagedEvent(
+        calendar_id=item["calendar_id"],
+        event_id=item["event_id"],
+        deleted=item.get("deleted") is True or item.get("status") == "cancelled",
+        updated=_instant(item.get("updated")),
+        summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
+        description=item.get("description") if isinstance(item.get("description"), str) else None,
+        location=_text(location.get("description")) if isinstance(location, dict) else None,
+        start=_instant(item.get("start")),
+        end=_instant(item.get("end")),
+        attendees=tuple(EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
+                        for a in attendees if isinstance(a, dict) and _text(a.get("email"))),
+    )
 
 
 def _calendar(item: dict) -> CronofyCalendar:

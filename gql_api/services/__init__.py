@@ -3,6 +3,7 @@
 import dataclasses
 
 from .calendar_access import CalendarAccess
+from .calendar_inbound import CalendarInbound
 from .calendar_sync import CalendarSync
 from .linking import LinkingService
 from .meetings import MeetingService
@@ -15,6 +16,7 @@ class Services:
     meetings: MeetingService
     revoker: Revoker
     sync: CalendarSync
+    inbound: CalendarInbound
 
 
-__all__ = ["CalendarAccess", "CalendarSync", "LinkingService", "MeetingService", "Revoker", "Services"]
+__all__ = ["CalendarAccess", "CalendarInbound", "CalendarSync", "LinkingService", "MeetingService", "Revoker", "Services"]

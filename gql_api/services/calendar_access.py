@@ -1,12 +1,16 @@
 """Acting on a linked calendar with a live access token.
 
 Refreshes shortly before the access token expires and once after a 401; the refreshed credential is
-stored before its access token is used. `invalid_grant` re-reads the store first (another process
-may have rotated the token) and only then marks the connection NEEDS_RELINK.
+stored before its access token is used. Refreshes of one connection run one at a time in this
+process, and a refresh first re-reads the store: whoever comes second uses the winner's credential
+instead of spending the (possibly rotated) refresh token again. `invalid_grant` marks the connection
+NEEDS_RELINK only if the refresh token that failed is still the stored one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -15,7 +19,7 @@ from typing import TypeVar
 from ..cronofy import CronofyGateway, CronofyLocked, CronofyUnauthorized, InvalidGrant
 from ..models import CalendarConnection, Clock, ConnectionStatus, Credential
 from ..store import ConnectionStore
-from ..vault import Secret
+from ..vault import DecryptionError, Secret
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +40,33 @@ class CalendarAccess:
         self._connections = connections
         self._gateway = gateway
         self._clock = clock
+        self._refreshing: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 
     async def call(self, connection_id: str, action: Callable[[Secret, str], Awaitable[T]]) -> T:
         """Run `action(access_token, data_center)` for the connection."""
         connection, credential = await self._load(connection_id)
-        if credential.access_token_expires_at - self._clock() < REFRESH_MARGIN:
-            credential = await self._refresh(connection, credential)
         try:
-            return await action(credential.access_token, connection.data_center)
-        except CronofyUnauthorized:
-            credential = await self._refresh(connection, credential)
-            return await action(credential.access_token, connection.data_center)
-        except CronofyLocked:
-            await self._connections.mark_needs_relink(connection.id, now=self._clock())
+            if credential.access_token_expires_at - self._clock() < REFRESH_MARGIN:
+                credential = await self._refresh(connection, credential)
+            try:
+                return await action(credential.access_token, connection.data_center)
+            except CronofyUnauthorized:
+                credential = await self._refresh(connection, credential)
+                return await action(credential.access_token, connection.data_center)
+        except CronofyLocked:  # the provider side is disconnected (cronofy.md §8.1)
+            await self.needs_relink(connection.id)
             raise NeedsRelink(connection.id) from None
 
+    async def needs_relink(self, connection_id: str) -> None:
+        await self._connections.mark_needs_relink(connection_id, now=self._clock())
+
     async def _load(self, connection_id: str) -> tuple[CalendarConnection, Credential]:
-        found = await self._connections.with_credential(connection_id)
+        try:
+            found = await self._connections.with_credential(connection_id)
+        except DecryptionError:  # the key that wrote it is gone: only a new link brings a credential back
+            log.error("connection %s: stored credential cannot be decrypted; it needs relinking", connection_id)
+            await self.needs_relink(connection_id)
+            raise NeedsRelink(connection_id) from None
         if found is None:
             raise ConnectionGone(connection_id)
         connection, credential = found
@@ -60,17 +74,21 @@ class CalendarAccess:
             raise NeedsRelink(connection_id)
         return connection, credential
 
-    async def _refresh(self, connection: CalendarConnection, credential: Credential) -> Credential:
-        try:
-            grant = await self._gateway.refresh(refresh_token=credential.refresh_token,
-                                                data_center=connection.data_center)
-        except InvalidGrant:
+    async def _refresh(self, connection: CalendarConnection, used: Credential) -> Credential:
+        async with self._refreshing[connection.id]:
             _, stored = await self._load(connection.id)
-            if stored.refresh_token != credential.refresh_token:
-                return stored  # another process refreshed (and maybe rotated) first
-            log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
-            await self._connections.mark_needs_relink(connection.id, now=self._clock())
-            raise NeedsRelink(connection.id) from None
-        refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
-        await self._connections.store_credential(connection.id, refreshed, now=self._clock())
-        return refreshed
+            if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
+                return stored  # refreshed meanwhile by someone else
+            try:
+                grant = await self._gateway.refresh(refresh_token=stored.refresh_token,
+                                                    data_center=connection.data_center)
+            except InvalidGrant:
+                _, latest = await self._load(connection.id)
+                if latest.refresh_token != stored.refresh_token:
+                    return latest  # another process rotated it first
+                log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
+                await self.needs_relink(connection.id)
+                raise NeedsRelink(connection.id) from None
+            refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
+            await self._connections.store_credential(connection.id, refreshed, now=self._clock())
+            return refreshed

@@ -33,7 +33,6 @@ from .calendar_access import CalendarAccess, ConnectionGone, NeedsRelink
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # longer than one Cronofy call can take; renewed before each call
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_WAIT = timedelta(minutes=15)
 
@@ -56,12 +55,13 @@ class Outcome:
 
 class CalendarSync:
     def __init__(self, *, meetings: MeetingStore, access: CalendarAccess, gateway: CronofyGateway, clock: Clock,
-                 max_attempts: int) -> None:
+                 max_attempts: int, lease: timedelta) -> None:
         self._meetings = meetings
         self._access = access
         self._gateway = gateway
         self._clock = clock
         self._max_attempts = max_attempts
+        self._lease = lease  # longer than one copy's Cronofy calls can take; renewed after each copy
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._background: set[asyncio.Task] = set()
 
@@ -97,7 +97,7 @@ class CalendarSync:
     async def _sync_one(self, meeting_id: str | None = None) -> Meeting | None:
         """Lease one due meeting, bring its pending copies up to date, give the lease back."""
         now = self._clock()
-        meeting = await self._meetings.claim(owner=self._owner, now=now, until=now + LEASE, meeting_id=meeting_id)
+        meeting = await self._meetings.claim(owner=self._owner, now=now, until=now + self._lease, meeting_id=meeting_id)
         if meeting is None:
             return None
         copies = list(meeting.copies)
@@ -110,9 +110,9 @@ class CalendarSync:
             copies[index] = self._after(meeting, copy, outcome)
             # Recording the result renews the lease; losing it means another worker took over.
             if not await self._meetings.record_copy(meeting.id, index, copies[index], owner=self._owner,
-                                                    lease_until=self._clock() + LEASE):
+                                                    lease_until=self._clock() + self._lease):
                 log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
-                return None
+                return meeting
         done = dataclasses.replace(meeting, copies=tuple(copies))
         await self._meetings.release(meeting.id, owner=self._owner, seen_version=meeting.version,
                                      next_due=_next_due(done, self._clock()), now=self._clock())

@@ -18,6 +18,7 @@ from ..models import (
     TargetCalendar,
 )
 from ..store import ConnectionStore, LinkStateStore, MeetingStore
+from .calendar_inbound import CalendarInbound
 from .revocation import Revoker
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class LinkingService:
         connections: ConnectionStore,
         link_states: LinkStateStore,
         meetings: MeetingStore,
+        inbound: CalendarInbound,
         gateway: CronofyGateway,
         revoker: Revoker,
         allowed_redirect_uris: Sequence[str],
@@ -44,6 +46,7 @@ class LinkingService:
         self._connections = connections
         self._link_states = link_states
         self._meetings = meetings
+        self._inbound = inbound
         self._gateway = gateway
         self._revoker = revoker
         self._allowed_redirect_uris = frozenset(allowed_redirect_uris)
@@ -112,6 +115,7 @@ class LinkingService:
 
         now = self._clock()
         target = pick_target_calendar(calendars)
+        replaced = await self._connections.refresh_token_of_account(user.id, grant.sub)
         connection = await self._connections.save_link(
             user_id=user.id,
             sub=grant.sub,
@@ -123,19 +127,28 @@ class LinkingService:
             credential=Credential(grant.access_token, grant.refresh_token, grant.expires_at(now)),
             now=now,
         )
+        if replaced is not None and replaced != grant.refresh_token:
+            # A relink replaced a grant we will never use again: it must not stay alive at Cronofy.
+            await self._revoker.attempt(await self._revoker.record(refresh_token=replaced,
+                                                                   data_center=link_state.data_center), grace=True)
+        if connection.channel_id is None:
+            await self._inbound.open_channel(connection)
         # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
         await self._meetings.retry_failed_on(connection.id, now=now)
         log.info("user %s linked calendar connection %s", user.id, connection.id)
-        return connection
+        return await self._connections.get_for_user(user.id, connection.id) or connection
 
     async def unlink(self, user: User, connection_id: str) -> str:
-        found = await self._connections.credential_for_user(user.id, connection_id)
-        if found is None:
+        connection = await self._connections.get_for_user(user.id, connection_id)
+        if connection is None:
             raise UserFacingError(ErrorCode.NOT_FOUND, "No such calendar connection.", ["input", "connectionId"])
-        connection, credential = found
         # Order matters: owe the revocation durably, then forget the credential, then try to pay.
-        revocation = await self._revoker.record(refresh_token=credential.refresh_token,
-                                                data_center=connection.data_center)
+        # By sub as well: that also ends a grant that a concurrent refresh may just have rotated.
+        revocation = await self._revoker.record(
+            refresh_token=await self._connections.refresh_token_of(connection.id), sub=connection.sub,
+            data_center=connection.data_center,
+        )
+        await self._inbound.close_channel(connection)
         await self._connections.delete_for_user(user.id, connection.id)
         await self._revoker.attempt(revocation, grace=True)
         log.info("user %s unlinked calendar connection %s", user.id, connection.id)

@@ -34,18 +34,22 @@ class Revoker:
         self._clock = clock
         self._grace_seconds = grace_seconds
 
-    async def record(self, *, refresh_token: Secret, data_center: str) -> PendingRevocation:
+    async def record(self, *, data_center: str, refresh_token: Secret | None = None,
+                     sub: str | None = None) -> PendingRevocation:
         """Persist the debt before the credential is deleted, so a crash cannot forget it."""
         return await self._revocations.add_claimed(
-            refresh_token=refresh_token, data_center=data_center, now=self._clock(), lease=LEASE
+            refresh_token=refresh_token, sub=sub, data_center=data_center, now=self._clock(), lease=LEASE
         )
 
     async def attempt(self, revocation: PendingRevocation, *, grace: bool = False) -> bool:
         """Revoke now; on failure leave it for the worker, with backoff. True when Cronofy confirmed."""
         try:
             async with asyncio.timeout(self._grace_seconds if grace else None):
-                await self._gateway.revoke(refresh_token=revocation.refresh_token,
-                                           data_center=revocation.data_center)
+                if revocation.refresh_token is not None:
+                    await self._gateway.revoke(refresh_token=revocation.refresh_token,
+                                               data_center=revocation.data_center)
+                if revocation.sub is not None:  # also ends a grant a concurrent refresh may have rotated
+                    await self._gateway.revoke(sub=revocation.sub, data_center=revocation.data_center)
         except (CronofyError, TimeoutError) as exc:
             error = type(exc).__name__
             log.warning("revocation %s failed (attempt %d, %s); retrying later",

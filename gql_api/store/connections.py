@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +13,10 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
-from ..vault import Vault
+from ..vault import DecryptionError, Secret, Vault
 from .mongo import CONNECTIONS, as_utc
+
+log = logging.getLogger(__name__)
 
 def _without_tokens() -> dict[str, int]:
     """A projection that leaves the tokens in the database (fresh each time: some drivers mutate it)."""
@@ -109,6 +113,84 @@ class ConnectionStore:
             {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now}},
         )
 
+    # --- push channels and reading changes back ----------------------------------------------
+
+    async def by_channel_token(self, token: str) -> CalendarConnection | None:
+        doc = await self._collection.find_one({"channel_token": _token_hash(token)}, _without_tokens())
+        return _connection(doc) if doc else None
+
+    async def prepare_channel(self, connection_id: str, token: str) -> None:
+        """Remember the callback URL's token (hashed) before Cronofy can call it."""
+        await self._collection.update_one({"_id": ObjectId(connection_id)},
+                                          {"$set": {"channel_token": _token_hash(token)}})
+
+    async def channel_open(self, connection_id: str, channel_id: str, *, now: datetime) -> None:
+        """Changes are followed from now on: that is the first successful sync."""
+        await self._collection.update_one({"_id": ObjectId(connection_id)},
+                                          {"$set": {"channel_id": channel_id, "last_synced_at": now}})
+
+    async def note_changes(self, connection_id: str, *, since: datetime | None, now: datetime) -> None:
+        """Calendar changes wait to be read (a push, a missing channel, or reconciliation)."""
+        update: dict[str, Any] = {"$set": {"sync_due_at": now}, "$inc": {"sync_requests": 1}}
+        if since is not None:
+            update["$min"] = {"changes_since": since}
+        await self._collection.update_one({"_id": ObjectId(connection_id)}, update)
+
+    async def due_for_reconciliation(self, *, synced_before: datetime, now: datetime) -> int:
+        result = await self._collection.update_many(
+            {"status": ConnectionStatus.ACTIVE.value, "sync_due_at": None, "last_synced_at": {"$lte": synced_before}},
+            {"$set": {"sync_due_at": now}, "$inc": {"sync_requests": 1}},
+        )
+        return result.modified_count
+
+    async def claim_sync(self, *, owner: str, now: datetime, until: datetime,
+                         connection_id: str | None = None) -> tuple[CalendarConnection, dict[str, Any]] | None:
+        """Lease one connection whose calendar changes are due; also returns the sync bookkeeping."""
+        query: dict[str, Any] = {"sync_due_at": {"$lte": now}, "status": ConnectionStatus.ACTIVE.value,
+                                 "$or": [{"sync_lease_until": None}, {"sync_lease_until": {"$lte": now}}]}
+        if connection_id is not None:
+            query["_id"] = ObjectId(connection_id)
+        doc = await self._collection.find_one_and_update(
+            query, {"$set": {"sync_lease_owner": owner, "sync_lease_until": until}},
+            sort=[("sync_due_at", 1)], projection=_without_tokens(), return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        bookkeeping = {"channel_id": doc.get("channel_id"), "changes_since": as_utc(doc.get("changes_since")),
+                       "sync_requests": doc.get("sync_requests", 0)}
+        return _connection(doc), bookkeeping
+
+    async def finish_sync(self, connection_id: str, *, owner: str, requests_seen: int, synced_at: datetime | None,
+                          retry_at: datetime | None) -> None:
+        """Give the lease back; done unless more changes were noted meanwhile (then due again now)."""
+        done: dict[str, Any] = {"sync_lease_owner": None, "sync_lease_until": None}
+        if synced_at is not None:
+            done["last_synced_at"] = synced_at
+        result = await self._collection.update_one(
+            {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen},
+            {"$set": {**done, "sync_due_at": retry_at, **({"changes_since": None} if synced_at else {})}},
+        )
+        if result.matched_count == 0:
+            await self._collection.update_one({"_id": ObjectId(connection_id), "sync_lease_owner": owner},
+                                              {"$set": done})
+
+    async def refresh_token_of(self, connection_id: str) -> Secret | None:
+        """The stored refresh token; None when it cannot be decrypted any more (its key is gone)."""
+        doc = await self._collection.find_one({"_id": ObjectId(connection_id)}, {"refresh_token": 1})
+        return self._refresh_token(doc) if doc else None
+
+    async def refresh_token_of_account(self, user_id: str, sub: str) -> Secret | None:
+        doc = await self._collection.find_one({"user_id": user_id, "sub": sub}, {"refresh_token": 1})
+        return self._refresh_token(doc) if doc else None
+
+    def _refresh_token(self, doc: dict[str, Any]) -> Secret | None:
+        try:
+            return self._vault.decrypt(doc["refresh_token"], collection=CONNECTIONS, doc_id=doc["_id"],
+                                       field="refresh_token")
+        except DecryptionError:
+            log.error("connection %s: refresh token cannot be decrypted; revoking by account instead", doc["_id"])
+            return None
+
     async def credential_for_user(self, user_id: str, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
         oid = _object_id(connection_id)
         doc = await self._collection.find_one({"_id": oid, "user_id": user_id}) if oid else None
@@ -146,6 +228,10 @@ class ConnectionStore:
         )
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _object_id(value: str) -> ObjectId | None:
     try:
         return ObjectId(value)
@@ -173,4 +259,5 @@ def _connection(doc: dict[str, Any]) -> CalendarConnection:
         data_center=doc.get("data_center", "us"),
         linked_at=as_utc(doc["linked_at"]),
         last_synced_at=as_utc(doc.get("last_synced_at")),
+        channel_id=doc.get("channel_id"),
     )

@@ -108,6 +108,63 @@ class MeetingStore:
         cursor = self._collection.find(query, _visible()).sort([("start", 1), ("_id", 1)]).limit(limit)
         return [_meeting(doc) async for doc in cursor]
 
+    # --- changes that come from the calendars -----------------------------------------------
+
+    async def take_calendar_change(self, meeting: Meeting, *, copy_index: int, fields: dict[str, Any],
+                                   changed_at: datetime, now: datetime) -> bool:
+        """A participant moved or edited their copy: the meeting follows, as a new version that the
+        changed copy already carries (no echo back to it). False if the meeting changed meanwhile."""
+        result = await self._collection.update_one(
+            {"_id": ObjectId(meeting.id), "version": meeting.version},
+            {"$set": {**fields, "updated_at": changed_at, "sync_due_at": now,
+                      f"copies.{copy_index}.synced_version": meeting.version + 1,
+                      f"copies.{copy_index}.synced_at": now},
+             "$inc": {"version": 1}},
+        )
+        return result.modified_count == 1
+
+    async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
+        """The host event was deleted in its calendar: the meeting is cancelled for everyone."""
+        return await self.take_calendar_change(
+            meeting, copy_index=copy_index, changed_at=now, now=now,
+            fields={"status": MeetingStatus.CANCELLED.value, "cancelled_at": now},
+        )
+
+    async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: list[int]) -> bool:
+        """A participant deleted their own copy: they declined, and that copy is left alone."""
+        fields = {f"participants.{i}.response": ParticipantResponse.DECLINED.value for i in decliners}
+        result = await self._collection.update_one(
+            {"_id": ObjectId(meeting.id), "version": meeting.version},
+            {"$set": {**fields, f"copies.{copy_index}.removed": True}},
+        )
+        return result.modified_count == 1
+
+    async def set_responses(self, meeting: Meeting, responses: dict[int, ParticipantResponse]) -> None:
+        await self._collection.update_one(
+            {"_id": ObjectId(meeting.id)},
+            {"$set": {f"participants.{i}.response": response.value for i, response in responses.items()}},
+        )
+
+    async def fail_copies_on(self, connection_id: str, *, reason: str, now: datetime) -> int:
+        """The calendar needs relinking: its copies of scheduled meetings show FAILED with `reason`
+        until the account is linked again (which makes them due once more, see retry_failed_on)."""
+        failed = 0
+        async for doc in self._collection.find({"copies.connection_id": connection_id,
+                                                "status": MeetingStatus.SCHEDULED.value},
+                                               {"copies": 1, "version": 1}):
+            new_version = doc["version"] + 1
+            fields = {}
+            for i, copy in enumerate(doc["copies"]):
+                if copy["connection_id"] == connection_id and not copy.get("removed"):
+                    fields[f"copies.{i}.failed_version"] = new_version
+                    fields[f"copies.{i}.last_error"] = reason
+            result = await self._collection.update_one(
+                {"_id": doc["_id"], "version": doc["version"]},
+                {"$set": {**fields, "sync_due_at": now}, "$inc": {"version": 1}},
+            )
+            failed += result.modified_count
+        return failed
+
     # --- the outbox, for the worker ------------------------------------------------------
 
     async def retry_failed_on(self, connection_id: str, *, now: datetime) -> int:

@@ -33,6 +33,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("user_id", ASCENDING), ("sub", ASCENDING)], unique=True, name="user_sub_unique"),
         IndexModel([("user_id", ASCENDING), ("linked_at", DESCENDING)], name="user_newest_first"),
         IndexModel([("sub", ASCENDING)], name="sub"),
+        IndexModel([("channel_token", ASCENDING)], name="channel_token", sparse=True),
+        IndexModel([("sync_due_at", ASCENDING)], name="changes_due_first"),
     ],
     LINK_STATES: [
         # The TTL monitor removes expired states (about once a minute); reads also check expires_at.

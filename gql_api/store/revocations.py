@@ -15,8 +15,11 @@ from .mongo import REVOCATIONS
 
 @dataclasses.dataclass(frozen=True)
 class PendingRevocation:
+    """Revoke `refresh_token` (one grant) and/or everything of the account `sub` (an unlink)."""
+
     id: ObjectId
-    refresh_token: Secret
+    refresh_token: Secret | None
+    sub: str | None
     data_center: str
     attempts: int
 
@@ -26,21 +29,22 @@ class RevocationStore:
         self._collection = database[REVOCATIONS]
         self._vault = vault
 
-    async def add_claimed(self, *, refresh_token: Secret, data_center: str, now: datetime,
-                          lease: timedelta) -> PendingRevocation:
+    async def add_claimed(self, *, refresh_token: Secret | None, data_center: str, sub: str | None = None,
+                          now: datetime, lease: timedelta) -> PendingRevocation:
         """Record a revocation that the caller attempts at once; the worker takes it after the lease."""
         doc_id = ObjectId()
         await self._collection.insert_one({
             "_id": doc_id,
             "refresh_token": self._vault.encrypt(refresh_token, collection=REVOCATIONS, doc_id=doc_id,
-                                                 field="refresh_token"),
+                                                 field="refresh_token") if refresh_token else None,
+            "sub": sub,
             "data_center": data_center,
             "attempts": 1,
             "created_at": now,
             "next_attempt_at": now + lease,
             "last_error": None,
         })
-        return PendingRevocation(doc_id, refresh_token, data_center, attempts=1)
+        return PendingRevocation(doc_id, refresh_token, sub, data_center, attempts=1)
 
     async def claim_due(self, *, now: datetime, lease: timedelta) -> PendingRevocation | None:
         """Take the oldest due revocation for `lease`, so two workers never revoke the same one at once."""
@@ -53,8 +57,8 @@ class RevocationStore:
         if doc is None:
             return None
         token = self._vault.decrypt(doc["refresh_token"], collection=REVOCATIONS, doc_id=doc["_id"],
-                                    field="refresh_token")
-        return PendingRevocation(doc["_id"], token, doc["data_center"], doc["attempts"])
+                                    field="refresh_token") if doc.get("refresh_token") else None
+        return PendingRevocation(doc["_id"], token, doc.get("sub"), doc["data_center"], doc["attempts"])
 
     async def done(self, revocation: PendingRevocation) -> None:
         await self._collection.delete_one({"_id": revocation.id})

@@ -275,3 +275,26 @@ async def test_bad_page_arguments_are_readable_errors_not_masked(api, variables)
     error = body["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "Unexpected error" not in error["message"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("timeZone", "Europe"), ("timeZone", "Etc"), ("timeZone", "localtime"), ("timeZone", "posixrules"),
+    ("timeZone", "UTC/../Europe/London"),
+])
+async def test_time_zones_that_are_not_iana_names_are_refused_cleanly(api, field, value):
+    payload = (await api.data(SCHEDULE, {"input": meeting_input(**{field: value})}))["scheduleMeeting"]
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_TIME_ZONE", ["input", "timeZone"])]
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "1066-10-14T09:00:00Z"])
+async def test_instants_at_the_edges_of_time_are_validation_errors(api, start):
+    body = await api.gql(SCHEDULE, {"input": meeting_input(start=start)})
+    assert body.get("data") is None and "Unexpected error" not in body["errors"][0]["message"]
+    listed = await api.gql(MEETINGS, {"filter": {"from": start}})
+    assert listed.get("data") is None and "Unexpected error" not in listed["errors"][0]["message"]
+
+
+async def test_a_bad_literal_in_the_document_is_readable_too(api):
+    body = await api.gql('query { meetings(filter: {from: "nope"}) { edges { cursor } } }')
+    assert body.get("data") is None
+    assert "ISO 8601" in body["errors"][0]["message"]

@@ -30,9 +30,9 @@ async def test_unlink_while_cronofy_is_down_revokes_later(api, sandbox, database
     assert await database["calendar_connections"].count_documents({}) == 0
     assert await refresh_token_statuses(sandbox) == ["alive"]
 
-    # and only what retrying needs is kept: the encrypted token and the data center
+    # and only what retrying needs is kept: the encrypted token, the account and the data center
     owed = await database["pending_revocations"].find_one({})
-    assert set(owed) == {"_id", "refresh_token", "data_center", "attempts", "created_at", "next_attempt_at",
+    assert set(owed) == {"_id", "refresh_token", "sub", "data_center", "attempts", "created_at", "next_attempt_at",
                          "last_error"}
     assert set(owed["refresh_token"]) == {"kid", "n", "ct"}
     assert owed["last_error"] == "CronofyServerError"

@@ -227,7 +227,8 @@ async def test_expired_link_state_is_refused(db: Any) -> None:
 
 async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    added = await revocations.add_claimed(refresh_token=Secret("refresh-x"), data_center="au", now=T0, lease=LEASE)
+    added = await revocations.add_claimed(refresh_token=Secret("refresh-x"), sub="acc_x", data_center="au", now=T0,
+                                          lease=LEASE)
     assert added.attempts == 1 and added.data_center == "au" and added.refresh_token == Secret("refresh-x")
     assert await revocations.count() == 1
     assert await revocations.claim_due(now=T0 + LEASE - timedelta(milliseconds=1), lease=LEASE) is None
@@ -236,7 +237,7 @@ async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault
     assert claimed is not None
     assert claimed.id == added.id
     assert claimed.refresh_token == Secret("refresh-x")
-    assert claimed.data_center == "au"
+    assert claimed.data_center == "au" and claimed.sub == "acc_x"
     assert claimed.attempts == 2
     # claimed again for a lease: nobody else takes it meanwhile
     assert await revocations.claim_due(now=T0 + LEASE, lease=LEASE) is None
@@ -279,3 +280,10 @@ async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault:
     assert len(winners) == 1
     assert winners[0].attempts == 2 and winners[0].refresh_token == Secret("refresh-c")
     assert await revocations.count() == 1
+
+
+async def test_a_revocation_by_account_alone_keeps_no_token(db: Any, vault: Vault) -> None:
+    revocations = RevocationStore(db, vault)
+    await revocations.add_claimed(refresh_token=None, sub="acc_only", data_center="de", now=T0, lease=LEASE)
+    claimed = await revocations.claim_due(now=T0 + LEASE, lease=LEASE)
+    assert claimed is not None and claimed.refresh_token is None and claimed.sub == "acc_only"

@@ -43,6 +43,7 @@ from gql_api.store import (
     prepare,
 )
 from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES
+from helpers import KEYS
 from gql_api.vault import KeyRing, Secret, Vault
 
 DRIVERS = ["motor", "pymongo"]
@@ -121,7 +122,7 @@ def mongo() -> Iterator[ScriptedMongo]:
 
 @contextlib.asynccontextmanager
 async def database(mongo: ScriptedMongo, driver: str) -> AsyncIterator[Any]:
-    client = open_client(Settings(mongodb_uri=mongo.uri, mongodb_driver=driver, worker_enabled=False))
+    client = open_client(Settings(mongodb_uri=mongo.uri, mongodb_driver=driver, worker_enabled=False, token_encryption_keys=KEYS))
     try:
         yield client["gql_api"]
     finally:
@@ -129,7 +130,7 @@ async def database(mongo: ScriptedMongo, driver: str) -> AsyncIterator[Any]:
 
 
 def app_settings(uri: str, driver: str) -> Settings:
-    return Settings(mongodb_uri=uri, mongodb_driver=driver, worker_enabled=False)
+    return Settings(mongodb_uri=uri, mongodb_driver=driver, worker_enabled=False, token_encryption_keys=KEYS)
 
 
 def empty_cursor(request: Any) -> None:
@@ -301,7 +302,7 @@ def test_serve_exits_non_zero_saying_mongodb_is_not_usable(refused: tuple[str, s
         probe.bind(("127.0.0.1", 0))
         http_port = probe.getsockname()[1]
     env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
-    env.update(MONGODB_URI=uri, MONGODB_DRIVER=driver)
+    env.update(MONGODB_URI=uri, MONGODB_DRIVER=driver, TOKEN_ENCRYPTION_KEYS=KEYS)
     result = subprocess.run([sys.executable, "-m", "gql_api", "serve", "--port", str(http_port)], env=env,
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1, result.stderr

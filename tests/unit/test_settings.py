@@ -33,7 +33,7 @@ def test_production_names_are_read():
 
 
 def test_one_host_override_serves_both_api_and_app():
-    settings = Settings.from_env({"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s",
+    settings = Settings.from_env({"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s", "AUTH_JWT_SECRET": "j",
                                   "CRONOFY_API_URL": "http://127.0.0.1:9/cronofy"})
     assert settings.cronofy_urls_override == ("http://127.0.0.1:9/cronofy",) * 2
 
@@ -41,6 +41,10 @@ def test_one_host_override_serves_both_api_and_app():
 @pytest.mark.parametrize("env", [
     {"PORT": "0"}, {"PORT": "70000"}, {"PORT": "http"}, {"CRONOFY_TIMEOUT_SECONDS": "soon"},
     {"AUTH_JWT_SECRET": "a", "AUTH_JWT_PUBLIC_KEY": "b"}, {"CRONOFY_CLIENT_SECRET": "only-secret"},
+    {"MONGODB_URI": "mongodb://db"},  # durable tokens under an ephemeral key
+    {"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s"},  # real Cronofy, dev auth
+    {"PUBLIC_BASE_URL": "https://" + "x" * 100 + ".example"},  # callback URL over Cronofy's 128
+    {"SYNC_RECONCILE_INTERVAL_SECONDS": "-1"},
 ])
 def test_contradictions_and_nonsense_are_refused(env):
     with pytest.raises(ConfigError):

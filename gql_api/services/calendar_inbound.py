@@ -1,0 +1,214 @@
+"""Following what users do in their calendars (DESIGN.md §5, inbound).
+
+Cronofy pushes carry no event data: a push only says "read your changes". Each connection's pending
+reads are noted in MongoDB and done by a worker under a lease; the read asks Cronofy for our own
+(managed) events changed since the last successful read and applies the rules below. Because the
+rules compare the calendar's current state with the meeting's, applying them twice, or for pushes
+that arrive late or out of order, changes nothing more; our own writes match the meeting and so
+never echo back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from ..cronofy import CronofyError, CronofyGateway, ManagedEvent
+from ..models import CalendarConnection, Clock, Meeting, MeetingStatus, ParticipantResponse
+from ..store import ConnectionStore, MeetingStore
+from ..vault import Secret
+from .calendar_access import CalendarAccess, ConnectionGone, NeedsRelink
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/cronofy/"
+LEASE = timedelta(seconds=60)
+CLOCK_SKEW = timedelta(minutes=1)  # read a little before the last sync: Cronofy's clock is not ours
+RETRY_READ = timedelta(seconds=30)
+CLOSE_GRACE_SECONDS = 2.0
+RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
+RESPONSES = {"accepted": ParticipantResponse.ACCEPTED, "declined": ParticipantResponse.DECLINED,
+             "tentative": ParticipantResponse.TENTATIVE, "needs_action": ParticipantResponse.NEEDS_ACTION}
+
+
+class CalendarInbound:
+    def __init__(self, *, connections: ConnectionStore, meetings: MeetingStore, access: CalendarAccess,
+                 gateway: CronofyGateway, clock: Clock, public_base_url: str, reconcile_every: timedelta | None
+                 ) -> None:
+        self._connections = connections
+        self._meetings = meetings
+        self._access = access
+        self._gateway = gateway
+        self._clock = clock
+        self._callback_base = public_base_url.rstrip("/") + WEBHOOK_PATH
+        self._reconcile_every = reconcile_every
+        self._owner = f"inbound-{uuid.uuid4().hex[:12]}"
+        self._background: set[asyncio.Task] = set()
+
+    # --- channels ---------------------------------------------------------------------------
+
+    async def open_channel(self, connection: CalendarConnection) -> bool:
+        """One push channel per connection (only our events), at an unguessable callback URL. When
+        Cronofy cannot be reached the worker tries again; until then lastSyncedAt stays empty."""
+        token = secrets.token_urlsafe(24)  # 192 bits
+        await self._connections.prepare_channel(connection.id, token)
+        try:
+            channel_id = await self._access.call(
+                connection.id,
+                lambda access_token, data_center: self._gateway.create_channel(
+                    access_token=access_token, callback_url=self._callback_base + token, data_center=data_center),
+            )
+        except (CronofyError, NeedsRelink, ConnectionGone) as exc:
+            log.warning("connection %s: push channel not created (%s); the worker retries",
+                        connection.id, type(exc).__name__)
+            await self._connections.note_changes(connection.id, since=None,
+                                                 now=self._clock() + RETRY_READ)
+            return False
+        await self._connections.channel_open(connection.id, channel_id, now=self._clock())
+        return True
+
+    async def close_channel(self, connection: CalendarConnection) -> None:
+        """Best effort, briefly: revoking the credential right after ends the channel anyway."""
+        channel_id = connection.channel_id
+        if channel_id is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_GRACE_SECONDS):
+                await self._access.call(connection.id, lambda access_token, data_center: self._gateway.close_channel(
+                    access_token=access_token, channel_id=channel_id, data_center=data_center))
+        except (CronofyError, NeedsRelink, ConnectionGone, TimeoutError) as exc:
+            log.info("connection %s: channel not closed (%s); revocation ends it", connection.id,
+                     type(exc).__name__)
+
+    # --- pushes -------------------------------------------------------------------------------
+
+    async def connection_for(self, token: str) -> CalendarConnection | None:
+        return await self._connections.by_channel_token(token)
+
+    async def changed(self, connection: CalendarConnection, *, since: datetime | None) -> None:
+        """A `change` push: note it durably, then read the changes in the background."""
+        await self._connections.note_changes(connection.id, since=since, now=self._clock())
+        task = asyncio.create_task(self._sync_one(connection.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def disconnected(self, connection: CalendarConnection) -> None:
+        """`profile_disconnected` (or a 423): the user must link the account again."""
+        await self._access.needs_relink(connection.id)
+        await self._meetings.fail_copies_on(connection.id, reason=RELINK_MESSAGE, now=self._clock())
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # --- the worker ---------------------------------------------------------------------------
+
+    async def run_due(self, *, limit: int = 50) -> int:
+        """Reconcile connections not read for a while, then do up to `limit` due reads."""
+        if self._reconcile_every is not None:
+            await self._connections.due_for_reconciliation(synced_before=self._clock() - self._reconcile_every,
+                                                           now=self._clock())
+        handled = 0
+        for _ in range(limit):
+            if not await self._sync_one():
+                break
+            handled += 1
+        return handled
+
+    async def _sync_one(self, connection_id: str | None = None) -> bool:
+        now = self._clock()
+        claimed = await self._connections.claim_sync(owner=self._owner, now=now, until=now + LEASE,
+                                                     connection_id=connection_id)
+        if claimed is None:
+            return False
+        connection, bookkeeping = claimed
+        synced_at, retry_at = None, None
+        try:
+            if bookkeeping["channel_id"] is None and not await self.open_channel(connection):
+                retry_at = self._clock() + RETRY_READ
+            else:
+                synced_at = await self._read_changes(connection, bookkeeping["changes_since"])
+        except (CronofyError, ConnectionGone) as exc:
+            log.warning("connection %s: reading changes failed (%s); retrying", connection.id, type(exc).__name__)
+            retry_at = self._clock() + RETRY_READ
+        except NeedsRelink:
+            await self._meetings.fail_copies_on(connection.id, reason=RELINK_MESSAGE, now=self._clock())
+        await self._connections.finish_sync(connection.id, owner=self._owner,
+                                            requests_seen=bookkeeping["sync_requests"], synced_at=synced_at,
+                                            retry_at=retry_at)
+        return True
+
+    async def _read_changes(self, connection: CalendarConnection, changes_since: datetime | None) -> datetime:
+        started = self._clock()
+        since = min(filter(None, (changes_since, (connection.last_synced_at or connection.linked_at) - CLOCK_SKEW)))
+
+        async def read(access_token: Secret, data_center: str) -> list[ManagedEvent]:
+            return await self._gateway.managed_events_since(access_token=access_token, since=since,
+                                                            data_center=data_center)
+
+        for event in await self._access.call(connection.id, read):
+            await self._apply(connection, event)
+        return started
+
+    # --- the rules ----------------------------------------------------------------------------
+
+    async def _apply(self, connection: CalendarConnection, event: ManagedEvent) -> None:
+        if not event.event_id.startswith(Meeting.EVENT_ID_PREFIX):
+            return
+        for _ in range(3):  # each rule holds for the meeting version it was decided on
+            meeting = await self._meetings.get(event.event_id.removeprefix(Meeting.EVENT_ID_PREFIX))
+            if meeting is None or meeting.status is MeetingStatus.CANCELLED:
+                return
+            index = next((i for i, c in enumerate(meeting.copies)
+                          if c.connection_id == connection.id and c.calendar_id == event.calendar_id), None)
+            if index is None or meeting.copies[index].removed:
+                return
+            if await self._apply_to(meeting, index, event):
+                return
+
+    async def _apply_to(self, meeting: Meeting, index: int, event: ManagedEvent) -> bool:
+        """True when done (changed or nothing to change); False to retry on a fresher meeting."""
+        copy = meeting.copies[index]
+        now = self._clock()
+        if event.deleted:
+            if copy.is_host:  # the organizer's event: the meeting is off for everyone
+                return await self._meetings.cancel_from_calendar(meeting, copy_index=index, now=now)
+            owners = [i for i, p in enumerate(meeting.participants) if p.copy == index]
+            return await self._meetings.copy_removed(meeting, copy_index=index, decliners=owners)
+
+        if copy.is_host:
+            answers = {i: RESPONSES[a.status] for i, p in enumerate(meeting.participants)
+                       for a in event.attendees
+                       if a.email.lower() == p.email.lower() and a.status in RESPONSES
+                       and not p.is_organizer and RESPONSES[a.status] is not p.response}
+            if answers:
+                await self._meetings.set_responses(meeting, answers)
+
+        edits = _edits(meeting, event)
+        if not edits or (event.updated is not None and event.updated <= meeting.updated_at):
+            return True  # our own write, or older than the meeting's last change: last change wins
+        return await self._meetings.take_calendar_change(meeting, copy_index=index, fields=edits,
+                                                         changed_at=event.updated or now, now=now)
+
+
+def _edits(meeting: Meeting, event: ManagedEvent) -> dict[str, object]:
+    """The meeting fields the calendar's copy now says differently."""
+    seen = {"title": event.summary, "description": event.description or None, "location": event.location,
+            "start": event.start, "end": event.end}
+    current = {"title": meeting.title, "description": meeting.description, "location": meeting.location,
+               "start": meeting.start, "end": meeting.end}
+    edits = {name: value for name, value in seen.items() if value != current[name]}
+    if "title" in edits and not (event.summary or "").strip():
+        del edits["title"]
+    for name in ("start", "end"):  # an all-day or unreadable time is not taken over
+        if name in edits and seen[name] is None:
+            del edits[name]
+    start, end = edits.get("start", meeting.start), edits.get("end", meeting.end)
+    if end <= start:
+        edits.pop("start", None)
+        edits.pop("end", None)
+    return edits
