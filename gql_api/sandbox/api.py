@@ -7,9 +7,20 @@ from typing import Any
 
 from aiohttp import web
 
-from . import events
-from .keys import SANDBOX_STATE
-from .state import Account, Calendar, IssuedToken, PagedRead, grants_scope
+from . import channels, events, oauth
+from .keys import SANDBOX_PUSHER, SANDBOX_STATE
+from .state import (
+    MAX_CHANNELS,
+    VERIFICATION,
+    Account,
+    Calendar,
+    IssuedToken,
+    Notification,
+    PagedRead,
+    Push,
+    TooManyChannels,
+    grants_scope,
+)
 
 EVENTS_PAGE_ROUTE = "cronofy_events_page"
 
@@ -31,6 +42,16 @@ def require_scope(token: IssuedToken, scope: str, *alternatives: str) -> None:
         raise web.HTTPForbidden(text="")
 
 
+class HTTPLocked(web.HTTPClientError):
+    status_code = 423  # aiohttp has no class for it
+
+
+def require_connected(account: Account) -> None:
+    """423 Locked while the account's profile is disconnected: Cronofy has no valid credentials."""
+    if not account.connected:
+        raise HTTPLocked(text="")
+
+
 async def list_calendars(request: web.Request) -> web.Response:
     token = require_access_token(request)
     require_scope(token, "list_calendars")
@@ -45,6 +66,7 @@ async def upsert_event(request: web.Request) -> web.Response:
     token = require_access_token(request)
     require_scope(token, "create_event")
     state = request.app[SANDBOX_STATE]
+    require_connected(state.accounts[token.sub])
     account, calendar = _own_calendar(request, token)
     write, errors = events.parse_upsert(await _json_body(request))
     if not calendar.writable:
@@ -60,6 +82,7 @@ async def delete_event(request: web.Request) -> web.Response:
     token = require_access_token(request)
     require_scope(token, "delete_event")
     state = request.app[SANDBOX_STATE]
+    require_connected(state.accounts[token.sub])
     account, calendar = _own_calendar(request, token)
     event_id, errors = events.parse_delete(await _json_body(request))
     if errors:
@@ -73,6 +96,7 @@ async def read_events(request: web.Request) -> web.Response:
     token = require_access_token(request)
     only_managed = events.only_managed_requested(request.query)
     _require_read_scope(token, only_managed)
+    require_connected(request.app[SANDBOX_STATE].accounts[token.sub])
     query, errors = events.parse_read_query(request.query)
     if errors:
         return _unprocessable(errors)
@@ -89,6 +113,7 @@ async def read_events_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     read, number = found
     _require_read_scope(token, read.only_managed)
+    require_connected(request.app[SANDBOX_STATE].accounts[token.sub])
     return _events_page(request, read, number)
 
 
@@ -109,6 +134,61 @@ def _events_page(request: web.Request, read: PagedRead, number: int) -> web.Resp
         relative = request.app.router[EVENTS_PAGE_ROUTE].url_for(page_token=page_token)
         pages["next_page"] = str(request.url.join(relative))
     return web.json_response({"pages": pages, "events": read.page(number)})
+
+
+# -- identity --------------------------------------------------------------------------
+
+
+async def list_profiles(request: web.Request) -> web.Response:
+    token = require_access_token(request)
+    account = request.app[SANDBOX_STATE].accounts[token.sub]
+    return web.json_response({"profiles": [account.profile_json(oauth.relink_url(request, account))]})
+
+
+async def userinfo(request: web.Request) -> web.Response:
+    token = require_access_token(request)
+    account = request.app[SANDBOX_STATE].accounts[token.sub]
+    return web.json_response(account.userinfo_json(token.scope_string, oauth.relink_url(request, account)))
+
+
+# -- channels --------------------------------------------------------------------------
+
+
+async def create_channel(request: web.Request) -> web.StreamResponse:
+    token = require_access_token(request)
+    body = await _json_body(request)
+    # Only managed events' changes need no read_events (§3.2), like reading them.
+    _require_read_scope(token, channels.only_managed_requested(body))
+    state = request.app[SANDBOX_STATE]
+    account = state.accounts[token.sub]
+    wanted, errors = channels.parse_channel(body, {c.calendar_id for c in account.calendars})
+    if errors:
+        return _unprocessable(errors)
+    assert wanted is not None
+    try:
+        channel, created = state.create_channel(account, wanted.callback_url, wanted.calendar_ids, wanted.only_managed)
+    except TooManyChannels:
+        return _unprocessable(channels.too_many_channels_errors(MAX_CHANNELS))
+    response = web.json_response({"channel": channel.to_json()})
+    if created:
+        # Cronofy verifies a new channel right after answering: send the answer first.
+        await response.prepare(request)
+        await response.write_eof()
+        request.app[SANDBOX_PUSHER].deliver_later([Push(channel, Notification(VERIFICATION))])
+    return response
+
+
+async def list_channels(request: web.Request) -> web.Response:
+    token = require_access_token(request)
+    opened = request.app[SANDBOX_STATE].open_channels(token.sub)
+    return web.json_response({"channels": [channel.to_json() for channel in opened]})
+
+
+async def close_channel(request: web.Request) -> web.Response:
+    token = require_access_token(request)
+    if not request.app[SANDBOX_STATE].close_channel(token.sub, request.match_info["channel_id"]):
+        raise web.HTTPNotFound()
+    return _accepted()
 
 
 def _own_calendar(request: web.Request, token: IssuedToken) -> tuple[Account, Calendar]:

@@ -2,8 +2,11 @@
 
 One root serves what Cronofy splits over two hosts: the "app" host's consent page and the
 "api" host's token, revoke and `/v1` endpoints. Routes are relative to that root, and the
-only absolute URLs the sandbox writes (events' `next_page`) are built from the request's own
-URL, so mounting anywhere works.
+only absolute URLs the sandbox writes (events' `next_page`, profiles' `profile_relink_url`) are
+built from the request's own URL, so mounting anywhere works.
+
+Push notifications go out through one aiohttp client session that the app opens on start-up
+and closes on clean-up (`push.Pusher`), mounted or not.
 """
 
 from __future__ import annotations
@@ -15,28 +18,42 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import api, oauth
+from .acting import add_acting_routes
 from .config import SandboxConfig
 from .control import CONTROL_PREFIX, add_control_routes
 from .faults import Fault
-from .keys import SANDBOX_STATE
+from .keys import SANDBOX_PUSHER, SANDBOX_STATE
+from .push import Pusher
 from .state import RecordedRequest, SandboxState
 
 
 def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app = web.Application(middlewares=[record_and_inject_faults, json_not_found])
-    app[SANDBOX_STATE] = SandboxState(config)
+    state = SandboxState(config)
+    pusher = Pusher(state)
+    app[SANDBOX_STATE] = state
+    app[SANDBOX_PUSHER] = pusher
+    app.cleanup_ctx.append(pusher.session_context)
 
     router = app.router
     router.add_get("/oauth/authorize", oauth.show_consent)
     router.add_post("/oauth/authorize", oauth.decide_consent)
     router.add_post("/oauth/token", oauth.issue_token)
     router.add_post("/oauth/token/revoke", oauth.revoke_token)
+    router.add_get("/relink/{provider_name}", oauth.show_relink, name=oauth.RELINK_ROUTE)
+    router.add_post("/relink/{provider_name}", oauth.relink)
+    router.add_get("/v1/profiles", api.list_profiles)
+    router.add_get("/v1/userinfo", api.userinfo)
     router.add_get("/v1/calendars", api.list_calendars)
     router.add_post("/v1/calendars/{calendar_id}/events", api.upsert_event)
     router.add_delete("/v1/calendars/{calendar_id}/events", api.delete_event)
     router.add_get("/v1/events", api.read_events)
     router.add_get("/v1/events/pages/{page_token}", api.read_events_page, name=api.EVENTS_PAGE_ROUTE)
+    router.add_post("/v1/channels", api.create_channel)
+    router.add_get("/v1/channels", api.list_channels)
+    router.add_delete("/v1/channels/{channel_id}", api.close_channel)
     add_control_routes(router)
+    add_acting_routes(router)
     return app
 
 

@@ -13,6 +13,10 @@ class SandboxConfig:
 
     `clock` drives every expiry (codes, access tokens) and every event's `created` and
     `updated`, so tests can move time forward instead of sleeping.
+
+    Push notifications are signed with every secret in `signing_secrets` (the client secret when
+    None), like Cronofy while a client secret is being rotated. `push_duplicates` and
+    `push_drops` count down: the next N pushes are delivered twice, or not at all.
     """
 
     client_id: str
@@ -22,3 +26,11 @@ class SandboxConfig:
     code_ttl: int = 600  # seconds an authorization code stays redeemable
     events_page_size: int = 50  # events per page of `GET /v1/events` (Cronofy's is not documented)
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    signing_secrets: list[str] | None = field(default=None, repr=False)
+    push_timeout: float = 5.0  # seconds a callback URL has to answer a push (Cronofy: 5)
+    push_duplicates: int = 0
+    push_drops: int = 0
+
+    @property
+    def active_signing_secrets(self) -> list[str]:
+        return list(self.signing_secrets) if self.signing_secrets else [self.client_secret]

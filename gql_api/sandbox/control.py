@@ -1,4 +1,18 @@
-"""The control API under `/_control/`: lets tests and developers inspect and steer the sandbox."""
+"""The control API under `/_control/`: lets tests and developers inspect and steer the sandbox.
+
+    GET    /_control/state            accounts (calendars, events, open channels), tokens, codes
+    GET    /_control/events           every event; ?sub= and ?calendar_id= narrow it
+    GET    /_control/requests         the Cronofy-side requests received; DELETE clears them
+    POST   /_control/expire-tokens    {"sub"?}: expire access tokens now
+    POST   /_control/config           change settings, e.g. {"signing_secrets": ["old", "new"]},
+                                      {"push_duplicates": N}, {"push_drops": N}, {"push_timeout": s}
+    GET    /_control/faults           queued faults; POST queues one, DELETE clears them
+    GET    /_control/pushes           every push delivery attempt; ?wait=SECONDS first waits for
+                                      background pushes (a new channel's verification); DELETE clears
+    POST   /_control/reset            back to a freshly started sandbox
+
+Playing the user in their calendar (`act/...`) and sending any push: see `acting.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from .faults import Fault, InvalidFault
-from .keys import SANDBOX_STATE
+from .keys import SANDBOX_PUSHER, SANDBOX_STATE
+
+# Longest a control request waits for background pushes (`GET /_control/pushes?wait=...`).
+MAX_WAIT_SECONDS = 10.0
 
 CONTROL_PREFIX = "/_control"
 
@@ -24,6 +41,8 @@ def add_control_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{CONTROL_PREFIX}/faults", add_fault)
     router.add_delete(f"{CONTROL_PREFIX}/faults", clear_faults)
     router.add_post(f"{CONTROL_PREFIX}/reset", reset)
+    router.add_get(f"{CONTROL_PREFIX}/pushes", list_pushes)
+    router.add_delete(f"{CONTROL_PREFIX}/pushes", clear_pushes)
 
 
 async def show_state(request: web.Request) -> web.Response:
@@ -57,26 +76,46 @@ async def expire_tokens(request: web.Request) -> web.Response:
     return web.json_response({"expired": expired})
 
 
+_CONFIGURABLE = (
+    "access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size",
+    "signing_secrets", "push_timeout", "push_duplicates", "push_drops",
+)
+
+
 async def update_config(request: web.Request) -> web.Response:
     body = await _json_object(request)
     config = request.app[SANDBOX_STATE].config
-    unknown = sorted(set(body) - {"access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size"})
+    unknown = sorted(set(body) - set(_CONFIGURABLE))
     if unknown:
         raise _bad_request(f"cannot change: {', '.join(unknown)}")
     for name in ("access_token_ttl", "code_ttl", "events_page_size"):
         if name in body and (type(body[name]) is not int or body[name] <= 0):
             raise _bad_request(f"{name} must be a positive integer")
+    for name in ("push_duplicates", "push_drops"):
+        if name in body and (type(body[name]) is not int or body[name] < 0):
+            raise _bad_request(f"{name} must be a non-negative integer")
     if "rotate_refresh_tokens" in body and not isinstance(body["rotate_refresh_tokens"], bool):
         raise _bad_request("rotate_refresh_tokens must be a boolean")
+    if "push_timeout" in body and (
+        type(body["push_timeout"]) not in (int, float) or not 0 < body["push_timeout"] <= MAX_WAIT_SECONDS
+    ):
+        raise _bad_request(f"push_timeout must be a number of seconds above 0, at most {MAX_WAIT_SECONDS:g}")
+    secrets = body.get("signing_secrets", ["unchanged"])
+    if not isinstance(secrets, list) or not secrets or not all(isinstance(s, str) and s for s in secrets):
+        raise _bad_request("signing_secrets must be a non-empty list of non-empty strings")
     # Validated all before changing any, so a bad request changes nothing.
     for name, value in body.items():
-        setattr(config, name, value)
+        setattr(config, name, list(value) if name == "signing_secrets" else value)
     return web.json_response(
         {
             "access_token_ttl": config.access_token_ttl,
             "code_ttl": config.code_ttl,
             "rotate_refresh_tokens": config.rotate_refresh_tokens,
             "events_page_size": config.events_page_size,
+            "signing_secrets": config.active_signing_secrets,
+            "push_timeout": config.push_timeout,
+            "push_duplicates": config.push_duplicates,
+            "push_drops": config.push_drops,
         }
     )
 
@@ -104,8 +143,31 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
+    await request.app[SANDBOX_PUSHER].cancel_background()
     request.app[SANDBOX_STATE].reset()
     return web.json_response({"reset": True})
+
+
+async def list_pushes(request: web.Request) -> web.Response:
+    """Every push delivery attempt. `?wait=SECONDS` first waits (bounded) for background pushes,
+    such as a new channel's verification, to be answered."""
+    raw_wait = request.query.get("wait")
+    if raw_wait is not None:
+        try:
+            wait = float(raw_wait)
+        except ValueError:
+            raise _bad_request("wait must be a number of seconds") from None
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            raise _bad_request(f"wait must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
+        await request.app[SANDBOX_PUSHER].wait_for_background(wait)
+    return web.json_response(request.app[SANDBOX_STATE].recorded_pushes())
+
+
+async def clear_pushes(request: web.Request) -> web.Response:
+    pushes = request.app[SANDBOX_STATE].pushes
+    cleared = len(pushes)
+    pushes.clear()
+    return web.json_response({"cleared": cleared})
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

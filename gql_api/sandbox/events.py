@@ -111,7 +111,7 @@ def parse_date(text: Any) -> date | None:
         return None
 
 
-def _parse_event_time(raw: Any) -> tuple[EventTime | None, str | None, tuple[str, str] | None]:
+def parse_event_time(raw: Any) -> tuple[EventTime | None, str | None, tuple[str, str] | None]:
     """(time, its own tzid if it came as `{time, tzid}`, (error key, description))."""
     tzid = None
     if isinstance(raw, dict):
@@ -156,7 +156,7 @@ class EventWrite:
 
 
 @dataclass
-class _Problems:
+class Problems:
     errors: Errors = field(default_factory=dict)
 
     def add(self, name: str, key: str, description: str) -> None:
@@ -164,13 +164,13 @@ class _Problems:
 
 
 def readonly_calendar_errors() -> Errors:
-    problems = _Problems()
+    problems = Problems()
     problems.add("calendar_id", "calendar_readonly", "the calendar is read-only or deleted: events cannot be written to it")
     return problems.errors
 
 
 def malformed_body_errors() -> Errors:
-    problems = _Problems()
+    problems = Problems()
     problems.add("request", "invalid_request", "the body must be a JSON object")
     return problems.errors
 
@@ -179,7 +179,7 @@ def parse_upsert(body: Any) -> tuple[EventWrite | None, Errors]:
     """An upsert body (§6.2) as an `EventWrite`, or the errors map."""
     if not isinstance(body, dict):
         return None, malformed_body_errors()
-    problems = _Problems()
+    problems = Problems()
 
     event_id = _event_id(body, problems)
     summary = body.get("summary")
@@ -240,12 +240,12 @@ def parse_delete(body: Any) -> tuple[str | None, Errors]:
     """The `event_id` of a delete body (§6.3), or the errors map."""
     if not isinstance(body, dict):
         return None, malformed_body_errors()
-    problems = _Problems()
+    problems = Problems()
     event_id = _event_id(body, problems)
     return event_id, problems.errors
 
 
-def _event_id(body: Mapping[str, Any], problems: _Problems) -> str | None:
+def _event_id(body: Mapping[str, Any], problems: Problems) -> str | None:
     event_id = body.get("event_id")
     if event_id is None or event_id == "":
         problems.add("event_id", "required", "required")
@@ -258,18 +258,18 @@ def _event_id(body: Mapping[str, Any], problems: _Problems) -> str | None:
     return None
 
 
-def _event_time(body: Mapping[str, Any], name: str, problems: _Problems) -> tuple[EventTime | None, str | None]:
+def _event_time(body: Mapping[str, Any], name: str, problems: Problems) -> tuple[EventTime | None, str | None]:
     raw = body.get(name)
     if raw is None:
         problems.add(name, "required", "required")
         return None, None
-    parsed, tzid, problem = _parse_event_time(raw)
+    parsed, tzid, problem = parse_event_time(raw)
     if problem is not None:
         problems.add(name, *problem)
     return parsed, tzid
 
 
-def _location(body: Mapping[str, Any], problems: _Problems) -> dict[str, str] | None:
+def _location(body: Mapping[str, Any], problems: Problems) -> dict[str, str] | None:
     if "location" not in body:
         return None
     location = body["location"]
@@ -283,7 +283,7 @@ def _location(body: Mapping[str, Any], problems: _Problems) -> dict[str, str] | 
     return {part: location[part] for part in ("description", "lat", "long") if part in location}
 
 
-def _attendees(raw: Any, problems: _Problems) -> tuple[tuple[Invitee, ...], tuple[str, ...]]:
+def _attendees(raw: Any, problems: Problems) -> tuple[tuple[Invitee, ...], tuple[str, ...]]:
     if raw is None:
         return (), ()
     if not isinstance(raw, dict):
@@ -296,7 +296,7 @@ def _attendees(raw: Any, problems: _Problems) -> tuple[tuple[Invitee, ...], tupl
     return tuple(invite), tuple(person.email for person in removed)
 
 
-def _people(raw: Any, name: str, problems: _Problems) -> list[Invitee]:
+def _people(raw: Any, name: str, problems: Problems) -> list[Invitee]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -355,7 +355,7 @@ def only_managed_requested(query: QueryParams) -> bool:
 
 def parse_read_query(query: QueryParams) -> tuple[ReadQuery | None, Errors]:
     """A read events query (§6.5). Unknown parameters are ignored, as Cronofy does."""
-    problems = _Problems()
+    problems = Problems()
 
     tzid = query.get("tzid")
     if tzid is None or tzid == "":

@@ -1,4 +1,4 @@
-"""Cronofy's OAuth endpoints: the consent page, token exchange and refresh, revocation."""
+"""Cronofy's OAuth endpoints: the consent page, token exchange and refresh, revocation, relinking."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 
 from .config import SandboxConfig
-from .keys import SANDBOX_STATE
-from .state import InvalidGrant, SandboxState, TokenGrant
+from .keys import SANDBOX_PUSHER, SANDBOX_STATE
+from .state import Account, InvalidGrant, SandboxState, TokenGrant
+
+RELINK_ROUTE = "cronofy_relink"
 
 # The providers the consent page offers, as Cronofy names them, with labels for people.
 PROVIDERS: dict[str, str] = {
@@ -130,12 +132,13 @@ async def decide_consent(request: web.Request) -> web.Response:
             return _redirect(auth.redirect_uri, error="access_denied", state=auth.state)
         if decision != "allow":
             raise BadAuthorizeRequest("decision must be 'allow' or 'deny'.")
-        return _allow(state, auth, form)
+        return _allow(request, auth, form)
     except BadAuthorizeRequest as problem:
         return _error_page(str(problem))
 
 
-def _allow(state: SandboxState, auth: AuthorizeRequest, form: Mapping[str, str]) -> web.Response:
+def _allow(request: web.Request, auth: AuthorizeRequest, form: Mapping[str, str]) -> web.Response:
+    state = request.app[SANDBOX_STATE]
     provider_name = form.get("provider_name", "").strip().lower()
     if provider_name not in PROVIDERS:
         raise BadAuthorizeRequest(f"provider_name must be one of {', '.join(PROVIDERS)}.")
@@ -143,6 +146,8 @@ def _allow(state: SandboxState, auth: AuthorizeRequest, form: Mapping[str, str])
     if not profile_name:
         raise BadAuthorizeRequest("profile_name is required.")
     account = state.link_account(provider_name, profile_name)
+    # Authorizing a disconnected profile again is how a user relinks it.
+    request.app[SANDBOX_PUSHER].deliver_later(state.reconnect(account))
     code = state.issue_code(
         client_id=auth.client_id, redirect_uri=auth.redirect_uri, scope=auth.scope, account=account
     )
@@ -196,6 +201,44 @@ def _redirect(redirect_uri: str, **params: str) -> web.Response:
         status=302,
         headers={"Location": location, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
     )
+
+
+# -- relinking a disconnected profile ----------------------------------------------------
+
+
+def relink_url(request: web.Request, account: Account) -> str:
+    """The absolute `profile_relink_url` on the host and mount point of this request."""
+    relative = request.app.router[RELINK_ROUTE].url_for(provider_name=account.provider_name)
+    return str(request.url.join(relative.with_query(email=account.profile_name)))
+
+
+async def show_relink(request: web.Request) -> web.Response:
+    account = _relinked_account(request)
+    content = (
+        "<h1>Reconnect your calendar</h1>"
+        f"<p>Cronofy lost access to <code>{html.escape(account.profile_name)}</code> "
+        f"({html.escape(PROVIDERS.get(account.provider_name, account.provider_name))}).</p>"
+        f'<form method="post"><div class="actions">'
+        f'<button type="submit" name="decision" value="allow">Reconnect</button></div></form>'
+    )
+    return _html_page("Reconnect your calendar", content)
+
+
+async def relink(request: web.Request) -> web.Response:
+    account = _relinked_account(request)
+    state = request.app[SANDBOX_STATE]
+    request.app[SANDBOX_PUSHER].deliver_later(state.reconnect(account))
+    content = f"<h1>Calendar reconnected</h1><p><code>{html.escape(account.profile_name)}</code> is connected again.</p>"
+    return _html_page("Calendar reconnected", content)
+
+
+def _relinked_account(request: web.Request) -> Account:
+    account = request.app[SANDBOX_STATE].account_by_profile(
+        request.match_info["provider_name"], request.query.get("email", "")
+    )
+    if account is None:
+        raise web.HTTPNotFound()
+    return account
 
 
 # -- token endpoint ------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The sandbox's in-memory Cronofy: accounts, calendars and their events, codes and tokens.
+"""The sandbox's in-memory Cronofy: accounts, calendars and their events, codes, tokens, channels.
 
-Plain Python with no HTTP in it, so channels can be added beside accounts later.
+Plain Python with no HTTP in it. What the user does in a calendar comes back as a list of
+`Push`es (a notification for a channel) for `push.Pusher` to deliver.
 """
 
 from __future__ import annotations
@@ -26,15 +27,35 @@ REVOKED = "revoked"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
 
-# Who wrote an event last: the app through the API, or someone in the calendar itself.
+# Who wrote an event last: the app through the API, the user acting in their calendar (the
+# control API's `act/...`), or someone before the calendar was linked (the seeded events).
 # Cronofy never pushes a notification about the app's own changes, so channels must know.
 BY_APP = "app"
+BY_USER = "user"
 BY_EXTERNAL = "external"
 
 # Paged reads kept for their `next_page` links, and event writes remembered; the oldest
 # are forgotten first, so a long-running sandbox stays small.
 MAX_PAGED_READS = 1000
 MAX_EVENT_CHANGES = 10_000
+MAX_PUSH_RECORDS = 10_000
+
+# Cronofy: at most 128 open channels per account (it recommends one).
+MAX_CHANNELS = 128
+
+# The notification types the sandbox sends by itself (others can be sent through the control API).
+VERIFICATION = "verification"
+CHANGE = "change"
+PROFILE_DISCONNECTED = "profile_disconnected"
+
+# Cronofy's `provider_service` for each `provider_name` the consent page offers (§4.2).
+PROVIDER_SERVICES = {
+    "google": "google",
+    "apple": "icloud",
+    "office365": "office365",
+    "exchange": "exchange",
+    "live_connect": "outlook_com",
+}
 
 # Scopes that carry others with them (Cronofy: read_events implies read_free_busy).
 IMPLIED_SCOPES: dict[str, frozenset[str]] = {"read_events": frozenset({"read_free_busy"})}
@@ -45,6 +66,18 @@ _LOWER_ALPHANUMERIC = string.ascii_lowercase + string.digits
 
 class InvalidGrant(Exception):
     """The code or refresh token cannot be used (OAuth `invalid_grant`)."""
+
+
+class TooManyChannels(Exception):
+    """The account already has `MAX_CHANNELS` open channels."""
+
+
+class NotFound(LookupError):
+    """The calendar, event, attendee, account or channel named does not exist."""
+
+
+class Conflict(Exception):
+    """The user cannot do that to this event (it is deleted)."""
 
 
 def grants_scope(granted: Iterable[str], needed: str) -> bool:
@@ -153,6 +186,14 @@ class Account:
     profile_id: str
     profile_name: str
     calendars: list[Calendar] = field(default_factory=list)
+    # A disconnected profile (the provider refused Cronofy) locks the account's events (423)
+    # until the user authorizes the same profile again.
+    connected: bool = True
+    disconnected_at: float | None = None
+
+    @property
+    def provider_service(self) -> str:
+        return PROVIDER_SERVICES.get(self.provider_name, self.provider_name)
 
     def find_calendar(self, calendar_id: str) -> Calendar | None:
         return next((c for c in self.calendars if c.calendar_id == calendar_id), None)
@@ -246,6 +287,108 @@ class Account:
             "profile_name": self.profile_name,
         }
 
+    def profile_json(self, relink_url: str) -> dict[str, Any]:
+        """The account's profile as `GET /v1/profiles` shows it (§4.2)."""
+        shown: dict[str, Any] = {
+            "provider_name": self.provider_name,
+            "provider_service": self.provider_service,
+            "profile_id": self.profile_id,
+            "profile_name": self.profile_name,
+            "profile_connected": self.connected,
+            "profile_initial_sync_required": False,
+        }
+        if not self.connected:
+            shown["profile_relink_url"] = relink_url
+        return shown
+
+    def userinfo_json(self, scope: str, relink_url: str) -> dict[str, Any]:
+        """`GET /v1/userinfo` (§4.3): the profile with its calendars."""
+        calendars = [
+            {name: value for name, value in self.calendar_json(calendar).items()
+             if name not in ("provider_name", "profile_id", "profile_name")}
+            for calendar in self.calendars
+        ]
+        return {
+            "sub": self.sub,
+            "email": self.profile_name,
+            "name": None,
+            "zoneinfo": DEFAULT_TZID,
+            "cronofy.type": "account",
+            "cronofy.data": {
+                "authorization": {"scope": scope, "status": "active"},
+                "profiles": [{**self.profile_json(relink_url), "profile_calendars": calendars}],
+                "conferencing_profiles": [],
+            },
+        }
+
+
+@dataclass
+class Channel:
+    """A push notification channel (§7.1). `calendar_ids` None: every calendar of the account."""
+
+    channel_id: str
+    sub: str
+    callback_url: str
+    calendar_ids: tuple[str, ...] | None = None
+    only_managed: bool = False
+
+    def filters_json(self) -> dict[str, Any]:
+        # Cronofy echoes only the filters that differ from the defaults.
+        filters: dict[str, Any] = {}
+        if self.calendar_ids is not None:
+            filters["calendar_ids"] = list(self.calendar_ids)
+        if self.only_managed:
+            filters["only_managed"] = True
+        return filters
+
+    def to_json(self) -> dict[str, Any]:
+        return {"channel_id": self.channel_id, "callback_url": self.callback_url, "filters": self.filters_json()}
+
+    def same_request(self, callback_url: str, calendar_ids: tuple[str, ...] | None, only_managed: bool) -> bool:
+        mine = None if self.calendar_ids is None else frozenset(self.calendar_ids)
+        theirs = None if calendar_ids is None else frozenset(calendar_ids)
+        return (self.callback_url, mine, self.only_managed) == (callback_url, theirs, only_managed)
+
+    def covers(self, calendar_id: str, managed: bool) -> bool:
+        """Whether a change to an event in this calendar (managed or not) is notified here."""
+        if self.calendar_ids is not None and calendar_id not in self.calendar_ids:
+            return False
+        return managed or not self.only_managed
+
+
+@dataclass(frozen=True)
+class Notification:
+    type: str
+    changes_since: str | None = None  # a Time; Cronofy sends it only with `change`
+
+    def to_json(self) -> dict[str, str]:
+        shown = {"type": self.type}
+        if self.changes_since is not None:
+            shown["changes_since"] = self.changes_since
+        return shown
+
+
+@dataclass
+class Push:
+    """One notification to send to one channel."""
+
+    channel: Channel
+    notification: Notification
+
+
+@dataclass
+class PushRecord:
+    """One delivery attempt of a push, as `GET /_control/pushes` lists it."""
+
+    channel_id: str
+    type: str
+    callback_url: str
+    body: str  # exactly the bytes sent, as UTF-8 text
+    hmac: str  # the Cronofy-HMAC-SHA256 header sent
+    at: float
+    status: int | None = None  # HTTP status; 0 for a connection error or timeout; None if dropped or pending
+    dropped: bool = False  # the sandbox was told to lose it: never sent
+
 
 @dataclass
 class AuthorizationCode:
@@ -304,7 +447,7 @@ class EventChange:
     event_uid: str
     event_id: str | None
     action: str  # "upsert" or "delete"
-    by: str  # BY_APP or BY_EXTERNAL
+    by: str  # BY_APP or BY_USER
     at: float
 
 
@@ -344,6 +487,8 @@ class SandboxState:
 
     def _forget_everything(self) -> None:
         self.accounts: dict[str, Account] = {}
+        self.channels: dict[str, Channel] = {}  # open channels, by channel_id
+        self.pushes: list[PushRecord] = []
         self._account_by_profile: dict[tuple[str, str], str] = {}
         self._codes: dict[str, AuthorizationCode] = {}
         self._tokens: dict[str, IssuedToken] = {}
@@ -368,17 +513,53 @@ class SandboxState:
         The same provider and profile name (e-mail addresses ignore case) always give the
         same account and `sub`, which is how relinking a calendar keeps its identity.
         """
-        key = (provider_name, profile_name.casefold())
-        sub = self._account_by_profile.get(key)
+        sub = self._account_by_profile.get((provider_name, profile_name.casefold()))
         if sub is not None:
             return self.accounts[sub]
         account = _new_account(provider_name, profile_name, self.now())
         self.accounts[account.sub] = account
-        self._account_by_profile[key] = account.sub
+        self._account_by_profile[(provider_name, profile_name.casefold())] = account.sub
         return account
 
     def account(self, sub: str) -> Account | None:
         return self.accounts.get(sub)
+
+    def account_by_profile(self, provider_name: str, profile_name: str) -> Account | None:
+        sub = self._account_by_profile.get((provider_name, profile_name.casefold()))
+        return None if sub is None else self.accounts[sub]
+
+    def disconnect(self, sub: str) -> list[Push]:
+        """The provider refused Cronofy: the profile needs relinking. Pushes for every channel.
+
+        Disconnecting a disconnected profile changes nothing and pushes nothing.
+        """
+        account = self.accounts.get(sub)
+        if account is None:
+            raise NotFound(f"no account {sub!r}")
+        if not account.connected:
+            return []
+        account.connected = False
+        account.disconnected_at = self.now()
+        notification = Notification(PROFILE_DISCONNECTED)
+        return [Push(channel, notification) for channel in self.open_channels(sub)]
+
+    def reconnect(self, account: Account) -> list[Push]:
+        """The user authorized the profile again. Cronofy then syncs the calendar and notifies
+        what the user changed while it could not see it (a `change` since the first such change).
+        """
+        if account.connected:
+            return []
+        since = account.disconnected_at or self.now()
+        account.connected, account.disconnected_at = True, None
+        missed = [c for c in self.changes if c.sub == account.sub and c.by == BY_USER and c.at >= since]
+        if not missed:
+            return []
+        notification = Notification(CHANGE, _time_json(min(c.at for c in missed)))
+        return [
+            Push(channel, notification)
+            for channel in self.open_channels(account.sub)
+            if any(channel.covers(c.calendar_id, c.event_id is not None) for c in missed)
+        ]
 
     # -- events ----------------------------------------------------------------------
 
@@ -478,6 +659,84 @@ class SandboxState:
             if calendar_id is None or event.calendar_id == calendar_id
         ]
 
+    # -- the user, acting in their calendar --------------------------------------------
+
+    def find_calendar(self, calendar_id: str) -> tuple[Account, Calendar]:
+        for account in self.accounts.values():
+            calendar = account.find_calendar(calendar_id)
+            if calendar is not None:
+                return account, calendar
+        raise NotFound(f"no calendar {calendar_id!r}")
+
+    def find_event(self, calendar_id: str, event_ref: str) -> tuple[Account, Event]:
+        """An event by the app's `event_id`, or by `event_uid` (the only id external events have)."""
+        account, calendar = self.find_calendar(calendar_id)
+        event = calendar.managed_event(event_ref) or calendar.events.get(event_ref)
+        if event is None:
+            raise NotFound(f"no event {event_ref!r} in calendar {calendar_id!r}")
+        return account, event
+
+    def user_move(self, calendar_id: str, event_ref: str, start: EventTime, end: EventTime,
+                  tzid: str | None = None) -> tuple[Event, list[Push]]:
+        account, event = self._live_event(calendar_id, event_ref)
+        event.start, event.end = start, end
+        if tzid is not None:
+            event.tzid = tzid
+        return event, self._user_changed(account, event, "upsert")
+
+    def user_edit(self, calendar_id: str, event_ref: str, *, summary: str | None = None,
+                  description: str | None = None, location: dict[str, str] | None = None,
+                  ) -> tuple[Event, list[Push]]:
+        account, event = self._live_event(calendar_id, event_ref)
+        if summary is not None:
+            event.summary = summary
+        if description is not None:
+            event.description = description
+        if location is not None:
+            event.location = dict(location)
+        return event, self._user_changed(account, event, "upsert")
+
+    def user_delete(self, calendar_id: str, event_ref: str) -> tuple[Event, list[Push]]:
+        account, event = self._live_event(calendar_id, event_ref)
+        event.deleted = True
+        return event, self._user_changed(account, event, "delete")
+
+    def user_respond(self, calendar_id: str, event_ref: str, email: str, status: str) -> tuple[Event, list[Push]]:
+        """An invitee answers; the calendar's owner answering sets the event's participation status."""
+        account, event = self._live_event(calendar_id, event_ref)
+        attendee = event.find_attendee(email)
+        if attendee is not None:
+            attendee.status = status
+        elif email.casefold() == account.profile_name.casefold():
+            event.participation_status = status
+        else:
+            raise NotFound(f"{email!r} is not invited to this event")
+        return event, self._user_changed(account, event, "respond")
+
+    def _live_event(self, calendar_id: str, event_ref: str) -> tuple[Account, Event]:
+        account, event = self.find_event(calendar_id, event_ref)
+        if event.deleted:
+            raise Conflict("the event is deleted")
+        return account, event
+
+    def _user_changed(self, account: Account, event: Event, action: str) -> list[Push]:
+        """Bump `updated`, remember the change, and say which channels hear of it.
+
+        While the profile is disconnected Cronofy cannot see the calendar: the change is kept
+        and notified when the profile is reconnected.
+        """
+        now = self.now()
+        event.updated = now
+        self._record_change(account, event, action, BY_USER)
+        if not account.connected:
+            return []
+        notification = Notification(CHANGE, _time_json(now))
+        return [
+            Push(channel, notification)
+            for channel in self.open_channels(account.sub)
+            if channel.covers(event.calendar_id, event.managed)
+        ]
+
     def _record_change(self, account: Account, event: Event, action: str, by: str) -> None:
         event.last_written_by = by
         self.changes.append(
@@ -570,9 +829,57 @@ class SandboxState:
         return expired
 
     def _revoke(self, selects: Callable[[IssuedToken], bool]) -> None:
+        affected = set()
         for issued in self._tokens.values():
             if selects(issued) and issued.status != SUPERSEDED:
                 issued.status = REVOKED
+                affected.add(issued.sub)
+        # An account whose authorization is gone (no live refresh token) loses its channels.
+        now = self.now()
+        authorized = {t.sub for t in self._tokens.values() if t.kind == REFRESH and t.is_alive(now)}
+        for sub in affected - authorized:
+            self.close_channels(sub)
+
+    # -- channels --------------------------------------------------------------------
+
+    def open_channels(self, sub: str) -> list[Channel]:
+        return [channel for channel in self.channels.values() if channel.sub == sub]
+
+    def create_channel(
+        self, account: Account, callback_url: str, calendar_ids: tuple[str, ...] | None, only_managed: bool
+    ) -> tuple[Channel, bool]:
+        """The channel, and whether it is new: an identical request gives the existing one."""
+        mine = self.open_channels(account.sub)
+        for channel in mine:
+            if channel.same_request(callback_url, calendar_ids, only_managed):
+                return channel, False
+        if len(mine) >= MAX_CHANNELS:
+            raise TooManyChannels()
+        channel = Channel("chn_" + secrets.token_hex(12), account.sub, callback_url, calendar_ids, only_managed)
+        self.channels[channel.channel_id] = channel
+        return channel, True
+
+    def close_channel(self, sub: str, channel_id: str) -> bool:
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.sub != sub:
+            return False
+        del self.channels[channel_id]
+        return True
+
+    def close_channels(self, sub: str) -> None:
+        for channel in self.open_channels(sub):
+            del self.channels[channel.channel_id]
+
+    def find_channel(self, channel_id: str) -> Channel:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise NotFound(f"no open channel {channel_id!r}")
+        return channel
+
+    def record_push(self, record: PushRecord) -> PushRecord:
+        self.pushes.append(record)
+        del self.pushes[:-MAX_PUSH_RECORDS]
+        return record
 
     def _issue_token(self, kind: str, sub: str, scope: tuple[str, ...], grant_id: str) -> IssuedToken:
         now = self.now()
@@ -598,8 +905,10 @@ class SandboxState:
                 {
                     "sub": account.sub,
                     **account.linking_profile_json(),
+                    "profile_connected": account.connected,
                     "calendars": account.calendars_json(),
                     "events": [account.control_event_json(event) for event in account.events()],
+                    "channels": [channel.to_json() for channel in self.open_channels(account.sub)],
                 }
                 for account in self.accounts.values()
             ],
@@ -620,6 +929,9 @@ class SandboxState:
 
     def recorded_requests(self) -> list[dict[str, Any]]:
         return [asdict(recorded) for recorded in self.requests]
+
+    def recorded_pushes(self) -> list[dict[str, Any]]:
+        return [asdict(record) for record in self.pushes]
 
 
 def new_event_uid() -> str:

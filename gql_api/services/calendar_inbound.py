@@ -29,6 +29,7 @@ LEASE = timedelta(seconds=60)
 CLOCK_SKEW = timedelta(minutes=1)  # read a little before the last sync: Cronofy's clock is not ours
 RETRY_READ = timedelta(seconds=30)
 CLOSE_GRACE_SECONDS = 2.0
+MAX_READS_IN_A_ROW = 5
 RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
 RESPONSES = {"accepted": ParticipantResponse.ACCEPTED, "declined": ParticipantResponse.DECLINED,
              "tentative": ParticipantResponse.TENTATIVE, "needs_action": ParticipantResponse.NEEDS_ACTION}
@@ -120,27 +121,36 @@ class CalendarInbound:
         return handled
 
     async def _sync_one(self, connection_id: str | None = None) -> bool:
-        now = self._clock()
-        claimed = await self._connections.claim_sync(owner=self._owner, now=now, until=now + LEASE,
-                                                     connection_id=connection_id)
-        if claimed is None:
-            return False
-        connection, bookkeeping = claimed
-        synced_at, retry_at = None, None
+        """Lease one connection with due changes and read them; again at once if more were noted
+        meanwhile (a push that arrived while we read), so a burst of pushes costs few reads."""
+        for attempt in range(MAX_READS_IN_A_ROW):
+            now = self._clock()
+            claimed = await self._connections.claim_sync(owner=self._owner, now=now, until=now + LEASE,
+                                                         connection_id=connection_id)
+            if claimed is None:
+                return attempt > 0
+            connection, bookkeeping = claimed
+            connection_id = connection.id
+            if await self._connections.finish_sync(connection.id, owner=self._owner,
+                                                   requests_seen=bookkeeping["sync_requests"],
+                                                   **await self._sync(connection, bookkeeping)):
+                return True
+        return True
+
+    async def _sync(self, connection: CalendarConnection, bookkeeping: dict) -> dict[str, datetime | None]:
+        """Open the channel if there is none yet, else read and apply changes; says when it synced
+        (None: not synced) and when to try again (None: not needed)."""
         try:
-            if bookkeeping["channel_id"] is None and not await self.open_channel(connection):
-                retry_at = self._clock() + RETRY_READ
-            else:
-                synced_at = await self._read_changes(connection, bookkeeping["changes_since"])
+            if bookkeeping["channel_id"] is None:
+                opened = await self.open_channel(connection)
+                return {"synced_at": None, "retry_at": None if opened else self._clock() + RETRY_READ}
+            return {"synced_at": await self._read_changes(connection, bookkeeping["changes_since"]), "retry_at": None}
         except (CronofyError, ConnectionGone) as exc:
             log.warning("connection %s: reading changes failed (%s); retrying", connection.id, type(exc).__name__)
-            retry_at = self._clock() + RETRY_READ
+            return {"synced_at": None, "retry_at": self._clock() + RETRY_READ}
         except NeedsRelink:
             await self._meetings.fail_copies_on(connection.id, reason=RELINK_MESSAGE, now=self._clock())
-        await self._connections.finish_sync(connection.id, owner=self._owner,
-                                            requests_seen=bookkeeping["sync_requests"], synced_at=synced_at,
-                                            retry_at=retry_at)
-        return True
+            return {"synced_at": None, "retry_at": None}
 
     async def _read_changes(self, connection: CalendarConnection, changes_since: datetime | None) -> datetime:
         started = self._clock()
@@ -189,8 +199,10 @@ class CalendarInbound:
                 await self._meetings.set_responses(meeting, answers)
 
         edits = _edits(meeting, event)
-        if not edits or (event.updated is not None and event.updated <= meeting.updated_at):
-            return True  # our own write, or older than the meeting's last change: last change wins
+        # Last change wins. Cronofy's times are whole seconds: within the meeting's own second the
+        # calendar's change counts as the later one (our own writes never differ, so they never win).
+        if not edits or (event.updated is not None and event.updated < meeting.updated_at.replace(microsecond=0)):
+            return True
         return await self._meetings.take_calendar_change(meeting, copy_index=index, fields=edits,
                                                          changed_at=event.updated or now, now=now)
 

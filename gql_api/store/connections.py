@@ -161,18 +161,20 @@ class ConnectionStore:
         return _connection(doc), bookkeeping
 
     async def finish_sync(self, connection_id: str, *, owner: str, requests_seen: int, synced_at: datetime | None,
-                          retry_at: datetime | None) -> None:
-        """Give the lease back; done unless more changes were noted meanwhile (then due again now)."""
+                          retry_at: datetime | None) -> bool:
+        """Give the lease back; False when more changes were noted meanwhile (then it stays due)."""
         done: dict[str, Any] = {"sync_lease_owner": None, "sync_lease_until": None}
         if synced_at is not None:
             done["last_synced_at"] = synced_at
+        update: dict[str, Any] = {"$set": {**done, "sync_due_at": retry_at}}
+        if synced_at is not None:  # unset, not null: $min treats null as lower than any date
+            update["$unset"] = {"changes_since": ""}
         result = await self._collection.update_one(
-            {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen},
-            {"$set": {**done, "sync_due_at": retry_at, **({"changes_since": None} if synced_at else {})}},
-        )
+            {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen}, update)
         if result.matched_count == 0:
             await self._collection.update_one({"_id": ObjectId(connection_id), "sync_lease_owner": owner},
                                               {"$set": done})
+        return result.matched_count == 1
 
     async def refresh_token_of(self, connection_id: str) -> Secret | None:
         """The stored refresh token; None when it cannot be decrypted any more (its key is gone)."""
