@@ -86,7 +86,7 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
                    clock: Clock) -> Services:
     connections = ConnectionStore(database, vault)
     meetings = MeetingStore(database)
-    access = CalendarAccess(connections=connections, gateway=gateway, clock=clock)
+    access = CalendarAccess(connections=connections, meetings=meetings, gateway=gateway, clock=clock)
     revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
     sync = CalendarSync(
         meetings=meetings,

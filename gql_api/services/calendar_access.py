@@ -18,13 +18,14 @@ from typing import TypeVar
 
 from ..cronofy import CronofyGateway, CronofyLocked, CronofyUnauthorized, InvalidGrant
 from ..models import CalendarConnection, Clock, ConnectionStatus, Credential
-from ..store import ConnectionStore
+from ..store import ConnectionStore, MeetingStore
 from ..vault import DecryptionError, Secret
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 REFRESH_MARGIN = timedelta(minutes=5)
+RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
 
 
 class ConnectionGone(Exception):
@@ -36,8 +37,10 @@ class NeedsRelink(Exception):
 
 
 class CalendarAccess:
-    def __init__(self, *, connections: ConnectionStore, gateway: CronofyGateway, clock: Clock) -> None:
+    def __init__(self, *, connections: ConnectionStore, meetings: MeetingStore, gateway: CronofyGateway,
+                 clock: Clock) -> None:
         self._connections = connections
+        self._meetings = meetings
         self._gateway = gateway
         self._clock = clock
         self._refreshing: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
@@ -58,7 +61,10 @@ class CalendarAccess:
             raise NeedsRelink(connection.id) from None
 
     async def needs_relink(self, connection_id: str) -> None:
-        await self._connections.mark_needs_relink(connection_id, now=self._clock())
+        """Cronofy stopped accepting the connection (invalid_grant, 423, profile_disconnected): the
+        user must link the account again; meanwhile its meetings' copies show FAILED and why."""
+        if await self._connections.mark_needs_relink(connection_id, now=self._clock()):
+            await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock())
 
     async def _load(self, connection_id: str) -> tuple[CalendarConnection, Credential]:
         try:

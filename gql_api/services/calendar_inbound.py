@@ -30,7 +30,6 @@ CLOCK_SKEW = timedelta(minutes=1)  # read a little before the last sync: Cronofy
 RETRY_READ = timedelta(seconds=30)
 CLOSE_GRACE_SECONDS = 2.0
 MAX_READS_IN_A_ROW = 5
-RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
 RESPONSES = {"accepted": ParticipantResponse.ACCEPTED, "declined": ParticipantResponse.DECLINED,
              "tentative": ParticipantResponse.TENTATIVE, "needs_action": ParticipantResponse.NEEDS_ACTION}
 
@@ -99,7 +98,6 @@ class CalendarInbound:
     async def disconnected(self, connection: CalendarConnection) -> None:
         """`profile_disconnected` (or a 423): the user must link the account again."""
         await self._access.needs_relink(connection.id)
-        await self._meetings.fail_copies_on(connection.id, reason=RELINK_MESSAGE, now=self._clock())
 
     async def aclose(self) -> None:
         for task in list(self._background):
@@ -148,8 +146,7 @@ class CalendarInbound:
         except (CronofyError, ConnectionGone) as exc:
             log.warning("connection %s: reading changes failed (%s); retrying", connection.id, type(exc).__name__)
             return {"synced_at": None, "retry_at": self._clock() + RETRY_READ}
-        except NeedsRelink:
-            await self._meetings.fail_copies_on(connection.id, reason=RELINK_MESSAGE, now=self._clock())
+        except NeedsRelink:  # its copies were failed when it was marked; a relink makes it due again
             return {"synced_at": None, "retry_at": None}
 
     async def _read_changes(self, connection: CalendarConnection, changes_since: datetime | None) -> datetime:

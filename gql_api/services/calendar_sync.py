@@ -29,7 +29,7 @@ from ..cronofy import (
 from ..models import CalendarCopy, Clock, Delivery, Meeting, MeetingStatus
 from ..store import MeetingStore
 from ..vault import Secret
-from .calendar_access import CalendarAccess, ConnectionGone, NeedsRelink
+from .calendar_access import RELINK_MESSAGE, CalendarAccess, ConnectionGone, NeedsRelink
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class CalendarSync:
         except CronofyUnavailable:
             return Outcome("The calendar service did not answer.", retry=True)
         except NeedsRelink:
-            return Outcome("The calendar needs relinking: link the same account again to resume.")
+            return Outcome(RELINK_MESSAGE)
         except ConnectionGone:
             return Outcome("The calendar was unlinked.")
         except CronofyForbidden:

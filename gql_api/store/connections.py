@@ -107,11 +107,13 @@ class ConnectionStore:
         await self._collection.update_one({"_id": oid}, {"$set": {**self._encrypted(oid, credential),
                                                                    "updated_at": now}})
 
-    async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> None:
-        await self._collection.update_one(
-            {"_id": ObjectId(connection_id)},
+    async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
+        """True when this call made an ACTIVE connection NEEDS_RELINK (so its consequences run once)."""
+        result = await self._collection.update_one(
+            {"_id": ObjectId(connection_id), "status": ConnectionStatus.ACTIVE.value},
             {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now}},
         )
+        return result.modified_count == 1
 
     # --- push channels and reading changes back ----------------------------------------------
 

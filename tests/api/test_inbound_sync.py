@@ -17,11 +17,23 @@ import httpx
 import pytest
 
 from gql_api.app import SERVICES
+from gql_api.ids import decode_id
 from helpers import CLIENT_SECRET, CONNECTIONS, UNLINK, Api, Sandbox, link_account
 from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
 
 SYNCED_AT = "query { calendarConnections { lastSyncedAt } }"
+
+
+@pytest.fixture(autouse=True)
+async def privacy_kept(sandbox):
+    """Over every sync test: we never read beyond our own events (privacy notice §3). Our grants hold
+    no read_events scope, so any read without only_managed=true would have been refused (403)."""
+    yield
+    requests = await sandbox.requests()
+    reads = [r for r in requests if r["path"].startswith("/v1/events")]
+    assert all(r["status"] in (200, 423, 0) or r["status"] >= 500 for r in reads), reads
+    assert not [r for r in requests if r["status"] == 403], "a request needed a scope we never asked for"
 
 
 @pytest.fixture
@@ -317,3 +329,61 @@ async def test_the_sandbox_signing_with_two_secrets_is_accepted(api, sandbox, pe
 
     assert "," in pushes[0]["hmac"] and pushes[0]["status"] == 202
     assert (await meeting_now(api, meeting["id"]))["title"] == "Rotated"
+
+
+async def test_a_423_from_cronofy_also_means_relink_for_every_meeting_on_that_calendar(api, sandbox, people):
+    first = await schedule(api)
+    second = await schedule(api, title="Another")
+    bob_sub = next(a["sub"] for a in (await sandbox.state())["accounts"] if a["profile_name"] == "bob@example.test")
+    await sandbox.http.post(f"{sandbox.url}/_control/config", json={"push_drops": 1})
+    await act(sandbox, "disconnect", sub=bob_sub)  # its push is lost: only the 423 tells us
+
+    await api.data(UPDATE, {"input": {"meetingId": first["id"], "title": "Moved on"}})
+    await settled(api)
+
+    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == \
+        ["NEEDS_RELINK"]
+    for meeting in (first, second):
+        bob = next(p for p in (await meeting_now(api, meeting["id"]))["participants"] if p["userId"] == "bob")
+        assert bob["calendarEvent"]["status"] == "FAILED" and "relink" in bob["calendarEvent"]["lastError"]
+
+
+async def test_a_closed_channel_loses_no_change(api, sandbox, people, clock):
+    meeting = await schedule(api)
+    state = await sandbox.state()
+    [bob] = [a for a in state["accounts"] if a["profile_name"] == "bob@example.test"]
+    bob_token = next(t["token"] for t in state["tokens"]
+                     if t["kind"] == "access" and t["status"] == "alive" and t["sub"] == bob["sub"])
+    [bobs_channel] = bob["channels"]
+    closed = await sandbox.http.delete(f"{sandbox.url}/v1/channels/{bobs_channel['channel_id']}",
+                                       headers={"Authorization": f"Bearer {bob_token}"})
+    assert closed.status_code == 202
+    bobs = await copy_of(sandbox, "bob@example.test")
+
+    pushes = (await act(sandbox, "edit", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"],
+                        summary="Nobody told you"))["pushes"]
+    assert pushes == []
+    clock.advance(minutes=15, seconds=1)
+    await api.client.app[SERVICES].inbound.run_due()
+    await api.client.app[SERVICES].sync.run_due()
+
+    assert (await meeting_now(api, meeting["id"]))["title"] == "Nobody told you"
+    assert (await copy_of(sandbox, "alice@example.test"))["summary"] == "Nobody told you"
+
+
+async def test_changes_spread_over_several_pages_are_all_applied(api, sandbox, people, clock):
+    await sandbox.http.post(f"{sandbox.url}/_control/config", json={"events_page_size": 2})
+    meetings = [await schedule(api, title=f"Meeting {i}") for i in range(5)]
+    bobs_calendar = (await copy_of(sandbox, "bob@example.test"))["calendar_id"]
+    await sandbox.http.post(f"{sandbox.url}/_control/config", json={"push_drops": 5})
+    for i, meeting in enumerate(meetings):
+        await act(sandbox, "edit", calendar_id=bobs_calendar, event_id="mtg_" + decode_id("Meeting", meeting["id"]),
+                  summary=f"Meeting {i}!")
+
+    clock.advance(minutes=15, seconds=1)
+    await api.client.app[SERVICES].inbound.run_due()
+
+    titles = sorted([(await meeting_now(api, m["id"]))["title"] for m in meetings])
+    assert titles == [f"Meeting {i}!" for i in range(5)]
+    pages = [r for r in await sandbox.requests() if r["path"].startswith("/v1/events/pages/")]
+    assert len(pages) >= 2  # next_page was followed

@@ -493,6 +493,48 @@ async def test_the_default_data_center_picks_the_host_when_the_call_names_none()
     assert recorder.urls == ["https://api-uk.cronofy.com/v1/calendars", "https://api.cronofy.com/v1/calendars"]
 
 
+def events_page(next_page: str | None, event_id: str) -> httpx.Response:
+    pages = {"current": 1, "total": 2, **({"next_page": next_page} if next_page else {})}
+    event = {"calendar_id": "cal_a_b", "event_uid": "evt_1", "event_id": event_id, "summary": "S",
+             "start": "2027-01-12T10:00:00Z", "end": "2027-01-12T11:00:00Z", "deleted": False,
+             "updated": "2026-11-25T10:00:00Z", "unknown_key": {"ignored": True}}
+    return httpx.Response(200, json={"pages": pages, "events": [event]})
+
+
+@pytest.mark.parametrize("next_page, followed", [
+    ("https://api-de.cronofy.com/v1/events/pages/p2", True),
+    ("https://api.cronofy.com/v1/events/pages/p2", False),  # another data center
+    ("https://evil.example/v1/events/pages/p2", False),
+    ("https://api-de.cronofy.com.evil.example/v1/events/pages/p2", False),
+    ("http://api-de.cronofy.com/v1/events/pages/p2", False),  # not TLS
+])
+async def test_next_page_is_followed_only_on_the_connections_data_center(next_page, followed):
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return events_page(next_page if len(seen) == 1 else None, f"mtg_{len(seen)}")
+
+    gateway = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, transport=httpx.MockTransport(answer))
+    try:
+        if followed:
+            events = await gateway.managed_events_since(access_token=Secret(ACCESS_TOKEN), data_center="de",
+                                                        since=datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
+            assert [e.event_id for e in events] == ["mtg_1", "mtg_2"]
+        else:
+            with pytest.raises(CronofyUnavailable):
+                await gateway.managed_events_since(access_token=Secret(ACCESS_TOKEN), data_center="de",
+                                                   since=datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
+    finally:
+        await gateway.aclose()
+
+    first = httpx.URL(seen[0])
+    assert first.host == "api-de.cronofy.com" and first.path == "/v1/events"
+    assert dict(first.params) == {"tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
+                                  "last_modified": "2026-11-25T09:00:00Z"}
+    assert len(seen) == (2 if followed else 1)
+
+
 # --- exchange_code -----------------------------------------------------------------------------
 
 
