@@ -28,6 +28,7 @@ from .store import (
     ConnectionStore,
     LinkStateStore,
     MeetingStore,
+    MongoRateBudget,
     RevocationStore,
     close_client,
     describe_uri,
@@ -69,6 +70,9 @@ async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, databa
             api_url=api_url,
             app_url=app_url,
             timeout_seconds=settings.cronofy_timeout_seconds,
+            max_attempts=settings.cronofy_max_attempts,
+            rate_budget=MongoRateBudget(database, per_second=settings.cronofy_rate_per_second,
+                                        per_minute=settings.cronofy_rate_per_minute),
         )
         services = build_services(settings, database, vault, gateway, clock)
         try:

@@ -45,6 +45,10 @@ class Settings:
     cronofy_api_url: str | None = None
     cronofy_app_url: str | None = None
     cronofy_timeout_seconds: float = 10.0
+    cronofy_max_attempts: int = 4
+    cronofy_refresh_margin_seconds: int = 300
+    cronofy_rate_per_second: int = 50
+    cronofy_rate_per_minute: int = 500
 
     token_encryption_keys: str | None = None
 
@@ -70,6 +74,10 @@ class Settings:
             raise ConfigError("CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET must be set together")
         if self.auth_jwt_secret and self.auth_jwt_public_key:
             raise ConfigError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
+        if min(self.cronofy_max_attempts, self.cronofy_rate_per_second, self.cronofy_rate_per_minute) < 1 \
+                or self.cronofy_refresh_margin_seconds < 0 or self.cronofy_timeout_seconds <= 0:
+            raise ConfigError("CRONOFY_MAX_ATTEMPTS and CRONOFY_RATE_PER_* must be at least 1, "
+                              "CRONOFY_REFRESH_MARGIN_SECONDS >= 0 and CRONOFY_TIMEOUT_SECONDS > 0")
         if self.outbox_max_attempts < 1:
             raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")
         if self.sync_grace_seconds < 0 or self.worker_poll_seconds <= 0:
@@ -166,6 +174,11 @@ class Settings:
             "cronofy_api_url": text("CRONOFY_API_URL"),
             "cronofy_app_url": text("CRONOFY_APP_URL"),
             "cronofy_timeout_seconds": number("CRONOFY_TIMEOUT_SECONDS", float, cls.cronofy_timeout_seconds),
+            "cronofy_max_attempts": number("CRONOFY_MAX_ATTEMPTS", int, cls.cronofy_max_attempts),
+            "cronofy_refresh_margin_seconds": number("CRONOFY_REFRESH_MARGIN_SECONDS", int,
+                                                     cls.cronofy_refresh_margin_seconds),
+            "cronofy_rate_per_second": number("CRONOFY_RATE_PER_SECOND", int, cls.cronofy_rate_per_second),
+            "cronofy_rate_per_minute": number("CRONOFY_RATE_PER_MINUTE", int, cls.cronofy_rate_per_minute),
             "token_encryption_keys": text("TOKEN_ENCRYPTION_KEYS"),
             "auth_jwt_secret": text("AUTH_JWT_SECRET"),
             "auth_jwt_public_key": text("AUTH_JWT_PUBLIC_KEY"),

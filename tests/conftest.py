@@ -52,6 +52,7 @@ def settings(sandbox: Sandbox, api_port: int) -> Settings:
         cronofy_api_url=sandbox.url,
         cronofy_app_url=sandbox.url,
         cronofy_timeout_seconds=2.0,
+        cronofy_max_attempts=1,  # the outbox's own retries are under test here; the gateway's have theirs
         token_encryption_keys=KEYS,
         auth_jwt_secret=JWT_SECRET,
         allowed_redirect_uris=(REDIRECT_URI,),

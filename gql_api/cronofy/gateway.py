@@ -8,10 +8,13 @@ import email.utils
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 
 from ..vault import Secret
 from .errors import (
@@ -146,6 +149,10 @@ class CronofyGateway:
         api_url: str | None = None,
         app_url: str | None = None,
         timeout_seconds: float = 10.0,
+        max_attempts: int = 4,
+        retry_budget_seconds: float = 20.0,
+        rate_budget: RateBudget | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._client_id = client_id
@@ -154,6 +161,10 @@ class CronofyGateway:
         self._api_override = api_url
         self._app_override = app_url
         self._call_timeout = timeout_seconds
+        self._max_attempts = max_attempts
+        self._retry_budget = retry_budget_seconds
+        self._rate_budget = rate_budget
+        self._sleep = sleep
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
             headers={"User-Agent": "gql-api (calendar-connection API)", "Accept": "application/json"},
@@ -191,12 +202,15 @@ class CronofyGateway:
 
     async def exchange_code(self, *, code: str, redirect_uri: str, data_center: str | None = None) -> TokenGrant:
         body = self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
-        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True)
+        # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
+        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
+                                idempotent=False)
         return _token_grant(data, previous_refresh_token=None)
 
     async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
         body = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()})
-        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True)
+        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
+                                idempotent=False)
         return _token_grant(data, previous_refresh_token=refresh_token)
 
     async def revoke(self, *, refresh_token: Secret | None = None, sub: str | None = None,
@@ -294,7 +308,33 @@ class CronofyGateway:
         json: Any = None,
         headers: dict[str, str] | None = None,
         token_endpoint: bool = False,
+        idempotent: bool = True,
     ) -> Any:
+        """One call; idempotent ones retry on 429, 5xx and network errors (reference/security.md §5.2):
+        jittered exponential backoff or Cronofy's Retry-After, within an attempt and a waiting budget."""
+        if not idempotent:
+            return await self._send(method, url, json=json, headers=headers, token_endpoint=token_endpoint)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: _retryable(exc, self._retry_budget)),
+            wait=_wait_for_cronofy,
+            stop=stop_after_attempt(self._max_attempts) | _waited_beyond(self._retry_budget),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return await retrying(self._send, method, url, json=json, headers=headers, token_endpoint=token_endpoint)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        token_endpoint: bool = False,
+    ) -> Any:
+        if self._rate_budget is not None:
+            await self._rate_budget.acquire()
         endpoint = httpx.URL(url).path
         started = time.monotonic()
         # Failures are raised outside the except blocks: a chained httpx error would carry the
@@ -323,6 +363,46 @@ class CronofyGateway:
                 failure = CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}")
             raise failure
         raise _error_for(response, f"{method} {endpoint}", token_endpoint=token_endpoint)
+
+
+class RateBudget(Protocol):
+    async def acquire(self) -> None:
+        """Wait until one more call to Cronofy fits the application's rate limits."""
+
+
+FIRST_BACKOFF_SECONDS = 0.5
+LONGEST_BACKOFF_SECONDS = 8.0
+_exponential_jitter = wait_random_exponential(multiplier=FIRST_BACKOFF_SECONDS, max=LONGEST_BACKOFF_SECONDS)
+
+
+def _retryable(exc: BaseException, budget: float) -> bool:
+    if isinstance(exc, CronofyRateLimited):
+        # A long Retry-After is not waited out inside a call: the outbox reschedules it instead.
+        return exc.retry_after is None or exc.retry_after <= budget
+    return isinstance(exc, CronofyUnavailable)
+
+
+def _wait_for_cronofy(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, CronofyRateLimited) and exc.retry_after is not None:
+        return exc.retry_after
+    return _exponential_jitter(state)
+
+
+class _waited_beyond(stop_base):
+    """Stop once the waits so far, plus the next one, would pass the budget."""
+
+    def __init__(self, budget: float) -> None:
+        self._budget = budget
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return state.idle_for + (state.upcoming_sleep or 0) > self._budget
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("cronofy call failed (%s); attempt %d, retrying in %.1f s", type(exc).__name__,
+                state.attempt_number, state.upcoming_sleep)
 
 
 def _cronofy_time(moment: datetime) -> str:

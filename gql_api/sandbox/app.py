@@ -23,6 +23,7 @@ from .config import SandboxConfig
 from .control import CONTROL_PREFIX, add_control_routes
 from .faults import Fault
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
+from .limits import Refusal, counts_toward_limit
 from .push import Pusher
 from .state import RecordedRequest, SandboxState
 
@@ -59,7 +60,12 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
 
 @web.middleware
 async def record_and_inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Log each Cronofy-side request and serve queued faults; the control API is exempt."""
+    """Log each Cronofy-side request, serve queued faults, then apply the rate limits.
+
+    The control API is exempt from all three. A queued fault answers first (and is not counted
+    toward the rate limits); then the rate limits (`limits.py`) may answer 429; then the request
+    is handled normally.
+    """
     path = sandbox_path(request)
     if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
         return await handler(request)
@@ -77,6 +83,13 @@ async def record_and_inject_faults(request: web.Request, handler: Handler) -> we
             return _drop_connection(request)
         if fault.status is not None:
             response = _fault_response(fault)
+            recorded.status = response.status
+            return response
+
+    if counts_toward_limit(path):
+        refusal = state.limits.admit(state.config, state.now())
+        if refusal is not None:
+            response = _rate_limited_response(refusal, with_retry_after=state.config.rate_limit_retry_after)
             recorded.status = response.status
             return response
 
@@ -129,6 +142,12 @@ def _fault_response(fault: Fault) -> web.Response:
     if fault.body is None:
         return web.Response(status=fault.status or 500, headers=headers)
     return web.json_response(fault.body, status=fault.status or 500, headers=headers)
+
+
+def _rate_limited_response(refusal: Refusal, *, with_retry_after: bool) -> web.Response:
+    # Cronofy answers 429 Too Many Requests with an empty body; Retry-After is the sandbox's option.
+    headers = {"Retry-After": str(refusal.retry_after)} if with_retry_after else None
+    return web.Response(status=429, headers=headers)
 
 
 def _drop_connection(request: web.Request) -> web.Response:

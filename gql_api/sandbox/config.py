@@ -17,6 +17,10 @@ class SandboxConfig:
     Push notifications are signed with every secret in `signing_secrets` (the client secret when
     None), like Cronofy while a client secret is being rotated. `push_duplicates` and
     `push_drops` count down: the next N pushes are delivered twice, or not at all.
+
+    `rate_limit_per_second` and `rate_limit_per_minute` are Cronofy's per-application limits
+    (Cronofy: 50 and 500); None is unlimited. Over a limit the answer is 429 with an empty body,
+    plus `Retry-After` when `rate_limit_retry_after` is set. See `limits.py`.
     """
 
     client_id: str
@@ -30,6 +34,9 @@ class SandboxConfig:
     push_timeout: float = 5.0  # seconds a callback URL has to answer a push (Cronofy: 5)
     push_duplicates: int = 0
     push_drops: int = 0
+    rate_limit_per_second: int | None = None
+    rate_limit_per_minute: int | None = None
+    rate_limit_retry_after: bool = False  # Cronofy documents no Retry-After
 
     @property
     def active_signing_secrets(self) -> list[str]:

@@ -5,7 +5,10 @@
     GET    /_control/requests         the Cronofy-side requests received; DELETE clears them
     POST   /_control/expire-tokens    {"sub"?}: expire access tokens now
     POST   /_control/config           change settings, e.g. {"signing_secrets": ["old", "new"]},
-                                      {"push_duplicates": N}, {"push_drops": N}, {"push_timeout": s}
+                                      {"push_duplicates": N}, {"push_drops": N}, {"push_timeout": s},
+                                      {"rate_limit_per_second": N|null, "rate_limit_per_minute": N|null,
+                                       "rate_limit_retry_after": bool}
+    GET    /_control/limits           the rate limits and `rate_limited`, how many requests got 429
     GET    /_control/faults           queued faults; POST queues one, DELETE clears them
     GET    /_control/pushes           every push delivery attempt; ?wait=SECONDS first waits for
                                       background pushes (a new channel's verification); DELETE clears
@@ -41,6 +44,7 @@ def add_control_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{CONTROL_PREFIX}/faults", add_fault)
     router.add_delete(f"{CONTROL_PREFIX}/faults", clear_faults)
     router.add_post(f"{CONTROL_PREFIX}/reset", reset)
+    router.add_get(f"{CONTROL_PREFIX}/limits", show_limits)
     router.add_get(f"{CONTROL_PREFIX}/pushes", list_pushes)
     router.add_delete(f"{CONTROL_PREFIX}/pushes", clear_pushes)
 
@@ -79,6 +83,7 @@ async def expire_tokens(request: web.Request) -> web.Response:
 _CONFIGURABLE = (
     "access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size",
     "signing_secrets", "push_timeout", "push_duplicates", "push_drops",
+    "rate_limit_per_second", "rate_limit_per_minute", "rate_limit_retry_after",
 )
 
 
@@ -94,8 +99,12 @@ async def update_config(request: web.Request) -> web.Response:
     for name in ("push_duplicates", "push_drops"):
         if name in body and (type(body[name]) is not int or body[name] < 0):
             raise _bad_request(f"{name} must be a non-negative integer")
-    if "rotate_refresh_tokens" in body and not isinstance(body["rotate_refresh_tokens"], bool):
-        raise _bad_request("rotate_refresh_tokens must be a boolean")
+    for name in ("rate_limit_per_second", "rate_limit_per_minute"):
+        if name in body and body[name] is not None and (type(body[name]) is not int or body[name] <= 0):
+            raise _bad_request(f"{name} must be a positive integer or null")
+    for name in ("rotate_refresh_tokens", "rate_limit_retry_after"):
+        if name in body and not isinstance(body[name], bool):
+            raise _bad_request(f"{name} must be a boolean")
     if "push_timeout" in body and (
         type(body["push_timeout"]) not in (int, float) or not 0 < body["push_timeout"] <= MAX_WAIT_SECONDS
     ):
@@ -116,8 +125,16 @@ async def update_config(request: web.Request) -> web.Response:
             "push_timeout": config.push_timeout,
             "push_duplicates": config.push_duplicates,
             "push_drops": config.push_drops,
+            "rate_limit_per_second": config.rate_limit_per_second,
+            "rate_limit_per_minute": config.rate_limit_per_minute,
+            "rate_limit_retry_after": config.rate_limit_retry_after,
         }
     )
+
+
+async def show_limits(request: web.Request) -> web.Response:
+    state = request.app[SANDBOX_STATE]
+    return web.json_response(state.limits.to_json(state.config, state.now()))
 
 
 async def list_faults(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from typing import Any
 from .config import SandboxConfig
 from .events import DEFAULT_TZID, EventTime, EventWrite, ReadQuery, format_time, timestamp_to_time
 from .faults import FaultQueue
+from .limits import RateLimiter
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -496,6 +497,7 @@ class SandboxState:
         self._pages: OrderedDict[str, tuple[PagedRead, int]] = OrderedDict()
         self.requests.clear()
         self.faults.clear()
+        self.limits = RateLimiter()
 
     def reset(self) -> None:
         """Back to a freshly started sandbox, including the configuration."""

@@ -4,12 +4,14 @@ from .connections import ConnectionStore
 from .link_states import LinkStateStore
 from .meetings import MeetingStore
 from .mongo import StoreUnavailable, close_client, describe_uri, is_ready, open_client, prepare
+from .rate_budget import MongoRateBudget
 from .revocations import PendingRevocation, RevocationStore
 
 __all__ = [
     "ConnectionStore",
     "LinkStateStore",
     "MeetingStore",
+    "MongoRateBudget",
     "PendingRevocation",
     "RevocationStore",
     "StoreUnavailable",

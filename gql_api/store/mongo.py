@@ -25,6 +25,7 @@ CONNECTIONS = "calendar_connections"
 LINK_STATES = "link_states"
 REVOCATIONS = "pending_revocations"
 MEETINGS = "meetings"
+RATE_WINDOWS = "cronofy_rate_windows"
 
 DEFAULT_SERVER_SELECTION_MS = 5000
 
@@ -49,6 +50,10 @@ INDEXES: dict[str, list[IndexModel]] = {
                    name="participant_start"),
         IndexModel([("sync_due_at", ASCENDING)], name="outbox_due_first"),
         IndexModel([("idempotency", ASCENDING)], unique=True, sparse=True, name="idempotency_unique"),
+        IndexModel([("copies.connection_id", ASCENDING)], name="copies_by_connection"),
+    ],
+    RATE_WINDOWS: [
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),
     ],
 }
 
