@@ -90,7 +90,11 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
                    clock: Clock) -> Services:
     connections = ConnectionStore(database, vault)
     meetings = MeetingStore(database)
-    access = CalendarAccess(connections=connections, meetings=meetings, gateway=gateway, clock=clock)
+    access = CalendarAccess(
+        connections=connections, meetings=meetings, gateway=gateway, clock=clock,
+        refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
+        refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
+    )
     revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
     sync = CalendarSync(
         meetings=meetings,
@@ -112,6 +116,7 @@ def build_services(settings: Settings, database: Any, vault: Vault, gateway: Cro
         if settings.sync_reconcile_interval_seconds else None,
     )
     return Services(
+        access=access,
         linking=LinkingService(
             connections=connections,
             link_states=LinkStateStore(database),

@@ -53,6 +53,8 @@ def settings(sandbox: Sandbox, api_port: int) -> Settings:
         cronofy_app_url=sandbox.url,
         cronofy_timeout_seconds=2.0,
         cronofy_max_attempts=1,  # the outbox's own retries are under test here; the gateway's have theirs
+        cronofy_rate_per_second=100_000,  # the rate budget has its own tests (tests/cronofy/test_rate_budget.py)
+        cronofy_rate_per_minute=1_000_000,
         token_encryption_keys=KEYS,
         auth_jwt_secret=JWT_SECRET,
         allowed_redirect_uris=(REDIRECT_URI,),

@@ -12,6 +12,7 @@ from .revocation import Revoker
 
 @dataclasses.dataclass(frozen=True)
 class Services:
+    access: CalendarAccess
     linking: LinkingService
     meetings: MeetingService
     revoker: Revoker

@@ -4,7 +4,8 @@ Refreshes shortly before the access token expires and once after a 401; the refr
 stored before its access token is used. Refreshes of one connection run one at a time in this
 process, and a refresh first re-reads the store: whoever comes second uses the winner's credential
 instead of spending the (possibly rotated) refresh token again. `invalid_grant` marks the connection
-NEEDS_RELINK only if the refresh token that failed is still the stored one.
+NEEDS_RELINK only if the refresh token that failed is still the stored one. Across processes the
+refresh is guarded by a lease in MongoDB that expires, so a holder that died blocks nobody for long.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from ..cronofy import CronofyGateway, CronofyLocked, CronofyUnauthorized, InvalidGrant
+from ..cronofy import CronofyGateway, CronofyLocked, CronofyUnauthorized, CronofyUnavailable, InvalidGrant
 from ..models import CalendarConnection, Clock, ConnectionStatus, Credential
 from ..store import ConnectionStore, MeetingStore
 from ..vault import DecryptionError, Secret
@@ -24,7 +26,8 @@ from ..vault import DecryptionError, Secret
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-REFRESH_MARGIN = timedelta(minutes=5)
+LEASE_POLL_SECONDS = 0.05
+MAX_LEASE_WAITS = 1200  # about a minute of polling: past any live holder's lease
 RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
 
 
@@ -38,18 +41,24 @@ class NeedsRelink(Exception):
 
 class CalendarAccess:
     def __init__(self, *, connections: ConnectionStore, meetings: MeetingStore, gateway: CronofyGateway,
-                 clock: Clock) -> None:
+                 clock: Clock, refresh_margin: timedelta = timedelta(minutes=5),
+                 refresh_lease: timedelta = timedelta(seconds=30),
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._connections = connections
         self._meetings = meetings
         self._gateway = gateway
         self._clock = clock
+        self._refresh_margin = refresh_margin
+        self._refresh_lease = refresh_lease  # longer than a refresh call can take
+        self._sleep = sleep
+        self._owner = f"refresh-{uuid.uuid4().hex[:12]}"
         self._refreshing: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 
     async def call(self, connection_id: str, action: Callable[[Secret, str], Awaitable[T]]) -> T:
         """Run `action(access_token, data_center)` for the connection."""
         connection, credential = await self._load(connection_id)
         try:
-            if credential.access_token_expires_at - self._clock() < REFRESH_MARGIN:
+            if credential.access_token_expires_at - self._clock() < self._refresh_margin:
                 credential = await self._refresh(connection, credential)
             try:
                 return await action(credential.access_token, connection.data_center)
@@ -81,20 +90,41 @@ class CalendarAccess:
         return connection, credential
 
     async def _refresh(self, connection: CalendarConnection, used: Credential) -> Credential:
+        """One refresh at a time per connection: in this process a lock, across processes a lease in
+        MongoDB. Whoever waited re-reads the store and uses the winner's credential."""
         async with self._refreshing[connection.id]:
-            _, stored = await self._load(connection.id)
-            if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
-                return stored  # refreshed meanwhile by someone else
+            for _ in range(MAX_LEASE_WAITS):
+                stored = await self._credential(connection.id)
+                if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
+                    return stored  # refreshed meanwhile by someone else
+                now = self._clock()
+                if await self._connections.take_refresh_lease(connection.id, owner=self._owner, now=now,
+                                                              until=now + self._refresh_lease):
+                    break
+                await self._sleep(LEASE_POLL_SECONDS)
+            else:
+                raise CronofyUnavailable("another process held the refresh lease too long")
             try:
-                grant = await self._gateway.refresh(refresh_token=stored.refresh_token,
-                                                    data_center=connection.data_center)
-            except InvalidGrant:
-                _, latest = await self._load(connection.id)
-                if latest.refresh_token != stored.refresh_token:
-                    return latest  # another process rotated it first
-                log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
-                await self.needs_relink(connection.id)
-                raise NeedsRelink(connection.id) from None
-            refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
-            await self._connections.store_credential(connection.id, refreshed, now=self._clock())
-            return refreshed
+                return await self._refresh_holding_lease(connection, used)
+            finally:
+                await self._connections.release_refresh_lease(connection.id, owner=self._owner)
+
+    async def _refresh_holding_lease(self, connection: CalendarConnection, used: Credential) -> Credential:
+        stored = await self._credential(connection.id)
+        if stored.refresh_token != used.refresh_token:
+            return stored  # the last holder finished just before we took the lease
+        try:
+            grant = await self._gateway.refresh(refresh_token=stored.refresh_token, data_center=connection.data_center)
+        except InvalidGrant:
+            latest = await self._credential(connection.id)
+            if latest.refresh_token != stored.refresh_token:
+                return latest  # rotated by someone who did not wait for the lease (an older process)
+            log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
+            await self.needs_relink(connection.id)
+            raise NeedsRelink(connection.id) from None
+        refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
+        await self._connections.store_credential(connection.id, refreshed, now=self._clock())
+        return refreshed
+
+    async def _credential(self, connection_id: str) -> Credential:
+        return (await self._load(connection_id))[1]

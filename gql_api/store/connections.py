@@ -10,7 +10,8 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import AutoReconnect, DuplicateKeyError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
 from ..vault import DecryptionError, Secret, Vault
@@ -101,11 +102,29 @@ class ConnectionStore:
         return (_connection(doc), self._credential(doc)) if doc else None
 
     async def store_credential(self, connection_id: str, credential: Credential, *, now: datetime) -> None:
-        """Persist a refreshed credential (before its access token is used: a rotated refresh token
-        that is not stored is lost for good)."""
+        """Persist a refreshed credential before its access token is used: a rotated refresh token
+        that is not stored is lost for good, so a write that meets a failover is tried again."""
         oid = ObjectId(connection_id)
-        await self._collection.update_one({"_id": oid}, {"$set": {**self._encrypted(oid, credential),
-                                                                   "updated_at": now}})
+        update = {"$set": {**self._encrypted(oid, credential), "updated_at": now}}
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(AutoReconnect),
+                                           wait=wait_exponential(multiplier=0.1, max=2), stop=stop_after_attempt(6),
+                                           reraise=True):
+            with attempt:
+                await self._collection.update_one({"_id": oid}, update)
+
+    async def take_refresh_lease(self, connection_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """At most one refresh per connection at a time, across processes; an expired lease (its
+        holder died) can be taken over."""
+        result = await self._collection.update_one(
+            {"_id": ObjectId(connection_id),
+             "$or": [{"refresh_lease_until": None}, {"refresh_lease_until": {"$lte": now}}]},
+            {"$set": {"refresh_lease_owner": owner, "refresh_lease_until": until}},
+        )
+        return result.modified_count == 1
+
+    async def release_refresh_lease(self, connection_id: str, *, owner: str) -> None:
+        await self._collection.update_one({"_id": ObjectId(connection_id), "refresh_lease_owner": owner},
+                                          {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
 
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
         """True when this call made an ACTIVE connection NEEDS_RELINK (so its consequences run once)."""

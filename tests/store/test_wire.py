@@ -379,3 +379,38 @@ async def test_not_primary_reaches_the_caller(mongo: ScriptedMongo, driver: str)
     assert isinstance(upsert_error.value, NotPrimaryError)
     assert len(mongo.named("insert")) == 1
     assert len(mongo.named("findAndModify")) == 1
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("fault", ["step-down", "dropped connection"])
+async def test_a_rotated_refresh_token_survives_a_failover_during_its_write(mongo: ScriptedMongo, driver: str,
+                                                                           fault: str) -> None:
+    # given the first write of a refreshed credential meets a primary stepping down (or a dropped socket)
+    failures = {"left": 2}
+
+    def flaky_update(request: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            if fault == "step-down":
+                request.command_err(code=10107, errmsg="not primary")
+            else:
+                request.hangup()
+            return
+        request.ok(n=1, nModified=1)
+
+    mongo.script["update"] = flaky_update
+    vault = Vault(KeyRing.parse(KEYS))
+    connection_id = str(ObjectId())
+    rotated = Credential(Secret("access-2"), Secret("rotated-refresh-token"), NOW + timedelta(hours=1))
+
+    # when it is stored
+    async with database(mongo, driver) as db:
+        await ConnectionStore(db, vault).store_credential(connection_id, rotated, now=NOW)
+
+    # then the write was tried again until it landed, with the rotated token (encrypted) in it
+    updates = mongo.named("update")
+    assert len(updates) == 3
+    landed = updates[-1]["updates"][0]["u"]["$set"]["refresh_token"]
+    assert vault.decrypt(landed, collection=CONNECTIONS, doc_id=ObjectId(connection_id),
+                         field="refresh_token") == Secret("rotated-refresh-token")
+    assert b"rotated-refresh-token" not in bson.encode(updates[-1])
