@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from .auth import Authenticator
 from .models import Clock, utc_now
+from .observability import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .observability import Metrics, request_ids
 from .runtime import open_runtime, vault_for
 from .sandbox import SandboxConfig, create_sandbox_app
 from .schema import schema
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Any)
+METRICS = web.AppKey("metrics", Metrics)
 
 MAX_REQUEST_BYTES = 256 * 1024
 
@@ -40,17 +42,19 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     settings = settings or Settings.from_env()
     vault = vault_for(settings)
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[request_ids])
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_runtime(settings, vault, database, clock))
     if settings.worker_enabled:
         app.cleanup_ctx.append(_worker(settings))
 
     app.router.add_route("*", "/graphql", AppGraphQLView(schema=schema, graphql_ide="graphiql"))
-    app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook(settings))
+    app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook(settings, app[METRICS]))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     if not settings.allowed_redirect_uris:
         app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
     if settings.uses_sandbox:
@@ -61,7 +65,7 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
 
 def _runtime(settings: Settings, vault: Vault, database: Any, clock: Clock):
     async def runtime(app: web.Application) -> AsyncIterator[None]:
-        async with open_runtime(settings, vault, clock=clock, database=database) as opened:
+        async with open_runtime(settings, vault, clock=clock, database=database, metrics=app[METRICS]) as opened:
             app[DATABASE] = opened.database
             app[SERVICES] = opened.services
             yield
@@ -108,9 +112,8 @@ async def demo_callback(request: web.Request) -> web.Response:
                         headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
-class PathOnlyAccessLogger(AbstractAccessLogger):
-    """aiohttp's default line includes the query string, which carries OAuth codes and states."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s" %s %.1f ms', request.remote, request.method, request.path,
-                         response.status, time * 1000)
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition; the outbox gauges are read from MongoDB at scrape time."""
+    depth, oldest = await request.app[SERVICES].meetings.outbox_stats()
+    body = request.app[METRICS].exposition(outbox_depth=depth, oldest_due=oldest, now=utc_now())
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})

@@ -44,12 +44,13 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .app import PathOnlyAccessLogger, create_app
+    from .app import create_app
+    from .observability import AccessLogger, configure_logging
     from .store import StoreUnavailable
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
     settings = Settings.from_env(**overrides)
+    configure_logging(settings.log_format)
     if settings.uses_dev_auth and not _is_loopback(settings.host):
         raise ConfigError("dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
                           f"before listening on {settings.host}")
@@ -63,8 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     app.on_startup.append(announce)
     try:
-        web.run_app(app, host=settings.host, port=settings.port, access_log_class=PathOnlyAccessLogger,
-                    print=None)
+        # SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), then the cleanup
+        # hands back outbox and refresh leases and closes the clients.
+        web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None,
+                    shutdown_timeout=settings.shutdown_timeout_seconds)
     except StoreUnavailable as error:
         log.error("cannot start: %s", error)
         return 1
@@ -79,8 +82,10 @@ def _worker(args: argparse.Namespace) -> int:
     from .store import StoreUnavailable
     from .worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .observability import configure_logging
+
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     if not settings.mongodb_uri:
         raise ConfigError("a separate worker needs the server's database: set MONGODB_URI")
     vault = vault_for(settings)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .cronofy import CronofyGateway
 from .models import Clock
+from .observability import Metrics
 from .services import (
     CalendarAccess,
     CalendarInbound,
@@ -55,9 +56,10 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, database: Any = None
-                       ) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, database: Any = None,
+                       metrics: Metrics | None = None) -> AsyncIterator[Runtime]:
     """Open (or adopt) the database, create its indexes, and build the services on it."""
+    metrics = metrics or Metrics()
     client = None if database is not None else open_client(settings)
     database = database if database is not None else client[settings.mongodb_database]
     try:
@@ -73,8 +75,9 @@ async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, databa
             max_attempts=settings.cronofy_max_attempts,
             rate_budget=MongoRateBudget(database, per_second=settings.cronofy_rate_per_second,
                                         per_minute=settings.cronofy_rate_per_minute),
+            observe=metrics.observe_cronofy,
         )
-        services = build_services(settings, database, vault, gateway, clock)
+        services = build_services(settings, database, vault, gateway, clock, metrics)
         try:
             yield Runtime(database=database, services=services)
         finally:
@@ -87,13 +90,14 @@ async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, databa
 
 
 def build_services(settings: Settings, database: Any, vault: Vault, gateway: CronofyGateway,
-                   clock: Clock) -> Services:
+                   clock: Clock, metrics: Metrics) -> Services:
     connections = ConnectionStore(database, vault)
     meetings = MeetingStore(database)
     access = CalendarAccess(
         connections=connections, meetings=meetings, gateway=gateway, clock=clock,
         refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
         refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
+        on_refresh=metrics.refreshed,
     )
     revoker = Revoker(revocations=RevocationStore(database, vault), gateway=gateway, clock=clock)
     sync = CalendarSync(

@@ -64,6 +64,8 @@ class Settings:
     outbox_max_attempts: int = 10
     sync_grace_seconds: float = 1.5
     sync_reconcile_interval_seconds: int = 900
+    log_format: str = "json"
+    shutdown_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.mongodb_driver not in MONGODB_DRIVERS:
@@ -82,6 +84,8 @@ class Settings:
             raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")
         if self.sync_grace_seconds < 0 or self.worker_poll_seconds <= 0:
             raise ConfigError("SYNC_GRACE_SECONDS must be >= 0 and WORKER_POLL_SECONDS > 0")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError("LOG_FORMAT must be json or text")
         if self.sync_reconcile_interval_seconds < 0:
             raise ConfigError("SYNC_RECONCILE_INTERVAL_SECONDS must be >= 0 (0 turns reconciliation off)")
         if len(self.base_url) + len(WEBHOOK_CALLBACK_SUFFIX) > MAX_CALLBACK_URL:
@@ -190,6 +194,8 @@ class Settings:
             "sync_grace_seconds": number("SYNC_GRACE_SECONDS", float, cls.sync_grace_seconds),
             "sync_reconcile_interval_seconds": number("SYNC_RECONCILE_INTERVAL_SECONDS", int,
                                                       cls.sync_reconcile_interval_seconds),
+            "log_format": (text("LOG_FORMAT") or cls.log_format).lower(),
+            "shutdown_timeout_seconds": number("SHUTDOWN_TIMEOUT_SECONDS", float, cls.shutdown_timeout_seconds),
             "allowed_redirect_uris": tuple(
                 uri.strip() for uri in (text("ALLOWED_REDIRECT_URIS") or "").split(",") if uri.strip()
             ),

@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from .cronofy.push import SIGNATURE_HEADER, parse_notification, signature_valid
+from .observability import Metrics
 from .settings import Settings
 from .view import SERVICES
 
@@ -21,7 +22,12 @@ MAX_NOTIFICATION_BYTES = 64 * 1024  # real notifications are a few hundred bytes
 WEBHOOK_ROUTE = "/webhooks/cronofy/{token}"
 
 
-def cronofy_webhook(settings: Settings):
+def cronofy_webhook(settings: Settings, metrics: Metrics):
+    async def observed(request: web.Request) -> web.Response:
+        response = await handle(request)
+        metrics.webhook(request.get("notification_type", "unparsed"), response.status)
+        return response
+
     async def handle(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
             return _answer(413, "too large")
@@ -39,6 +45,7 @@ def cronofy_webhook(settings: Settings):
             notification = parse_notification(body)
         except ValueError:
             return _answer(400, "not a notification")
+        request["notification_type"] = notification.type
 
         if notification.type == "change":
             await inbound.changed(connection, since=notification.changes_since)
@@ -49,7 +56,7 @@ def cronofy_webhook(settings: Settings):
         log.info("cronofy push %r for connection %s acknowledged", notification.type, connection.id)
         return _answer(200, "ok")  # verification, and types we do not act on
 
-    return handle
+    return observed
 
 
 def _answer(status: int, message: str) -> web.Response:

@@ -152,6 +152,7 @@ class CronofyGateway:
         max_attempts: int = 4,
         retry_budget_seconds: float = 20.0,
         rate_budget: RateBudget | None = None,
+        observe: Callable[[str, str, int, float], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -164,6 +165,7 @@ class CronofyGateway:
         self._max_attempts = max_attempts
         self._retry_budget = retry_budget_seconds
         self._rate_budget = rate_budget
+        self._observe = observe or (lambda method, path, status, seconds: None)  # (method, path, status, s)
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
@@ -349,11 +351,13 @@ class CronofyGateway:
         except httpx.HTTPError as exc:
             failure = CronofyUnavailable(f"Cronofy could not be reached for {method} {endpoint} "
                                          f"({type(exc).__name__})")
+        elapsed = time.monotonic() - started
         if failure is not None:
             log.warning("cronofy %s %s failed: %s", method, endpoint, failure)
+            self._observe(method, endpoint, 0, elapsed)
             raise failure
-        log.info("cronofy %s %s -> %s in %.0f ms", method, endpoint, response.status_code,
-                 (time.monotonic() - started) * 1000)
+        self._observe(method, endpoint, response.status_code, elapsed)
+        log.info("cronofy %s %s -> %s in %.0f ms", method, endpoint, response.status_code, elapsed * 1000)
         if response.status_code in (200, 201, 202, 204):
             if not response.content:
                 return None

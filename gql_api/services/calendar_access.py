@@ -43,8 +43,10 @@ class CalendarAccess:
     def __init__(self, *, connections: ConnectionStore, meetings: MeetingStore, gateway: CronofyGateway,
                  clock: Clock, refresh_margin: timedelta = timedelta(minutes=5),
                  refresh_lease: timedelta = timedelta(seconds=30),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 on_refresh: Callable[[str], None] = lambda result: None) -> None:
         self._connections = connections
+        self._on_refresh = on_refresh  # counts refreshes by result, for the metrics
         self._meetings = meetings
         self._gateway = gateway
         self._clock = clock
@@ -68,6 +70,11 @@ class CalendarAccess:
         except CronofyLocked:  # the provider side is disconnected (cronofy.md §8.1)
             await self.needs_relink(connection.id)
             raise NeedsRelink(connection.id) from None
+
+    @property
+    def owner(self) -> str:
+        """This process's name on refresh leases."""
+        return self._owner
 
     async def needs_relink(self, connection_id: str) -> None:
         """Cronofy stopped accepting the connection (invalid_grant, 423, profile_disconnected): the
@@ -118,12 +125,15 @@ class CalendarAccess:
         except InvalidGrant:
             latest = await self._credential(connection.id)
             if latest.refresh_token != stored.refresh_token:
+                self._on_refresh("lost_race")
                 return latest  # rotated by someone who did not wait for the lease (an older process)
+            self._on_refresh("invalid_grant")
             log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
             await self.needs_relink(connection.id)
             raise NeedsRelink(connection.id) from None
         refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
         await self._connections.store_credential(connection.id, refreshed, now=self._clock())
+        self._on_refresh("refreshed")
         return refreshed
 
     async def _credential(self, connection_id: str) -> Credential:

@@ -100,9 +100,14 @@ class CalendarInbound:
         await self._access.needs_relink(connection.id)
 
     async def aclose(self) -> None:
+        """Stop background reads and hand back this process's leases (reads and refreshes)."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            await self._connections.release_leases(owners=(self._owner, self._access.owner))
+        except Exception as exc:  # the store is away: the leases simply expire instead
+            log.warning("could not hand back connection leases on shutdown: %s", type(exc).__name__)
 
     # --- the worker ---------------------------------------------------------------------------
 

@@ -89,10 +89,17 @@ class CalendarSync:
             return None
 
     async def aclose(self) -> None:
-        """Stop background syncs; their leases expire and another worker finishes the work."""
+        """Stop background syncs and hand their leases back, so another worker finishes at once."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            released = await self._meetings.release_all(owner=self._owner, now=self._clock())
+        except Exception as exc:  # the store is away: the leases simply expire instead
+            log.warning("could not hand back meeting leases on shutdown: %s", type(exc).__name__)
+            return
+        if released:
+            log.info("handed back %d meeting lease(s) on shutdown", released)
 
     async def _sync_one(self, meeting_id: str | None = None) -> Meeting | None:
         """Lease one due meeting, bring its pending copies up to date, give the lease back."""

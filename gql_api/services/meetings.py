@@ -82,6 +82,9 @@ class MeetingService:
         self._clock = clock
         self._grace_seconds = grace_seconds
 
+    async def outbox_stats(self) -> tuple[int, datetime | None]:
+        return await self._meetings.outbox_stats()
+
     async def get(self, user: User, meeting_id: str) -> Meeting | None:
         return await self._meetings.for_participant(user.id, meeting_id)
 

@@ -122,6 +122,13 @@ class ConnectionStore:
         )
         return result.modified_count == 1
 
+    async def release_leases(self, *, owners: tuple[str, ...]) -> None:
+        """On shutdown: hand back sync and refresh leases, so another process goes on at once."""
+        await self._collection.update_many({"sync_lease_owner": {"$in": list(owners)}},
+                                           {"$set": {"sync_lease_owner": None, "sync_lease_until": None}})
+        await self._collection.update_many({"refresh_lease_owner": {"$in": list(owners)}},
+                                           {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
+
     async def release_refresh_lease(self, connection_id: str, *, owner: str) -> None:
         await self._collection.update_one({"_id": ObjectId(connection_id), "refresh_lease_owner": owner},
                                           {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})

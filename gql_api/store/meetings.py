@@ -207,6 +207,19 @@ class MeetingStore:
                                                    {"$set": {**fields, "lease_until": lease_until}})
         return result.matched_count == 1
 
+    async def release_all(self, *, owner: str, now: datetime) -> int:
+        """On shutdown: hand back every lease `owner` holds, due at once, so another worker goes on."""
+        result = await self._collection.update_many(
+            {"lease_owner": owner}, {"$set": {"lease_owner": None, "lease_until": None, "sync_due_at": now}})
+        return result.modified_count
+
+    async def outbox_stats(self) -> tuple[int, datetime | None]:
+        """How many meetings have calendar work waiting, and since when the oldest has been due."""
+        depth = await self._collection.count_documents({"sync_due_at": {"$ne": None}})
+        oldest = await self._collection.find_one({"sync_due_at": {"$ne": None}}, {"sync_due_at": 1},
+                                                 sort=[("sync_due_at", 1)])
+        return depth, as_utc(oldest["sync_due_at"]) if oldest else None
+
     async def release(self, meeting_id: str, *, owner: str, seen_version: int, next_due: datetime | None,
                       now: datetime) -> None:
         """Give the lease back. If the meeting changed meanwhile, its new version is due at once."""
