@@ -8,6 +8,7 @@ import logging
 import sys
 
 from .settings import ConfigError, Settings, describe_dev_defaults
+from .store.mongo import describe_uri
 
 log = logging.getLogger("gql_api")
 
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     dev_token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
 
     commands.add_parser("worker", help="run the background worker alone (calendar sync, revocations)")
+
+    rotate = commands.add_parser("rotate-keys", help="re-encrypt every stored token under the first key of "
+                                                     "TOKEN_ENCRYPTION_KEYS (safe to interrupt and run again)")
+    rotate.add_argument("--batch-size", type=int, default=100)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
 
@@ -105,6 +110,44 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_keys(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .runtime import vault_for
+    from .store import ConnectionStore, RevocationStore, StoreUnavailable, close_client, open_client, prepare
+    from .vault import DecryptionError
+
+    settings = Settings.from_env()
+    if not settings.mongodb_uri or not settings.token_encryption_keys:
+        raise ConfigError("rotate-keys works on the server's database: set MONGODB_URI and TOKEN_ENCRYPTION_KEYS")
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    vault = vault_for(settings)
+
+    async def run() -> int:
+        client = open_client(settings)
+        try:
+            database = client[settings.mongodb_database]
+            await prepare(database, where=describe_uri(settings.mongodb_uri))
+            total = 0
+            for store in (ConnectionStore(database, vault), RevocationStore(database, vault)):
+                while rotated := await store.rotate_keys(batch_size=args.batch_size):
+                    total += rotated
+                    print(f"re-encrypted {total} so far", flush=True)
+            return total
+        finally:
+            await close_client(client)
+
+    try:
+        total = asyncio.run(run())
+    except (StoreUnavailable, DecryptionError) as error:
+        print(f"gql-api: {error}", file=sys.stderr)
+        return 1
+    print(f"done: {total} token document(s) re-encrypted under key {vault.active_kid}; "
+          "older keys can now be removed from TOKEN_ENCRYPTION_KEYS")
+    return 0
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -145,5 +188,5 @@ def _generate_key(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "worker": _worker, "dev-token": _dev_token, "export-schema": _export_schema,
+COMMANDS = {"serve": _serve, "worker": _worker, "rotate-keys": _rotate_keys, "dev-token": _dev_token, "export-schema": _export_schema,
             "generate-key": _generate_key}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -21,6 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = web.RequestKey("request_id", str)
+OPERATION = web.RequestKey("graphql_operation", str)  # set by the GraphQL layer, for the access line
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPERATION_LABELS = 200  # client-chosen names: bound the label values a client can create
@@ -92,14 +93,13 @@ async def request_ids(request: web.Request, handler: Callable[[web.Request], Awa
                       ) -> web.StreamResponse:
     """Every request gets an id (a well-formed incoming X-Request-ID is kept), echoed in the answer."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request["request_id"] = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["started"] = time.monotonic()
+    request[REQUEST_ID] = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        exc.headers[REQUEST_ID_HEADER] = request["request_id"]
+        exc.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
         raise
-    response.headers[REQUEST_ID_HEADER] = request["request_id"]
+    response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     return response
 
 
@@ -109,7 +109,7 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s", request.method, request.path, response.status,
-            extra={"request_id": request.get("request_id"), "operation": request.get("graphql_operation"),
+            extra={"request_id": request.get(REQUEST_ID), "operation": request.get(OPERATION),
                    "method": request.method, "path": request.path, "status": response.status,
                    "duration_ms": round(time * 1000, 1), "remote": request.remote},
         )

@@ -135,5 +135,9 @@ class Vault:
         except (KeyError, TypeError, InvalidTag, UnicodeDecodeError):
             raise DecryptionError(f"cannot decrypt {collection}.{field} of document {doc_id}") from None
 
+    @property
+    def active_kid(self) -> str:
+        return self._ring.active_kid
+
     def needs_rotation(self, blob: dict) -> bool:
         return blob.get("kid") != self._ring.active_kid

@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 
 MAX_NOTIFICATION_BYTES = 64 * 1024  # real notifications are a few hundred bytes
 WEBHOOK_ROUTE = "/webhooks/cronofy/{token}"
+NOTIFICATION_TYPE = web.RequestKey("notification_type", str)
 
 
 def cronofy_webhook(settings: Settings, metrics: Metrics):
     async def observed(request: web.Request) -> web.Response:
         response = await handle(request)
-        metrics.webhook(request.get("notification_type", "unparsed"), response.status)
+        metrics.webhook(request.get(NOTIFICATION_TYPE, "unparsed"), response.status)
         return response
 
     async def handle(request: web.Request) -> web.Response:
@@ -45,7 +46,7 @@ def cronofy_webhook(settings: Settings, metrics: Metrics):
             notification = parse_notification(body)
         except ValueError:
             return _answer(400, "not a notification")
-        request["notification_type"] = notification.type
+        request[NOTIFICATION_TYPE] = notification.type
 
         if notification.type == "change":
             await inbound.changed(connection, since=notification.changes_since)

@@ -68,5 +68,22 @@ class RevocationStore:
             {"_id": revocation.id}, {"$set": {"next_attempt_at": at, "last_error": error}}
         )
 
+    async def rotate_keys(self, *, batch_size: int) -> int:
+        """Re-encrypt one batch of owed refresh tokens still under an older key; 0 when none is left."""
+        cursor = self._collection.find(
+            {"refresh_token": {"$ne": None}, "refresh_token.kid": {"$ne": self._vault.active_kid}},
+            {"refresh_token": 1},
+        ).limit(batch_size)
+        rotated = 0
+        async for doc in cursor:
+            where = {"collection": REVOCATIONS, "doc_id": doc["_id"], "field": "refresh_token"}
+            token = self._vault.decrypt(doc["refresh_token"], **where)
+            result = await self._collection.update_one(
+                {"_id": doc["_id"], "refresh_token": doc["refresh_token"]},
+                {"$set": {"refresh_token": self._vault.encrypt(token, **where)}},
+            )
+            rotated += result.modified_count
+        return rotated
+
     async def count(self) -> int:
         return await self._collection.count_documents({})
