@@ -140,7 +140,7 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
             assert [t["status"] for t in state["tokens"] if t["kind"] == "refresh"] == ["revoked"]
             tokens = [t["token"] for t in state["tokens"]]
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
 
     log = log_path.read_text()
