@@ -22,42 +22,17 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
 
 from gql_api import Settings, create_app  # noqa: E402
 from gql_api.sandbox import SandboxConfig, create_sandbox_app  # noqa: E402
-from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api, link_account  # noqa: E402
+from helpers import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
+    JWT_SECRET,
+    KEYS,
+    REDIRECT_URI,
+    Api,
+    CountingDatabase,
+    link_account,
+)
 from test_meetings import SCHEDULE, meeting_input  # noqa: E402
-
-
-class Counting:
-    """Wraps a motor-style database and counts collection method calls by (collection, method)."""
-
-    def __init__(self, database, counts: collections.Counter) -> None:
-        self._database, self._counts = database, counts
-
-    def __getitem__(self, name: str):
-        return _CountingCollection(self._database[name], name, self._counts)
-
-    def __getattr__(self, name: str):
-        attribute = getattr(self._database, name)
-        if name == "command":
-            def command(*args, **kwargs):
-                self._counts[("<db>", "command")] += 1
-                return attribute(*args, **kwargs)
-            return command
-        return attribute
-
-
-class _CountingCollection:
-    def __init__(self, collection, name: str, counts: collections.Counter) -> None:
-        self._collection, self._name, self._counts = collection, name, counts
-
-    def __getattr__(self, method: str):
-        attribute = getattr(self._collection, method)
-        if not callable(attribute):
-            return attribute
-
-        def counted(*args, **kwargs):
-            self._counts[(self._name, method)] += 1
-            return attribute(*args, **kwargs)
-        return counted
 
 
 async def main() -> None:
@@ -69,7 +44,7 @@ async def main() -> None:
                         cronofy_app_url=base, token_encryption_keys=KEYS, auth_jwt_secret=JWT_SECRET,
                         allowed_redirect_uris=(REDIRECT_URI,), worker_enabled=False)
     counts: collections.Counter = collections.Counter()
-    database = Counting(AsyncMongoMockClient(tz_aware=True)["cost"], counts)
+    database = CountingDatabase(AsyncMongoMockClient(tz_aware=True)["cost"], counts)
     async with TestClient(TestServer(create_app(settings, database=database), host="127.0.0.1")) as client, \
             httpx.AsyncClient() as http:
         api = Api(client, settings)
@@ -83,7 +58,9 @@ async def main() -> None:
                                                 payload["meeting"]["participants"]} == {"SYNCED"}
 
         cronofy = (await http.get(f"{base}/_control/requests")).json()
+        spent = collections.Counter(counts)  # before shutdown hands leases back
     await sandbox.close()
+    counts = spent
 
     print("scheduleMeeting, organizer and partner both linked, Cronofy answering at once:")
     print(f"  Cronofy calls: {len(cronofy)}")

@@ -1,7 +1,7 @@
 """Bringing every calendar copy of a meeting to the meeting's current version (the outbox worker).
 
-A worker leases one meeting at a time and, for each pending copy, makes the calendar match the
-meeting as it is now: an upsert of the current details, or a delete once cancelled. Applying the
+A worker leases one meeting at a time and, for every pending copy at once, makes the calendar match
+the meeting as it is now: an upsert of the current details, or a delete once cancelled. Applying the
 latest state (not a log of old operations) is what keeps them in order: an update queued behind a
 cancel can never bring the event back. Failures retry with backoff up to a budget, then FAILED.
 """
@@ -107,22 +107,15 @@ class CalendarSync:
         meeting = await self._meetings.claim(owner=self._owner, now=now, until=now + self._lease, meeting_id=meeting_id)
         if meeting is None:
             return None
-        copies = list(meeting.copies)
-        for index in meeting.pending_copies():
-            copy = copies[index]
-            if copy.attempt_version == meeting.version and copy.next_attempt_at is not None \
-                    and copy.next_attempt_at > self._clock():
-                continue  # backing off
-            outcome = await self._apply(meeting, copy)
-            copies[index] = self._after(meeting, copy, outcome)
-            # Recording the result renews the lease; losing it means another worker took over.
-            if not await self._meetings.record_copy(meeting.id, index, copies[index], owner=self._owner,
-                                                    lease_until=self._clock() + self._lease):
-                log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
-                return meeting
-        done = dataclasses.replace(meeting, copies=tuple(copies))
-        await self._meetings.release(meeting.id, owner=self._owner, seen_version=meeting.version,
-                                     next_due=_next_due(done, self._clock()), now=self._clock())
+        now = self._clock()
+        due = [i for i in meeting.pending_copies() if not _backing_off(meeting, meeting.copies[i], now)]
+        # Every copy at once: the answer waits for the slowest calendar, not for their sum.
+        outcomes = await asyncio.gather(*(self._apply(meeting, meeting.copies[i]) for i in due))
+        results = {i: self._after(meeting, meeting.copies[i], outcome) for i, outcome in zip(due, outcomes)}
+        done = dataclasses.replace(meeting, copies=tuple(results.get(i, c) for i, c in enumerate(meeting.copies)))
+        if not await self._meetings.finish(meeting.id, results, owner=self._owner, seen_version=meeting.version,
+                                           next_due=_next_due(done, self._clock()), now=self._clock()):
+            log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
         return done
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:
@@ -174,6 +167,11 @@ class CalendarSync:
             failed_version=meeting.version if exhausted else copy.failed_version,
             last_error=outcome.error if exhausted else f"{outcome.error} Retrying.",
         )
+
+
+def _backing_off(meeting: Meeting, copy: CalendarCopy, now: datetime) -> bool:
+    return copy.attempt_version == meeting.version and copy.next_attempt_at is not None \
+        and copy.next_attempt_at > now
 
 
 def _next_due(meeting: Meeting, now: datetime) -> datetime | None:

@@ -199,14 +199,6 @@ class MeetingStore:
         )
         return _meeting(doc) if doc else None
 
-    async def record_copy(self, meeting_id: str, index: int, copy: CalendarCopy, *, owner: str,
-                          lease_until: datetime) -> bool:
-        """Store one copy's outcome and renew the lease; False when `owner` no longer holds it."""
-        fields = {f"copies.{index}.{key}": value for key, value in _copy_document(copy).items()}
-        result = await self._collection.update_one({"_id": ObjectId(meeting_id), "lease_owner": owner},
-                                                   {"$set": {**fields, "lease_until": lease_until}})
-        return result.matched_count == 1
-
     async def release_all(self, *, owner: str, now: datetime) -> int:
         """On shutdown: hand back every lease `owner` holds, due at once, so another worker goes on."""
         result = await self._collection.update_many(
@@ -220,17 +212,19 @@ class MeetingStore:
                                                  sort=[("sync_due_at", 1)])
         return depth, as_utc(oldest["sync_due_at"]) if oldest else None
 
-    async def release(self, meeting_id: str, *, owner: str, seen_version: int, next_due: datetime | None,
-                      now: datetime) -> None:
-        """Give the lease back. If the meeting changed meanwhile, its new version is due at once."""
+    async def finish(self, meeting_id: str, copies: dict[int, CalendarCopy], *, owner: str, seen_version: int,
+                     next_due: datetime | None, now: datetime) -> bool:
+        """Store the copies' outcomes and give the lease back, in one write. If the meeting changed
+        meanwhile, its new version is due at once. False when `owner` had lost the lease."""
+        fields = {f"copies.{i}.{key}": value for i, copy in copies.items() for key, value in _copy_document(copy).items()}
         free = {"lease_owner": None, "lease_until": None}
-        result = await self._collection.update_one(
-            {"_id": ObjectId(meeting_id), "lease_owner": owner, "version": seen_version},
-            {"$set": {**free, "sync_due_at": next_due}},
-        )
+        oid = ObjectId(meeting_id)
+        result = await self._collection.update_one({"_id": oid, "lease_owner": owner, "version": seen_version},
+                                                   {"$set": {**fields, **free, "sync_due_at": next_due}})
         if result.matched_count == 0:
-            await self._collection.update_one({"_id": ObjectId(meeting_id), "lease_owner": owner},
-                                              {"$set": {**free, "sync_due_at": now}})
+            result = await self._collection.update_one({"_id": oid, "lease_owner": owner},
+                                                       {"$set": {**fields, **free, "sync_due_at": now}})
+        return result.matched_count == 1
 
 
 def _idempotency(organizer_id: str, key: str) -> str:
