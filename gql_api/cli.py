@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="start the HTTP server (embedded defaults when nothing is set)")
     serve.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default PORT or 8080)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="processes sharing the port (SO_REUSEPORT); more than one needs MONGODB_URI")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     dev_token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
     dev_token.add_argument("user_id")
@@ -59,6 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.uses_dev_auth and not _is_loopback(settings.host):
         raise ConfigError("dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
                           f"before listening on {settings.host}")
+    if args.workers > 1:
+        return _supervise(args, settings)
     for note in describe_dev_defaults(settings):
         log.warning("%s", note)
     app = create_app(settings)
@@ -72,11 +77,34 @@ def _serve(args: argparse.Namespace) -> int:
         # SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), then the cleanup
         # hands back outbox and refresh leases and closes the clients.
         web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None,
-                    shutdown_timeout=settings.shutdown_timeout_seconds)
+                    shutdown_timeout=settings.shutdown_timeout_seconds, reuse_port=args.reuse_port or None)
     except StoreUnavailable as error:
         log.error("cannot start: %s", error)
         return 1
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --workers N`: N processes on one port, the kernel spreading connections among them. They
+    share state only through MongoDB, so the in-memory store and the in-process sandbox are refused."""
+    import signal
+    import subprocess
+
+    if not settings.mongodb_uri or settings.uses_sandbox:
+        raise ConfigError("--workers above 1 needs MONGODB_URI and a Cronofy (CRONOFY_CLIENT_ID): processes "
+                          "share nothing but the database")
+    command = [sys.executable, "-m", "gql_api", "serve", "--host", settings.host, "--port", str(settings.port),
+               "--reuse-port"]
+    children = [subprocess.Popen(command) for _ in range(args.workers)]
+    log.info("serving with %d processes on %s:%d", len(children), settings.host, settings.port)
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
 
 
 def _worker(args: argparse.Namespace) -> int:

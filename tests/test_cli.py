@@ -150,3 +150,8 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
     assert all(token not in log for token in tokens)
     assert callback["code"] not in log and callback["state"] not in log  # access log drops query strings
     assert parse_qs(urlsplit(authorization_url).query)["state"][0] not in log
+
+
+def test_several_processes_need_a_shared_database():
+    result = gql_api("serve", "--workers", "2", "--port", str(free_port()))
+    assert result.returncode == 2 and "--workers above 1 needs MONGODB_URI" in result.stderr
