@@ -9,9 +9,11 @@ import logging
 import bson
 
 from gql_api.app import SERVICES
+from gql_api.observability import JsonFormatter
 from gql_api.schema import schema
 
 from helpers import CLIENT_SECRET, CONNECTIONS, LINK, UNLINK, begin_link, consent, link_account
+from test_meetings import CANCEL, UPDATE, schedule
 
 
 def needles(secret: str) -> set[bytes]:
@@ -41,6 +43,21 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
     await sandbox.fault(path="/oauth/token/revoke", status=503)
     await api.data(UNLINK, {"input": {"connectionId": connection["id"]}})
     other = await link_account(api, profile_name="second@example.test")
+    # meetings written to calendars, changed in a calendar (push, webhook, read back), tokens refreshed
+    await link_account(api, user="bob", profile_name="bob@example.test")
+    meeting = await schedule(api)
+    await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Renamed"}})
+    host = next(e for e in (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
+                if e["managed"] and not e["deleted"])
+    await sandbox.http.post(f"{sandbox.url}/_control/act/edit",
+                            json={"calendar_id": host["calendar_id"], "event_id": host["event_id"], "summary": "X"})
+    await sandbox.http.post(f"{sandbox.url}/_control/expire-tokens", json={})
+    await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}})
+    await api.client.app[SERVICES].sync.run_due()
+    metrics = await (await api.client.get("/metrics")).text()
+    api.bodies.append(metrics)
+    assert 'cronofy_token_refreshes_total{result="refreshed"}' in metrics  # the flow did refresh
+    assert 'cronofy_webhooks_total{status="202",type="change"}' in metrics  # and took a push
 
     state = await sandbox.state()
     tokens = [token["token"] for token in state["tokens"]]
@@ -61,9 +78,12 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
     await scan_database("after the revocation")
     await api.data(UNLINK, {"input": {"connectionId": other["id"]}})
 
-    # nor any log line (ours, aiohttp's, httpx's, strawberry's), nor any response body or header
+    # nor any log line (ours, aiohttp's, httpx's, strawberry's; as text and as JSON lines), nor any
+    # response body or header (GraphQL and /metrics)
     assert caplog.records, "the test must actually capture logs"
+    json_lines = "\n".join(JsonFormatter().format(record) for record in caplog.records)
     assert_absent(tokens + [CLIENT_SECRET], caplog.text.encode(), "the logs")
+    assert_absent(tokens + [CLIENT_SECRET], json_lines.encode(), "the JSON logs")
     assert_absent(tokens + [CLIENT_SECRET], "".join(api.bodies).encode(), "GraphQL responses")
 
 
