@@ -17,7 +17,6 @@ from .observability import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .observability import Metrics, request_ids
 from .runtime import open_runtime, vault_for
 from .sandbox import SandboxConfig, create_sandbox_app
-from .schema import schema
 from .settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
 from .store import is_ready
 from .vault import Vault
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     if settings.worker_enabled:
         app.cleanup_ctx.append(_worker(settings))
 
-    app.router.add_route("*", "/graphql", AppGraphQLView(schema=schema, graphql_ide="graphiql"))
+    app.router.add_route("*", "/graphql", AppGraphQLView.from_settings(settings))
     app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook(settings, app[METRICS]))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 
 DATA_CENTERS = ("us", "uk", "de", "au", "ca", "sg")
@@ -22,6 +23,7 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 SANDBOX_PATH = "/sandbox/cronofy"
 DEMO_CALLBACK_PATH = "/demo/calendar-linked"
 MAX_CALLBACK_URL = 128  # Cronofy's limit for a channel's callback_url
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 WEBHOOK_CALLBACK_SUFFIX = "/webhooks/cronofy/" + "x" * 32  # the path and a 192-bit URL-safe token
 
 
@@ -67,6 +69,18 @@ class Settings:
     log_format: str = "json"
     shutdown_timeout_seconds: float = 10.0
 
+    # GraphQL endpoint (see gql_api/graphql_limits.py for what each limit counts)
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2000
+    graphql_max_directives: int = 20
+    graphql_max_cost: int = 20_000
+    graphql_introspection: bool = True
+    # From the environment GraphiQL is on only with dev auth unless GRAPHIQL_ENABLED says otherwise;
+    # settings built in code keep it unless they turn it off.
+    graphiql_enabled: bool = True
+    cors_allowed_origins: tuple[str, ...] = ()
+
     def __post_init__(self) -> None:
         if self.mongodb_driver not in MONGODB_DRIVERS:
             raise ConfigError(f"MONGODB_DRIVER must be one of {', '.join(MONGODB_DRIVERS)}")
@@ -99,6 +113,14 @@ class Settings:
                               "AUTH_JWT_PUBLIC_KEY")
         if not 1 <= self.port <= 65535:
             raise ConfigError("PORT must be between 1 and 65535")
+        if min(self.graphql_max_depth, self.graphql_max_aliases, self.graphql_max_tokens,
+               self.graphql_max_directives, self.graphql_max_cost) < 1:
+            raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_ALIASES, GRAPHQL_MAX_TOKENS, GRAPHQL_MAX_DIRECTIVES "
+                              "and GRAPHQL_MAX_COST must be at least 1")
+        for origin in self.cors_allowed_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ConfigError(f"CORS_ALLOWED_ORIGINS takes exact origins such as https://app.example.com "
+                                  f"(scheme, host, optional port; no path, no wildcard), got {origin[:80]!r}")
 
     # --- derived -------------------------------------------------------------------------
 
@@ -196,6 +218,17 @@ class Settings:
                                                       cls.sync_reconcile_interval_seconds),
             "log_format": (text("LOG_FORMAT") or cls.log_format).lower(),
             "shutdown_timeout_seconds": number("SHUTDOWN_TIMEOUT_SECONDS", float, cls.shutdown_timeout_seconds),
+            "graphql_max_depth": number("GRAPHQL_MAX_DEPTH", int, cls.graphql_max_depth),
+            "graphql_max_aliases": number("GRAPHQL_MAX_ALIASES", int, cls.graphql_max_aliases),
+            "graphql_max_tokens": number("GRAPHQL_MAX_TOKENS", int, cls.graphql_max_tokens),
+            "graphql_max_directives": number("GRAPHQL_MAX_DIRECTIVES", int, cls.graphql_max_directives),
+            "graphql_max_cost": number("GRAPHQL_MAX_COST", int, cls.graphql_max_cost),
+            "graphql_introspection": flag("GRAPHQL_INTROSPECTION", cls.graphql_introspection),
+            "graphiql_enabled": flag("GRAPHIQL_ENABLED",
+                                     not (text("AUTH_JWT_SECRET") or text("AUTH_JWT_PUBLIC_KEY"))),
+            "cors_allowed_origins": tuple(
+                origin.strip() for origin in (text("CORS_ALLOWED_ORIGINS") or "").split(",") if origin.strip()
+            ),
             "allowed_redirect_uris": tuple(
                 uri.strip() for uri in (text("ALLOWED_REDIRECT_URIS") or "").split(",") if uri.strip()
             ),
