@@ -14,7 +14,7 @@ from aiohttp import web
 from .auth import Authenticator
 from .models import Clock, utc_now
 from .observability import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .observability import Metrics, request_ids
+from .observability import METRICS, Metrics, request_ids
 from .runtime import open_runtime, vault_for
 from .sandbox import SandboxConfig, create_sandbox_app
 from .settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Any)
-METRICS = web.AppKey("metrics", Metrics)
 
 MAX_REQUEST_BYTES = 256 * 1024
 

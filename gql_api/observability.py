@@ -86,6 +86,7 @@ class Metrics:
 
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+METRICS = web.AppKey("metrics", Metrics)
 
 
 @web.middleware

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -26,7 +27,7 @@ from resolvers import connections as connection_resolvers
 from resolvers import meetings as meeting_resolvers
 
 from .graphql_limits import GraphQLLimits, limit_rules
-from .observability import REQUEST_ID
+from .observability import METRICS, OPERATION, REQUEST_ID
 from .types import (
     SCALARS,
     BeginCalendarLinkPayload,
@@ -192,6 +193,25 @@ class AppSchema(strawberry.Schema):
                         extra={"request_id": rid, "operation": operation, "code": code})
 
 
+class ObserveOperation(SchemaExtension):
+    """Names the operation on the request (for the access log line) and counts it in the metrics:
+    by operation name and outcome, with its latency. Never the variables."""
+
+    def on_operation(self):  # type: ignore[override]
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        if request is None:
+            return
+        name = context.operation_name
+        request[OPERATION] = name or "anonymous"
+        result = context.result
+        outcome = "error" if (result and result.errors) or context.pre_execution_errors else "ok"
+        if METRICS in request.app:
+            request.app[METRICS].observe_graphql(name, outcome, time.perf_counter() - started)
+
+
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> strawberry.Schema:
     """The schema with these limits: one per configuration, its validation rules built with it, once,
     so the ValidationCache's keys (schema, document, rules) repeat across requests."""
@@ -211,6 +231,7 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
             lambda: AddValidationRules(rules),
             RequireAuthentication,
             MaskUnexpectedErrors,
+            ObserveOperation,
         ],
         # Without introspection, "Did you mean ...?" would still spell out the schema.
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not introspection),

@@ -35,11 +35,16 @@ async def test_one_json_access_line_per_request_without_query_strings(settings, 
     try:
         async with httpx.AsyncClient() as http:
             response = await http.get(str(server.make_url("/healthz?code=secret-code&state=secret-state")))
+            await http.post(str(server.make_url("/graphql")), json={
+                "query": "query StatusPoll($x: String) { calendarConnections { id } }",
+                "variables": {"x": "secret-variable"}}, headers={"Authorization": f"Bearer {Api(None, settings).token('alice')}"})
         request_id = response.headers["X-Request-ID"]
     finally:
         await server.close()
 
-    [record] = [r for r in caplog.records if r.name == "aiohttp.access"]
+    record, graphql = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert json.loads(JsonFormatter().format(graphql))["operation"] == "StatusPoll"
+    assert "secret" not in JsonFormatter().format(graphql)
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == request_id and line["status"] == 200 and line["path"] == "/healthz"
     assert isinstance(line["duration_ms"], float) and line["level"] == "INFO"
@@ -116,3 +121,17 @@ class _Response:
 
     async def text(self) -> str:
         return self._response.text
+
+
+async def test_graphql_operations_are_counted_by_name_and_outcome_and_named_in_the_access_line(api, caplog):
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    await api.data("query StatusPoll { calendarConnections { id } }")
+    await api.gql("query Broken { calendarConnections { nope } }")
+    await api.gql("{ calendarConnections { id } }")
+
+    text = await (await api.client.get("/metrics")).text()
+
+    assert 'graphql_requests_total{operation="StatusPoll",outcome="ok"} 1.0' in text
+    assert 'graphql_requests_total{operation="Broken",outcome="error"} 1.0' in text
+    assert 'graphql_requests_total{operation="anonymous",outcome="ok"} 1.0' in text
+    assert 'graphql_request_seconds_count{operation="StatusPoll"} 1.0' in text
