@@ -76,9 +76,7 @@ class Settings:
     graphql_max_directives: int = 20
     graphql_max_cost: int = 20_000
     graphql_introspection: bool = True
-    # From the environment GraphiQL is on only with dev auth unless GRAPHIQL_ENABLED says otherwise;
-    # settings built in code keep it unless they turn it off.
-    graphiql_enabled: bool = True
+    graphiql_enabled: bool | None = None  # None: on with dev auth only (see `graphiql`)
     cors_allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -130,6 +128,11 @@ class Settings:
         return not self.cronofy_client_id
 
     @property
+    def graphiql(self) -> bool:
+        """GraphiQL for browsers: in dev mode, or when GRAPHIQL_ENABLED asks for it."""
+        return self.uses_dev_auth if self.graphiql_enabled is None else self.graphiql_enabled
+
+    @property
     def uses_dev_auth(self) -> bool:
         return not (self.auth_jwt_secret or self.auth_jwt_public_key)
 
@@ -177,7 +180,7 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
-        def flag(name: str, default: bool) -> bool:
+        def flag(name: str, default: bool | None) -> bool | None:
             raw = text(name)
             if raw is None:
                 return default
@@ -224,8 +227,7 @@ class Settings:
             "graphql_max_directives": number("GRAPHQL_MAX_DIRECTIVES", int, cls.graphql_max_directives),
             "graphql_max_cost": number("GRAPHQL_MAX_COST", int, cls.graphql_max_cost),
             "graphql_introspection": flag("GRAPHQL_INTROSPECTION", cls.graphql_introspection),
-            "graphiql_enabled": flag("GRAPHIQL_ENABLED",
-                                     not (text("AUTH_JWT_SECRET") or text("AUTH_JWT_PUBLIC_KEY"))),
+            "graphiql_enabled": flag("GRAPHIQL_ENABLED", None),
             "cors_allowed_origins": tuple(
                 origin.strip() for origin in (text("CORS_ALLOWED_ORIGINS") or "").split(",") if origin.strip()
             ),

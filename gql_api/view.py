@@ -45,7 +45,7 @@ class AppGraphQLView(GraphQLView[Context, None]):
         """Everything configurable is decided here, once: the limits' rules, introspection, GraphiQL, CORS."""
         return cls(
             build_schema(GraphQLLimits.from_settings(settings), introspection=settings.graphql_introspection),
-            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            graphql_ide="graphiql" if settings.graphiql else None,
             cors_allowed_origins=settings.cors_allowed_origins,
         )
 

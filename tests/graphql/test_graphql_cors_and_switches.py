@@ -157,4 +157,4 @@ async def test_graphiql_is_not_served_when_disabled(api_with):
     ({"GRAPHIQL_ENABLED": "false"}, False),
 ])
 def test_graphiql_from_the_environment_is_for_dev_mode_or_when_asked_for(env, enabled):
-    assert Settings.from_env(env).graphiql_enabled is enabled
+    assert Settings.from_env(env).graphiql is enabled
