@@ -102,6 +102,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sandbox-url", required=True)
     args = parser.parse_args()
+    from gql_api.cli import _use_uvloop
+
+    _use_uvloop()
     app = create_app(settings(args.port, args.sandbox_url))
     app.router.add_get("/baseline/connections", baseline_connections)
     app.router.add_get("/baseline/meetings", baseline_meetings)

@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _supervise(args, settings)
     for note in describe_dev_defaults(settings):
         log.warning("%s", note)
+    _use_uvloop()
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:  # runs once the store answered
@@ -82,6 +83,16 @@ def _serve(args: argparse.Namespace) -> int:
         log.error("cannot start: %s", error)
         return 1
     return 0
+
+
+def _use_uvloop() -> None:
+    """uvloop's event loop when installed (the `speed` extra): a faster loop, same semantics."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()
+    log.info("event loop: uvloop")
 
 
 def _supervise(args: argparse.Namespace, settings: Settings) -> int:
