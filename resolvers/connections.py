@@ -52,7 +52,7 @@ async def link_calendar(info: Info, input: LinkCalendarInput) -> LinkCalendarPay
 async def unlink_calendar(info: Info, input: UnlinkCalendarInput) -> UnlinkCalendarPayload:
     raw_id = decode_id(CONNECTION_ID_KIND, input.connection_id) or ""  # malformed ids are simply not found
     try:
-        unlinked = await info.context.services.linking.unlink(info.context.viewer, raw_id)
+        await info.context.services.linking.unlink(info.context.viewer, raw_id)
     except UserFacingError as error:
         return UnlinkCalendarPayload(user_errors=UserError.all_of(error))
-    return UnlinkCalendarPayload(unlinked_connection_id=input.connection_id if unlinked else None)
+    return UnlinkCalendarPayload(unlinked_connection_id=strawberry.ID(input.connection_id))

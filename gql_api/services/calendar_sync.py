@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 import uuid
 from datetime import datetime, timedelta
 
@@ -29,6 +28,7 @@ from ..cronofy import (
 from ..models import CalendarCopy, Clock, Delivery, Meeting, MeetingStatus
 from ..store import MeetingStore
 from ..vault import Secret
+from .backoff import jittered_backoff
 from .calendar_access import RELINK_MESSAGE, CalendarAccess, ConnectionGone, NeedsRelink
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,10 @@ LONGEST_WAIT = timedelta(minutes=15)
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Cronofy's Retry-After when it gave one, else our own backoff."""
     if retry_after is not None:
         return timedelta(seconds=min(retry_after, LONGEST_WAIT.total_seconds()))
-    ceiling = min(LONGEST_WAIT, FIRST_RETRY * 2 ** max(0, attempts - 1))
-    return ceiling * random.uniform(0.5, 1.0)
+    return jittered_backoff(attempts, first=FIRST_RETRY, longest=LONGEST_WAIT)
 
 
 @dataclasses.dataclass(frozen=True)

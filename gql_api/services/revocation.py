@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from datetime import timedelta
 
 from ..cronofy import CronofyError, CronofyGateway
 from ..models import Clock
 from ..store import PendingRevocation, RevocationStore
 from ..vault import Secret
+from .backoff import jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +18,6 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential from 30 s, capped at an hour, with jitter so a recovering Cronofy is not stampeded."""
-    ceiling = min(LONGEST_WAIT, FIRST_RETRY * 2 ** max(0, attempts - 1))
-    return ceiling * random.uniform(0.5, 1.0)
 
 
 class Revoker:
@@ -55,7 +49,7 @@ class Revoker:
             log.warning("revocation %s failed (attempt %d, %s); retrying later",
                         revocation.id, revocation.attempts, error)
             await self._revocations.retry_later(
-                revocation, at=self._clock() + retry_delay(revocation.attempts), error=error
+                revocation, at=self._clock() + jittered_backoff(revocation.attempts, first=FIRST_RETRY, longest=LONGEST_WAIT), error=error
             )
             return False
         await self._revocations.done(revocation)

@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
 from ..vault import DecryptionError, Secret, Vault
-from .mongo import CONNECTIONS, as_utc
+from .mongo import CONNECTIONS, as_utc, object_id
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class ConnectionStore:
         return [_connection(doc) async for doc in cursor]
 
     async def get_for_user(self, user_id: str, connection_id: str) -> CalendarConnection | None:
-        oid = _object_id(connection_id)
+        oid = object_id(connection_id)
         if oid is None:
             return None
         doc = await self._collection.find_one({"_id": oid, "user_id": user_id}, _without_tokens())
@@ -97,7 +96,7 @@ class ConnectionStore:
         return chosen
 
     async def with_credential(self, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
-        oid = _object_id(connection_id)
+        oid = object_id(connection_id)
         doc = await self._collection.find_one({"_id": oid}) if oid else None
         return (_connection(doc), self._credential(doc)) if doc else None
 
@@ -222,14 +221,14 @@ class ConnectionStore:
             return None
 
     async def credential_for_user(self, user_id: str, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
-        oid = _object_id(connection_id)
+        oid = object_id(connection_id)
         doc = await self._collection.find_one({"_id": oid, "user_id": user_id}) if oid else None
         if doc is None:
             return None
         return _connection(doc), self._credential(doc)
 
     async def delete_for_user(self, user_id: str, connection_id: str) -> bool:
-        oid = _object_id(connection_id)
+        oid = object_id(connection_id)
         if oid is None:
             return False
         result = await self._collection.delete_one({"_id": oid, "user_id": user_id})
@@ -278,13 +277,6 @@ class ConnectionStore:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _object_id(value: str) -> ObjectId | None:
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        return None
 
 
 def _calendar_doc(calendar: TargetCalendar | None) -> dict[str, Any] | None:

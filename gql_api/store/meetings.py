@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -25,7 +24,7 @@ from ..models import (
     MeetingStatus,
     ParticipantResponse,
 )
-from .mongo import MEETINGS, as_utc
+from .mongo import MEETINGS, as_utc, object_id
 
 def _visible() -> dict[str, int]:
     """A projection without the idempotency key (fresh each time: some drivers mutate it)."""
@@ -55,12 +54,12 @@ class MeetingStore:
         return _meeting(doc) if doc else None
 
     async def for_participant(self, user_id: str, meeting_id: str) -> Meeting | None:
-        oid = _object_id(meeting_id)
+        oid = object_id(meeting_id)
         doc = await self._collection.find_one({"_id": oid, "participant_ids": user_id}, _visible()) if oid else None
         return _meeting(doc) if doc else None
 
     async def get(self, meeting_id: str) -> Meeting | None:
-        oid = _object_id(meeting_id)
+        oid = object_id(meeting_id)
         doc = await self._collection.find_one({"_id": oid}, _visible()) if oid else None
         return _meeting(doc) if doc else None
 
@@ -68,7 +67,7 @@ class MeetingStore:
                      expected_version: int | None = None) -> Meeting | None:
         """Apply `fields` to a scheduled meeting the user takes part in, as a new version due for sync;
         None when there is no such meeting (or it moved past `expected_version`)."""
-        oid = _object_id(meeting_id)
+        oid = object_id(meeting_id)
         if oid is None:
             return None
         query: dict[str, Any] = {"_id": oid, "participant_ids": user_id, "status": MeetingStatus.SCHEDULED.value}
@@ -102,7 +101,7 @@ class MeetingStore:
             query["start"] = {"$lt": starts_before}
         if after is not None:
             start, raw_id = after
-            oid = _object_id(raw_id) or ObjectId("0" * 24)
+            oid = ObjectId(raw_id)  # the service decoded and checked the cursor
             keyset = {"$or": [{"start": {"$gt": start}}, {"start": start, "_id": {"$gt": oid}}]}
             query = {"$and": [query, keyset]}
         cursor = self._collection.find(query, _visible()).sort([("start", 1), ("_id", 1)]).limit(limit)
@@ -229,13 +228,6 @@ class MeetingStore:
 
 def _idempotency(organizer_id: str, key: str) -> str:
     return f"{organizer_id}\x1f{key}"
-
-
-def _object_id(value: str) -> ObjectId | None:
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        return None
 
 
 def _copy_document(copy: CalendarCopy) -> dict[str, Any]:

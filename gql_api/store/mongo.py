@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import PyMongoError
 
@@ -122,3 +124,11 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def object_id(value: str) -> ObjectId | None:
+    """The ObjectId a (decoded) public id names; None for anything else, which is then simply not found."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
