@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -14,61 +11,26 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from gql_api.sandbox import SANDBOX_STATE, SandboxConfig, create_sandbox_app
+from gql_api.sandbox import SANDBOX_STATE
+from sandbox_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PROFILE,
+    REDIRECT_URI,
+    START,
+    FakeClock,
+    Sandbox,
+    exchange,
+    redirect_query,
+    sandbox_app,
+    serving,
+)
 
-CLIENT_ID = "sandbox-client-id"
-CLIENT_SECRET = "sandbox-client-secret"
-REDIRECT_URI = "https://app.example.test/calendars/callback"
 SCOPE = "list_calendars create_event delete_event"
-PROFILE = "sandbox.user@example.com"
-START = 1_700_000_000.0
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9]{32}")
 SUB_PATTERN = re.compile(r"acc_[0-9a-f]{24}")
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Sandbox:
-    http: httpx.AsyncClient
-    clock: FakeClock
-    app: web.Application
-
-
-@asynccontextmanager
-async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
-    """Serve `app` on loopback and give a client whose base URL is the sandbox root."""
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with httpx.AsyncClient(base_url=str(server.make_url(root)), timeout=5.0) as http:
-            yield http
-    finally:
-        await server.close()
-
-
-def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
-    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    clock = FakeClock()
-    app = sandbox_app(clock)
-    async with serving(app) as http:
-        yield Sandbox(http, clock, app)
 
 
 # -- browsing the consent page like a browser would ------------------------------------
@@ -146,28 +108,8 @@ async def decide(
     return await http.post(urljoin(str(page.url), form.action), data=submitted)
 
 
-def redirect_query(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code == 302, response.text
-    return dict(parse_qsl(urlsplit(response.headers["location"]).query))
-
-
 async def get_code(http: httpx.AsyncClient, **kwargs: Any) -> str:
     return redirect_query(await decide(http, **kwargs))["code"]
-
-
-async def exchange(
-    http: httpx.AsyncClient, code: str, *, redirect_uri: str = REDIRECT_URI, as_form: bool = False
-) -> httpx.Response:
-    body = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-    }
-    if as_form:
-        return await http.post("oauth/token", data=body)
-    return await http.post("oauth/token", json=body)
 
 
 async def link(http: httpx.AsyncClient, **kwargs: Any) -> dict[str, Any]:

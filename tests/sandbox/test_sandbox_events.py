@@ -2,94 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from sandbox_support import (
+    PROFILE,
+    START,
+    FakeClock,
+    LinkedUser,
+    Sandbox,
+    calendar_ids,
+    link_tokens,
+    sandbox_app,
+    serving,
+)
 
-CLIENT_ID = "sandbox-client-id"
-CLIENT_SECRET = "sandbox-client-secret"
-REDIRECT_URI = "https://app.example.test/calendars/callback"
 SCOPE = "list_calendars read_events create_event delete_event"
-PROFILE = "sandbox.user@example.com"
-START = 1_700_000_000.0  # 2023-11-14T22:13:20Z; the seeded dentist is on 2023-11-15
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Sandbox:
-    http: httpx.AsyncClient
-    clock: FakeClock
-    app: web.Application
-
-
-@asynccontextmanager
-async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
-    """Serve `app` on loopback and give a client whose base URL is the sandbox root."""
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with httpx.AsyncClient(base_url=str(server.make_url(root)), timeout=5.0) as http:
-            yield http
-    finally:
-        await server.close()
-
-
-def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
-    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    clock = FakeClock()
-    app = sandbox_app(clock)
-    async with serving(app) as http:
-        yield Sandbox(http, clock, app)
 
 
 # -- a linked user -----------------------------------------------------------------------
 
 
 @dataclass
-class User:
-    http: httpx.AsyncClient
-    sub: str
-    token: str
-    calendars: dict[str, str]  # calendar name -> calendar_id
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    @property
-    def primary(self) -> str:
-        return self.calendars["primary"]
-
+class User(LinkedUser):
     async def upsert(self, body: dict[str, Any], calendar_id: str | None = None) -> httpx.Response:
-        path = f"v1/calendars/{quote(calendar_id or self.primary, safe='')}/events"
-        return await self.http.post(path, json=body, headers=self.headers)
+        return await self.http.post(self.events_path(calendar_id), json=body, headers=self.headers)
 
     async def delete(self, body: dict[str, Any], calendar_id: str | None = None) -> httpx.Response:
-        path = f"v1/calendars/{quote(calendar_id or self.primary, safe='')}/events"
-        return await self.http.request("DELETE", path, json=body, headers=self.headers)
+        return await self.http.request("DELETE", self.events_path(calendar_id), json=body, headers=self.headers)
 
     async def read(self, **params: Any) -> httpx.Response:
         return await self.http.get("v1/events", params={"tzid": "Etc/UTC", **params}, headers=self.headers)
@@ -110,40 +55,8 @@ class User:
 
 async def link(http: httpx.AsyncClient, *, scope: str = SCOPE, profile: str = PROFILE) -> User:
     """Press Allow on the consent form, exchange the code, list the calendars."""
-    consent = await http.post(
-        "oauth/authorize",
-        data={
-            "response_type": "code",
-            "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
-            "scope": scope,
-            "state": "s",
-            "avoid_linking": "true",
-            "provider_name": "google",
-            "profile_name": profile,
-            "decision": "allow",
-        },
-    )
-    assert consent.status_code == 302, consent.text
-    code = dict(parse_qsl(urlsplit(consent.headers["location"]).query))["code"]
-    tokens = await http.post(
-        "oauth/token",
-        json={
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-        },
-    )
-    assert tokens.status_code == 200, tokens.text
-    token = tokens.json()
-    # The sandbox's calendars, seen through the control API so any scope will do.
-    state = (await http.get("_control/state")).json()
-    account = next(a for a in state["accounts"] if a["sub"] == token["sub"])
-    calendars = {c["calendar_name"]: c["calendar_id"] for c in account["calendars"]}
-    calendars["primary"] = next(c["calendar_id"] for c in account["calendars"] if c["calendar_primary"])
-    return User(http, token["sub"], token["access_token"], calendars)
+    token = await link_tokens(http, scope=scope, profile=profile)
+    return User(http, token["sub"], token["access_token"], await calendar_ids(http, token["sub"]))
 
 
 def event_body(event_id: str = "meeting-1", **fields: Any) -> dict[str, Any]:

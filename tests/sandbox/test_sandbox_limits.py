@@ -7,48 +7,23 @@ here starts on a minute boundary so the windows are easy to see.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from sandbox_support import CLIENT_ID, CLIENT_SECRET, FakeClock, allow, exchange, sandbox_app, serving
+from sandbox_support import Sandbox as PlainSandbox
 
-CLIENT_ID = "sandbox-client-id"
-CLIENT_SECRET = "sandbox-client-secret"
-REDIRECT_URI = "https://app.example.test/calendars/callback"
 SCOPE = "list_calendars read_events"
 START = 1_700_000_040.0  # 2023-11-14T22:14:00Z, the start of a minute (and of a second)
 assert START % 60 == 0
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
-class Sandbox:
-    http: httpx.AsyncClient
-    clock: FakeClock
-
-    async def configure(self, **settings: Any) -> dict[str, Any]:
-        response = await self.http.post("_control/config", json=settings)
-        assert response.status_code == 200, response.text
-        return response.json()
-
+class Sandbox(PlainSandbox):
     async def limits(self) -> dict[str, Any]:
         response = await self.http.get("_control/limits")
         assert response.status_code == 200, response.text
@@ -66,56 +41,20 @@ class Sandbox:
         return [(r["method"], r["path"], r["status"]) for r in response.json()]
 
 
-@asynccontextmanager
-async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with httpx.AsyncClient(base_url=str(server.make_url(root)), timeout=5.0) as http:
-            yield http
-    finally:
-        await server.close()
-
-
-def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
-    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
+@pytest.fixture
+def sandbox_start() -> float:
+    return START
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    clock = FakeClock()
-    async with serving(sandbox_app(clock)) as http:
-        yield Sandbox(http, clock)
+def sandbox(sandbox: PlainSandbox) -> Sandbox:
+    """conftest.py's sandbox, its clock started at this module's START."""
+    return Sandbox(sandbox.http, sandbox.clock, sandbox.app)
 
 
 async def link(http: httpx.AsyncClient) -> httpx.Response:
     """Press Allow on the consent form (browser pages), then exchange the code (API)."""
-    consent = await http.post(
-        "oauth/authorize",
-        data={
-            "response_type": "code",
-            "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
-            "scope": SCOPE,
-            "state": "s",
-            "avoid_linking": "true",
-            "provider_name": "google",
-            "profile_name": "limited.user@example.com",
-            "decision": "allow",
-        },
-    )
-    assert consent.status_code == 302, consent.text
-    code = dict(parse_qsl(urlsplit(consent.headers["location"]).query))["code"]
-    return await http.post(
-        "oauth/token",
-        json={
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-        },
-    )
+    return await exchange(http, await allow(http, scope=SCOPE, profile="limited.user@example.com"))
 
 
 # -- default -----------------------------------------------------------------------------
@@ -273,7 +212,7 @@ async def test_the_request_log_records_the_429s(sandbox: Sandbox) -> None:
 
 
 async def test_limits_apply_when_mounted_as_a_sub_app() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     parent = web.Application()
     parent.add_subapp("/sandbox/cronofy", sandbox_app(clock, rate_limit_per_second=1))
     async with serving(parent, "/sandbox/cronofy/") as http:
@@ -326,9 +265,10 @@ async def test_control_config_refuses_bad_limits_and_changes_nothing(sandbox: Sa
 
 
 async def test_reset_restores_the_started_limits_and_forgets_the_counts() -> None:
-    clock = FakeClock()
-    async with serving(sandbox_app(clock, rate_limit_per_second=2)) as http:
-        sandbox = Sandbox(http, clock)
+    clock = FakeClock(START)
+    app = sandbox_app(clock, rate_limit_per_second=2)
+    async with serving(app) as http:
+        sandbox = Sandbox(http, clock, app)
         await sandbox.configure(rate_limit_per_second=1, rate_limit_per_minute=10, rate_limit_retry_after=True)
         before = await sandbox.statuses(2)
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -24,29 +24,25 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
 from gql_api.sandbox.keys import SANDBOX_PUSHER
 from gql_api.sandbox.push import sign
+from sandbox_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PROFILE,
+    START,
+    FakeClock,
+    LinkedUser,
+    calendar_ids,
+    link_tokens,
+    sandbox_app,
+    serving,
+)
+from sandbox_support import Sandbox as PlainSandbox
 
-CLIENT_ID = "sandbox-client-id"
-CLIENT_SECRET = "sandbox-client-secret"
-REDIRECT_URI = "https://app.example.test/calendars/callback"
 FULL_SCOPE = "list_calendars read_events create_event delete_event"
 GATEWAY_SCOPE = "list_calendars create_event delete_event"  # DESIGN.md §1: no read_events
-PROFILE = "sandbox.user@example.com"
-START = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 USER_AGENT = "Cronofy (https://www.cronofy.com/support/)"
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # -- the callback URL's side ---------------------------------------------------------------
@@ -106,10 +102,7 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 
 @dataclass
-class Sandbox:
-    http: httpx.AsyncClient
-    clock: FakeClock
-    app: web.Application
+class Sandbox(PlainSandbox):
     receiver: Receiver
 
     async def pushes(self, wait: float = 2.0) -> list[dict[str, Any]]:
@@ -117,28 +110,8 @@ class Sandbox:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def configure(self, **settings: Any) -> dict[str, Any]:
-        response = await self.http.post("_control/config", json=settings)
-        assert response.status_code == 200, response.text
-        return response.json()
-
     async def act(self, action: str, **body: Any) -> httpx.Response:
         return await self.http.post(f"_control/act/{action}", json=body)
-
-
-@asynccontextmanager
-async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with httpx.AsyncClient(base_url=str(server.make_url(root)), timeout=5.0) as http:
-            yield http
-    finally:
-        await server.close()
-
-
-def sandbox_app(clock: FakeClock) -> web.Application:
-    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock))
 
 
 async def assert_pushes_stayed_on_loopback(http: httpx.AsyncClient) -> None:
@@ -147,29 +120,21 @@ async def assert_pushes_stayed_on_loopback(http: httpx.AsyncClient) -> None:
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    clock = FakeClock()
-    app = sandbox_app(clock)
-    async with receiving() as receiver, serving(app) as http:
-        yield Sandbox(http, clock, app, receiver)
-        await assert_pushes_stayed_on_loopback(http)
+async def receiver() -> AsyncIterator[Receiver]:
+    async with receiving() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def sandbox(receiver: Receiver, sandbox: PlainSandbox) -> AsyncIterator[Sandbox]:
+    """conftest.py's sandbox (started after the receiver, closed before it), with the receiver."""
+    yield Sandbox(sandbox.http, sandbox.clock, sandbox.app, receiver)
+    await assert_pushes_stayed_on_loopback(sandbox.http)
 
 
 @dataclass
-class User:
-    http: httpx.AsyncClient
-    sub: str
-    token: str
+class User(LinkedUser):
     refresh_token: str
-    calendars: dict[str, str]  # calendar name -> calendar_id
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    @property
-    def primary(self) -> str:
-        return self.calendars["primary"]
 
     async def create_channel(self, callback_url: str, **filters: Any) -> httpx.Response:
         body: dict[str, Any] = {"callback_url": callback_url}
@@ -191,12 +156,10 @@ class User:
             "tzid": "Etc/UTC",
             **fields,
         }
-        path = f"v1/calendars/{quote(calendar_id or self.primary, safe='')}/events"
-        return await self.http.post(path, json=body, headers=self.headers)
+        return await self.http.post(self.events_path(calendar_id), json=body, headers=self.headers)
 
     async def delete(self, event_id: str = "meeting-1") -> httpx.Response:
-        path = f"v1/calendars/{quote(self.primary, safe='')}/events"
-        return await self.http.request("DELETE", path, json={"event_id": event_id}, headers=self.headers)
+        return await self.http.request("DELETE", self.events_path(), json={"event_id": event_id}, headers=self.headers)
 
     async def changed_since(self, changes_since: str) -> httpx.Response:
         """What a gateway reads on a `change` push (cronofy.md §7.2)."""
@@ -207,28 +170,9 @@ class User:
 
 async def link(http: httpx.AsyncClient, *, scope: str = FULL_SCOPE, profile: str = PROFILE) -> User:
     """Press Allow on the consent form, exchange the code, find the calendars."""
-    consent = await http.post(
-        "oauth/authorize",
-        data={
-            "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": scope,
-            "state": "s", "avoid_linking": "true", "provider_name": "google", "profile_name": profile,
-            "decision": "allow",
-        },
-    )
-    assert consent.status_code == 302, consent.text
-    code = dict(parse_qsl(urlsplit(consent.headers["location"]).query))["code"]
-    tokens = await http.post(
-        "oauth/token",
-        json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "authorization_code",
-              "code": code, "redirect_uri": REDIRECT_URI},
-    )
-    assert tokens.status_code == 200, tokens.text
-    token = tokens.json()
-    state = (await http.get("_control/state")).json()
-    account = next(a for a in state["accounts"] if a["sub"] == token["sub"])
-    calendars = {c["calendar_name"]: c["calendar_id"] for c in account["calendars"]}
-    calendars["primary"] = next(c["calendar_id"] for c in account["calendars"] if c["calendar_primary"])
-    return User(http, token["sub"], token["access_token"], token["refresh_token"], calendars)
+    token = await link_tokens(http, scope=scope, profile=profile)
+    calendars = await calendar_ids(http, token["sub"])
+    return User(http, token["sub"], token["access_token"], calendars, refresh_token=token["refresh_token"])
 
 
 async def open_channel(sandbox: Sandbox, user: User, path: str = "/cronofy", **filters: Any) -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""What the sandbox test modules share: the client, a fake clock, serving an app on loopback, linking.
+
+A plain module, not a conftest: the test modules import from it (pytest's default "prepend" import
+mode puts this directory on sys.path). The fixtures built on it are in conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import httpx
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gql_api.sandbox import SandboxConfig, create_sandbox_app
+
+CLIENT_ID = "sandbox-client-id"
+CLIENT_SECRET = "sandbox-client-secret"
+REDIRECT_URI = "https://app.example.test/calendars/callback"
+PROFILE = "sandbox.user@example.com"
+START = 1_700_000_000.0  # 2023-11-14T22:13:20Z; the seeded dentist is on 2023-11-15
+
+
+class FakeClock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Sandbox:
+    http: httpx.AsyncClient
+    clock: FakeClock
+    app: web.Application
+
+    async def configure(self, **settings: Any) -> dict[str, Any]:
+        response = await self.http.post("_control/config", json=settings)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@asynccontextmanager
+async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
+    """Serve `app` on loopback and give a client whose base URL is the sandbox root."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with httpx.AsyncClient(base_url=str(server.make_url(root)), timeout=5.0) as http:
+            yield http
+    finally:
+        await server.close()
+
+
+def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
+    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
+
+
+# -- linking an account --------------------------------------------------------------------
+
+
+def redirect_query(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 302, response.text
+    return dict(parse_qsl(urlsplit(response.headers["location"]).query))
+
+
+async def allow(http: httpx.AsyncClient, *, scope: str, profile: str) -> str:
+    """Press Allow on the consent form (posted as a browser would, without the page): the code."""
+    consent = await http.post(
+        "oauth/authorize",
+        data={
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "scope": scope,
+            "state": "s",
+            "avoid_linking": "true",
+            "provider_name": "google",
+            "profile_name": profile,
+            "decision": "allow",
+        },
+    )
+    return redirect_query(consent)["code"]
+
+
+async def exchange(
+    http: httpx.AsyncClient, code: str, *, redirect_uri: str = REDIRECT_URI, as_form: bool = False
+) -> httpx.Response:
+    body = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+    }
+    if as_form:
+        return await http.post("oauth/token", data=body)
+    return await http.post("oauth/token", json=body)
+
+
+async def link_tokens(http: httpx.AsyncClient, *, scope: str, profile: str) -> dict[str, Any]:
+    """Allow, then exchange the code: the token response of the linked account."""
+    tokens = await exchange(http, await allow(http, scope=scope, profile=profile))
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+async def calendar_ids(http: httpx.AsyncClient, sub: str) -> dict[str, str]:
+    """An account's calendars by name, plus "primary", seen through the control API so any scope will do."""
+    state = (await http.get("_control/state")).json()
+    account = next(a for a in state["accounts"] if a["sub"] == sub)
+    calendars = {c["calendar_name"]: c["calendar_id"] for c in account["calendars"]}
+    calendars["primary"] = next(c["calendar_id"] for c in account["calendars"] if c["calendar_primary"])
+    return calendars
+
+
+@dataclass
+class LinkedUser:
+    http: httpx.AsyncClient
+    sub: str
+    token: str
+    calendars: dict[str, str]  # calendar name -> calendar_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def primary(self) -> str:
+        return self.calendars["primary"]
+
+    def events_path(self, calendar_id: str | None = None) -> str:
+        return f"v1/calendars/{quote(calendar_id or self.primary, safe='')}/events"
