@@ -11,6 +11,7 @@ from .settings import ConfigError, Settings, describe_dev_defaults
 from .store.mongo import describe_uri
 
 log = logging.getLogger("gql_api")
+MAX_STALLED_BATCHES = 10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +121,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
     from .models import utc_now
     from .runtime import open_runtime, vault_for
@@ -135,9 +137,16 @@ def _worker(args: argparse.Namespace) -> int:
     vault = vault_for(settings)
 
     async def run() -> None:
+        # SIGTERM (a container stopping) ends the loop the same way as Ctrl-C: the runtime's cleanup
+        # then hands back this worker's leases so another one goes on at once.
+        current = asyncio.current_task()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
         async with open_runtime(settings, vault, clock=utc_now) as runtime:
             log.info("worker started on %s", settings.mongodb_database)
-            await Worker(runtime.services, poll_seconds=settings.worker_poll_seconds).run_forever()
+            try:
+                await Worker(runtime.services, poll_seconds=settings.worker_poll_seconds).run_forever()
+            except asyncio.CancelledError:
+                log.info("worker stopping")
 
     try:
         asyncio.run(run())
@@ -170,7 +179,14 @@ def _rotate_keys(args: argparse.Namespace) -> int:
             await prepare(database, where=describe_uri(settings.mongodb_uri))
             total = 0
             for store in (ConnectionStore(database, vault), RevocationStore(database, vault)):
-                while rotated := await store.rotate_keys(batch_size=args.batch_size):
+                stalled = 0
+                while True:  # until no document under an older key is left (a lost race is rewritten anyway)
+                    seen, rotated = await store.rotate_keys(batch_size=args.batch_size)
+                    if not seen:
+                        break
+                    stalled = 0 if rotated else stalled + 1
+                    if stalled >= MAX_STALLED_BATCHES:
+                        raise StoreUnavailable("rotate-keys made no progress: documents keep changing under it")
                     total += rotated
                     print(f"re-encrypted {total} so far", flush=True)
             return total

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -127,6 +129,7 @@ class CalendarCopy:
     failed_version: int = 0
     last_error: str | None = None
     removed: bool = False  # its owner deleted it from their calendar (declined): left alone from then on
+    written: str | None = None  # fingerprint of what we last wrote there: reading it back is no edit
 
     def status(self, version: int) -> SyncStatus:
         if self.removed or self.synced_version >= version:
@@ -134,6 +137,17 @@ class CalendarCopy:
         if self.failed_version >= version:
             return SyncStatus.FAILED
         return SyncStatus.PENDING
+
+
+def content_fingerprint(title: str | None, description: str | None, location: str | None,
+                        start: datetime | None, end: datetime | None) -> str:
+    """What a calendar event says about a meeting, reduced to a short hash (our writes are whole
+    seconds in UTC, and an empty description is no description)."""
+    def moment(value: datetime | None) -> str | None:
+        return value.astimezone(timezone.utc).replace(microsecond=0).isoformat() if value else None
+
+    canonical = json.dumps([title or "", description or "", location or "", moment(start), moment(end)])
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +187,10 @@ class Meeting:
     cancelled_at: datetime | None = None
 
     EVENT_ID_PREFIX = "mtg_"
+
+    @property
+    def fingerprint(self) -> str:
+        return content_fingerprint(self.title, self.description, self.location, self.start, self.end)
 
     @property
     def event_id(self) -> str:

@@ -88,9 +88,9 @@ class Settings:
             raise ConfigError("CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET must be set together")
         if self.auth_jwt_secret and self.auth_jwt_public_key:
             raise ConfigError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
-        if min(self.cronofy_max_attempts, self.cronofy_rate_per_second, self.cronofy_rate_per_minute) < 1 \
+        if self.cronofy_max_attempts < 1 or min(self.cronofy_rate_per_second, self.cronofy_rate_per_minute) < 2 \
                 or self.cronofy_refresh_margin_seconds < 0 or self.cronofy_timeout_seconds <= 0:
-            raise ConfigError("CRONOFY_MAX_ATTEMPTS and CRONOFY_RATE_PER_* must be at least 1, "
+            raise ConfigError("CRONOFY_MAX_ATTEMPTS must be at least 1, CRONOFY_RATE_PER_* at least 2, "
                               "CRONOFY_REFRESH_MARGIN_SECONDS >= 0 and CRONOFY_TIMEOUT_SECONDS > 0")
         if self.outbox_max_attempts < 1:
             raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")

@@ -32,9 +32,12 @@ def cronofy_webhook(settings: Settings, metrics: Metrics):
     async def handle(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
             return _answer(413, "too large")
-        body = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
-        if len(body) > MAX_NOTIFICATION_BYTES:
-            return _answer(413, "too large")
+        body = bytearray()  # the whole body, however it was chunked, but never more than the bound
+        while chunk := await request.content.read(MAX_NOTIFICATION_BYTES + 1 - len(body)):
+            body += chunk
+            if len(body) > MAX_NOTIFICATION_BYTES:
+                return _answer(413, "too large")
+        body = bytes(body)
         if not signature_valid(request.headers.get(SIGNATURE_HEADER), body, settings.client_secret):
             log.warning("cronofy push refused: missing or wrong signature")
             return _answer(401, "bad signature")

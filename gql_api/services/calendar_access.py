@@ -118,10 +118,12 @@ class CalendarAccess:
 
     async def _refresh_holding_lease(self, connection: CalendarConnection, used: Credential) -> Credential:
         stored = await self._credential(connection.id)
-        if stored.refresh_token != used.refresh_token:
+        if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
             return stored  # the last holder finished just before we took the lease
         try:
-            grant = await self._gateway.refresh(refresh_token=stored.refresh_token, data_center=connection.data_center)
+            # Shielded: once Cronofy may have rotated the refresh token, a shutdown must not cancel
+            # us before the new one is stored, or it is lost for good.
+            return await asyncio.shield(self._refresh_and_store(connection, stored))
         except InvalidGrant:
             latest = await self._credential(connection.id)
             if latest.refresh_token != stored.refresh_token:
@@ -131,6 +133,9 @@ class CalendarAccess:
             log.warning("connection %s: Cronofy refused the refresh token; it needs relinking", connection.id)
             await self.needs_relink(connection.id)
             raise NeedsRelink(connection.id) from None
+
+    async def _refresh_and_store(self, connection: CalendarConnection, stored: Credential) -> Credential:
+        grant = await self._gateway.refresh(refresh_token=stored.refresh_token, data_center=connection.data_center)
         refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
         await self._connections.store_credential(connection.id, refreshed, now=self._clock())
         self._on_refresh("refreshed")

@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from ..cronofy import CronofyError, CronofyGateway, ManagedEvent
-from ..models import CalendarConnection, Clock, Meeting, MeetingStatus, ParticipantResponse
+from ..models import CalendarConnection, Clock, Meeting, MeetingStatus, ParticipantResponse, content_fingerprint
 from ..store import ConnectionStore, MeetingStore
 from ..vault import Secret
 from .calendar_access import CalendarAccess, ConnectionGone, NeedsRelink
@@ -96,8 +96,11 @@ class CalendarInbound:
         task.add_done_callback(self._background.discard)
 
     async def disconnected(self, connection: CalendarConnection) -> None:
-        """`profile_disconnected` (or a 423): the user must link the account again."""
-        await self._access.needs_relink(connection.id)
+        """`profile_disconnected`: the user must link the account again. Marking every meeting's copies
+        can take a while, so the push is answered first."""
+        task = asyncio.create_task(self._access.needs_relink(connection.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
         """Stop background reads and hand back this process's leases (reads and refreshes)."""
@@ -200,6 +203,9 @@ class CalendarInbound:
             if answers:
                 await self._meetings.set_responses(meeting, answers)
 
+        if copy.written == content_fingerprint(event.summary, event.description, event.location, event.start,
+                                               event.end):
+            return True  # what we wrote ourselves (perhaps an older version), read back: not an edit
         edits = _edits(meeting, event)
         # Last change wins. Cronofy's times are whole seconds: within the meeting's own second the
         # calendar's change counts as the later one (our own writes never differ, so they never win).

@@ -153,7 +153,8 @@ class CalendarSync:
         now = self._clock()
         if outcome.error is None:
             return dataclasses.replace(copy, synced_version=meeting.version, synced_at=now, attempt_version=0,
-                                       attempts=0, next_attempt_at=None, last_error=None)
+                                       attempts=0, next_attempt_at=None, last_error=None,
+                                       written=meeting.fingerprint)
         attempts = (copy.attempts if copy.attempt_version == meeting.version else 0) + 1
         exhausted = not outcome.retry or attempts >= self._max_attempts
         if exhausted:

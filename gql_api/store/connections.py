@@ -234,23 +234,25 @@ class ConnectionStore:
         result = await self._collection.delete_one({"_id": oid, "user_id": user_id})
         return result.deleted_count == 1
 
-    async def rotate_keys(self, *, batch_size: int) -> int:
-        """Re-encrypt one batch of credentials still under an older key; 0 when none is left. Each
-        write only lands if the document still holds what was read, so a refresh racing it wins."""
+    async def rotate_keys(self, *, batch_size: int) -> tuple[int, int]:
+        """Re-encrypt one batch of credentials still under an older key: (found, rewritten). Each write
+        only lands if the document still holds what was read, so a refresh racing it wins (and writes
+        under the new key anyway)."""
         active = self._vault.active_kid
         cursor = self._collection.find(
             {"$or": [{"access_token.kid": {"$ne": active}}, {"refresh_token.kid": {"$ne": active}}]},
             {"access_token": 1, "refresh_token": 1, "access_token_expires_at": 1},
         ).limit(batch_size)
-        rotated = 0
+        seen = rotated = 0
         async for doc in cursor:
+            seen += 1
             credential = self._credential(doc)
             result = await self._collection.update_one(
                 {"_id": doc["_id"], "access_token": doc["access_token"], "refresh_token": doc["refresh_token"]},
                 {"$set": self._encrypted(doc["_id"], credential)},
             )
             rotated += result.modified_count
-        return rotated
+        return seen, rotated
 
     def _encrypted(self, doc_id: ObjectId, credential: Credential) -> dict[str, Any]:
         return {

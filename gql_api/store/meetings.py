@@ -215,7 +215,9 @@ class MeetingStore:
                      next_due: datetime | None, now: datetime) -> bool:
         """Store the copies' outcomes and give the lease back, in one write. If the meeting changed
         meanwhile, its new version is due at once. False when `owner` had lost the lease."""
-        fields = {f"copies.{i}.{key}": value for i, copy in copies.items() for key, value in _copy_document(copy).items()}
+        # Only the sync state: `removed` may have been set meanwhile by a read of the calendars.
+        fields = {f"copies.{i}.{key}": value for i, copy in copies.items()
+                  for key, value in _copy_document(copy).items() if key in SYNC_STATE}
         free = {"lease_owner": None, "lease_until": None}
         oid = ObjectId(meeting_id)
         result = await self._collection.update_one({"_id": oid, "lease_owner": owner, "version": seen_version},
@@ -228,6 +230,10 @@ class MeetingStore:
 
 def _idempotency(organizer_id: str, key: str) -> str:
     return f"{organizer_id}\x1f{key}"
+
+
+SYNC_STATE = frozenset({"synced_version", "synced_at", "attempt_version", "attempts", "next_attempt_at",
+                        "failed_version", "last_error", "written"})
 
 
 def _copy_document(copy: CalendarCopy) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Cronofy's application rate limits (50 requests a second, 500 a minute: cronofy.md §8.2), shared by
 every process through MongoDB, so that a burst queues here instead of meeting 429s there.
 
-Each limit is counted in fixed sub-windows (a tenth of its period) with `$inc`. Cronofy does not say
+Each limit is counted in fixed sub-windows (a tenth of its period, fewer for tiny limits) with `$inc`. Cronofy does not say
 whether its windows are fixed or sliding; capping each sub-window at limit / (sub-windows + 1) keeps
 any sliding period within the limit too (it overlaps at most sub-windows + 1 of ours), at 40/s and
 450/min sustained. A call that does not fit waits for the next sub-window.
@@ -33,12 +33,16 @@ class Limit:
     period: float  # seconds
 
     @property
+    def sub_windows(self) -> int:
+        return max(1, min(SUB_WINDOWS, self.requests - 1))  # small limits: fewer, so each lets one through
+
+    @property
     def window(self) -> float:
-        return self.period / SUB_WINDOWS
+        return self.period / self.sub_windows
 
     @property
     def per_window(self) -> int:
-        return max(1, self.requests // (SUB_WINDOWS + 1))
+        return self.requests // (self.sub_windows + 1)
 
 
 class MongoRateBudget:

@@ -68,14 +68,15 @@ class RevocationStore:
             {"_id": revocation.id}, {"$set": {"next_attempt_at": at, "last_error": error}}
         )
 
-    async def rotate_keys(self, *, batch_size: int) -> int:
-        """Re-encrypt one batch of owed refresh tokens still under an older key; 0 when none is left."""
+    async def rotate_keys(self, *, batch_size: int) -> tuple[int, int]:
+        """Re-encrypt one batch of owed refresh tokens still under an older key: (found, rewritten)."""
         cursor = self._collection.find(
             {"refresh_token": {"$ne": None}, "refresh_token.kid": {"$ne": self._vault.active_kid}},
             {"refresh_token": 1},
         ).limit(batch_size)
-        rotated = 0
+        seen = rotated = 0
         async for doc in cursor:
+            seen += 1
             where = {"collection": REVOCATIONS, "doc_id": doc["_id"], "field": "refresh_token"}
             token = self._vault.decrypt(doc["refresh_token"], **where)
             result = await self._collection.update_one(
@@ -83,7 +84,7 @@ class RevocationStore:
                 {"$set": {"refresh_token": self._vault.encrypt(token, **where)}},
             )
             rotated += result.modified_count
-        return rotated
+        return seen, rotated
 
     async def count(self) -> int:
         return await self._collection.count_documents({})

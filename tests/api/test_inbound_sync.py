@@ -387,3 +387,36 @@ async def test_changes_spread_over_several_pages_are_all_applied(api, sandbox, p
     assert titles == [f"Meeting {i}!" for i in range(5)]
     pages = [r for r in await sandbox.requests() if r["path"].startswith("/v1/events/pages/")]
     assert len(pages) >= 2  # next_page was followed
+
+
+async def test_a_push_sent_in_chunks_is_read_whole(api, sandbox):
+    url = await callback_url(api, sandbox)
+
+    async def chunks():
+        for start in range(0, len(CHANGE), 7):
+            yield CHANGE[start:start + 7]
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        signed = await http.post(url, content=chunks(), headers={"Cronofy-HMAC-SHA256": sign(CHANGE),
+                                                                 "Content-Type": "application/json"})
+        big = b'{"pad":"' + b"x" * 70_000 + b'"}'
+
+        async def big_chunks():
+            for start in range(0, len(big), 4096):
+                yield big[start:start + 4096]
+
+        oversized = await http.post(url, content=big_chunks(), headers={"Cronofy-HMAC-SHA256": sign(big)})
+
+    assert signed.status_code == 202
+    assert oversized.status_code == 413
+
+
+async def test_our_own_older_write_read_back_is_not_taken_for_an_edit(api, sandbox, people, clock):
+    meeting = await schedule(api)  # "Mentoring session" written to both calendars
+    await sandbox.fault(path="/v1/calendars/", method="POST", status=503, times=10)
+    await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Newer title"}})  # not written yet
+
+    clock.advance(minutes=15, seconds=1)  # a reconciliation reads the calendars, which still say the old
+    await api.client.app[SERVICES].inbound.run_due()
+
+    assert (await meeting_now(api, meeting["id"]))["title"] == "Newer title"

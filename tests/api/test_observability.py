@@ -35,6 +35,7 @@ async def test_one_json_access_line_per_request_without_query_strings(settings, 
     try:
         async with httpx.AsyncClient() as http:
             response = await http.get(str(server.make_url("/healthz?code=secret-code&state=secret-state")))
+            await http.post(str(server.make_url("/webhooks/cronofy/secret-channel-token")), content=b"{}")
             await http.post(str(server.make_url("/graphql")), json={
                 "query": "query StatusPoll($x: String) { calendarConnections { id } }",
                 "variables": {"x": "secret-variable"}}, headers={"Authorization": f"Bearer {Api(None, settings).token('alice')}"})
@@ -42,7 +43,8 @@ async def test_one_json_access_line_per_request_without_query_strings(settings, 
     finally:
         await server.close()
 
-    record, graphql = [r for r in caplog.records if r.name == "aiohttp.access"]
+    record, webhook, graphql = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert json.loads(JsonFormatter().format(webhook))["path"] == "/webhooks/cronofy/{token}"
     assert json.loads(JsonFormatter().format(graphql))["operation"] == "StatusPoll"
     assert "secret" not in JsonFormatter().format(graphql)
     line = json.loads(JsonFormatter().format(record))

@@ -97,3 +97,19 @@ async def test_a_full_window_waits_for_the_next_one(database):
     assert waits == []
     await budget.acquire()
     assert len(waits) == 1 and 0.1 <= waits[0] <= 0.11
+
+
+async def test_a_small_limit_is_never_exceeded_in_any_second(database):
+    now = [float(int(time.time()))]
+    sent: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    budget = MongoRateBudget(database, per_second=5, per_minute=500, clock=lambda: now[0], sleep=sleep)
+    for _ in range(20):
+        await budget.acquire()
+        sent.append(now[0])
+
+    for start in sent:  # any sliding second, wherever it starts
+        assert sum(1 for moment in sent if start <= moment < start + 1) <= 5

@@ -19,7 +19,7 @@ from mongomock_motor import AsyncMongoMockClient
 from pymongo.errors import DuplicateKeyError
 
 from gql_api.models import CalendarProvider, ConnectionStatus, Credential, LinkState, TargetCalendar
-from gql_api.store import ConnectionStore, LinkStateStore, RevocationStore, prepare
+from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
 from gql_api.store.mongo import CONNECTIONS, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
 from helpers import KEYS
@@ -287,3 +287,28 @@ async def test_a_revocation_by_account_alone_keeps_no_token(db: Any, vault: Vaul
     await revocations.add_claimed(refresh_token=None, sub="acc_only", data_center="de", now=T0, lease=LEASE)
     claimed = await revocations.claim_due(now=T0 + LEASE, lease=LEASE)
     assert claimed is not None and claimed.refresh_token is None and claimed.sub == "acc_only"
+
+
+async def test_finishing_a_sync_keeps_a_copy_removal_made_meanwhile(db: Any) -> None:
+    from gql_api.models import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus
+
+    meetings = MeetingStore(db)
+    meeting = Meeting(
+        id=str(ObjectId()), organizer_id="alice", title="t", description=None, location=None, start=T0,
+        end=T0 + timedelta(hours=1), time_zone="Etc/UTC", status=MeetingStatus.SCHEDULED,
+        participants=(MeetingParticipant(email="a@x.test", user_id="alice", is_organizer=True, copy=0),
+                      MeetingParticipant(email="b@x.test", user_id="bob", copy=1)),
+        copies=(CalendarCopy("c1", "cal_1", True), CalendarCopy("c2", "cal_2", False)),
+        version=1, created_at=T0, updated_at=T0,
+    )
+    await meetings.insert(meeting, idempotency_key=None, now=T0)
+    claimed = await meetings.claim(owner="w", now=T0, until=T0 + LEASE)
+    # while the worker writes the copies, a read of Bob's calendar finds his copy deleted
+    assert await meetings.copy_removed(claimed, copy_index=1, decliners=[1])
+
+    synced = {i: CalendarCopy(c.connection_id, c.calendar_id, c.is_host, synced_version=1, synced_at=T0)
+              for i, c in enumerate(claimed.copies)}
+    assert await meetings.finish(claimed.id, synced, owner="w", seen_version=1, next_due=None, now=T0)
+
+    after = await meetings.get(claimed.id)
+    assert after.copies[1].removed is True and after.copies[0].synced_version == 1

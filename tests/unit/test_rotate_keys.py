@@ -38,13 +38,13 @@ async def test_rotation_in_interrupted_batches_leaves_nothing_under_the_old_key(
     connections, revocations = ConnectionStore(database, after), RevocationStore(database, after)
 
     # an interrupted run: one batch of two, then the process stops
-    assert await connections.rotate_keys(batch_size=2) == 2
+    assert await connections.rotate_keys(batch_size=2) == (2, 2)
     # the rerun picks up where it stopped
-    assert await connections.rotate_keys(batch_size=2) == 2
-    assert await connections.rotate_keys(batch_size=2) == 1
-    assert await connections.rotate_keys(batch_size=2) == 0
-    assert await revocations.rotate_keys(batch_size=2) == 1
-    assert await revocations.rotate_keys(batch_size=2) == 0
+    assert await connections.rotate_keys(batch_size=2) == (2, 2)
+    assert await connections.rotate_keys(batch_size=2) == (1, 1)
+    assert await connections.rotate_keys(batch_size=2) == (0, 0)
+    assert await revocations.rotate_keys(batch_size=2) == (1, 1)
+    assert await revocations.rotate_keys(batch_size=2) == (0, 0)
 
     # then the new key alone reads everything
     only_new = Vault(KeyRing.parse(new))
