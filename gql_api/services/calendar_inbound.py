@@ -11,6 +11,7 @@ never echo back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import uuid
@@ -69,6 +70,15 @@ class CalendarInbound:
             return False
         await self._connections.channel_open(connection.id, channel_id, now=self._clock())
         return True
+
+    async def open_channel_soon(self, connection: CalendarConnection, *, grace: float) -> None:
+        """Open the channel without holding the link mutation past `grace`: a slow Cronofy finishes it
+        in the background (never cancelled halfway, which could leave a channel we do not know of)."""
+        task = asyncio.create_task(self.open_channel(connection))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
 
     async def close_channel(self, connection: CalendarConnection) -> None:
         """Best effort, briefly: revoking the credential right after ends the channel anyway."""

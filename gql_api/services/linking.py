@@ -24,6 +24,7 @@ from .revocation import Revoker
 log = logging.getLogger(__name__)
 
 MAX_CODE_LENGTH = 2048
+CHANNEL_GRACE_SECONDS = 2.0
 MAX_STATE_LENGTH = 256
 UPSTREAM_MESSAGE = "The calendar service is unavailable right now; please try again in a moment."
 
@@ -132,7 +133,7 @@ class LinkingService:
             await self._revoker.attempt(await self._revoker.record(refresh_token=replaced,
                                                                    data_center=link_state.data_center), grace=True)
         if connection.channel_id is None:
-            await self._inbound.open_channel(connection)
+            await self._inbound.open_channel_soon(connection, grace=CHANNEL_GRACE_SECONDS)
         # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
         await self._meetings.retry_failed_on(connection.id, now=now)
         log.info("user %s linked calendar connection %s", user.id, connection.id)

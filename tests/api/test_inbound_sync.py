@@ -420,3 +420,19 @@ async def test_our_own_older_write_read_back_is_not_taken_for_an_edit(api, sandb
     await api.client.app[SERVICES].inbound.run_due()
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Newer title"
+
+
+async def test_a_slow_channel_creation_does_not_hold_the_link(api, sandbox):
+    await sandbox.fault(path="/v1/channels", method="POST", delay_seconds=2.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    connection = await link_account(api, user="alice", profile_name="alice@example.test")
+
+    assert loop.time() - started < 2.5 and connection["status"] == "ACTIVE"
+    for _ in range(60):  # it finishes in the background
+        if await open_channels(sandbox):
+            break
+        await asyncio.sleep(0.1)
+    assert len(await open_channels(sandbox)) == 1
+    assert (await api.data(SYNCED_AT))["calendarConnections"][0]["lastSyncedAt"] is not None
