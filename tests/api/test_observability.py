@@ -9,7 +9,7 @@ import logging
 
 import httpx
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from gql_api import create_app
 from gql_api.app import SERVICES

@@ -4,7 +4,6 @@ several; a dead holder blocks nobody for long; a stale process never marks a hea
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
