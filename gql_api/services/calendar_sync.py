@@ -111,7 +111,8 @@ class CalendarSync:
         due = [i for i in meeting.pending_copies() if not _backing_off(meeting, meeting.copies[i], now)]
         # Every copy at once: the answer waits for the slowest calendar, not for their sum.
         outcomes = await asyncio.gather(*(self._apply(meeting, meeting.copies[i]) for i in due))
-        results = {i: self._after(meeting, meeting.copies[i], outcome) for i, outcome in zip(due, outcomes, strict=True)}
+        results = {i: self._after(meeting, meeting.copies[i], outcome)
+                   for i, outcome in zip(due, outcomes, strict=True)}
         done = dataclasses.replace(meeting, copies=tuple(results.get(i, c) for i, c in enumerate(meeting.copies)))
         if not await self._meetings.finish(meeting.id, results, owner=self._owner, seen_version=meeting.version,
                                            next_due=_next_due(done, self._clock()), now=self._clock()):
