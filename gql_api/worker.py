@@ -20,7 +20,8 @@ class Worker:
     async def run_once(self) -> None:
         """One pass over each kind of work; one kind failing (the store briefly away, say) does not
         hold up the others, nor end the worker."""
-        for name, work in (("calendar writes", self._services.sync.run_due),
+        for name, work in (("relinks", self._services.access.settle_relinks),
+                           ("calendar writes", self._services.sync.run_due),
                            ("calendar changes", self._services.inbound.run_due),
                            ("revocations", self._services.revoker.retry_due)):
             try:

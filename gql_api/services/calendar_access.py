@@ -80,7 +80,19 @@ class CalendarAccess:
         """Cronofy stopped accepting the connection (invalid_grant, 423, profile_disconnected): the
         user must link the account again; meanwhile its meetings' copies show FAILED and why."""
         if await self._connections.mark_needs_relink(connection_id, now=self._clock()):
-            await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock())
+            await self._fail_copies(connection_id)
+
+    async def settle_relinks(self) -> int:
+        """The worker's pass: fail the copies still owed for connections marked NEEDS_RELINK by a
+        process that stopped before it could (the marking and the failing are two writes)."""
+        owed = await self._connections.owing_relink_consequences()
+        for connection_id in owed:
+            await self._fail_copies(connection_id)
+        return len(owed)
+
+    async def _fail_copies(self, connection_id: str) -> None:
+        await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock())
+        await self._connections.relink_consequences_done(connection_id)
 
     async def _load(self, connection_id: str) -> tuple[CalendarConnection, Credential]:
         try:

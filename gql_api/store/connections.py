@@ -69,6 +69,7 @@ class ConnectionStore:
                 "calendar": _calendar_doc(calendar),
                 "data_center": data_center,
                 "updated_at": now,
+                "relink_consequences_owed": False,
                 **self._encrypted(doc_id, credential),
             }
             try:
@@ -133,12 +134,22 @@ class ConnectionStore:
                                           {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
 
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
-        """True when this call made an ACTIVE connection NEEDS_RELINK (so its consequences run once)."""
+        """True when this call made an ACTIVE connection NEEDS_RELINK. Its consequences (failing its
+        meetings' copies) are owed until `relink_consequences_done`, so a crash cannot skip them."""
         result = await self._collection.update_one(
             {"_id": ObjectId(connection_id), "status": ConnectionStatus.ACTIVE.value},
-            {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now}},
+            {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now,
+                      "relink_consequences_owed": True}},
         )
         return result.modified_count == 1
+
+    async def owing_relink_consequences(self, *, limit: int = 50) -> list[str]:
+        cursor = self._collection.find({"relink_consequences_owed": True}, {"_id": 1}).limit(limit)
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def relink_consequences_done(self, connection_id: str) -> None:
+        await self._collection.update_one({"_id": ObjectId(connection_id)},
+                                          {"$set": {"relink_consequences_owed": False}})
 
     # --- push channels and reading changes back ----------------------------------------------
 

@@ -3,9 +3,11 @@ reason, the meeting mutation still succeeds, and linking the same account again 
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from gql_api.app import SERVICES
 from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, link_account
-from test_meetings import UPDATE, calendar_events, deliveries, schedule
+from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
 
 async def test_relinking_restores_the_connection_in_place_and_writes_failed_copies(api, sandbox, clock):
@@ -41,3 +43,27 @@ async def test_relinking_restores_the_connection_in_place_and_writes_failed_copi
     # then it is the same connection, active again, and his copy carries the change
     assert relinked["id"] == bobs["id"] and relinked["status"] == "ACTIVE"
     assert (await calendar_events(sandbox))["bob@example.test"]["summary"] == "Moved"
+
+
+async def test_copies_owed_failing_by_a_process_that_died_are_failed_by_the_worker(api, sandbox, database):
+    from gql_api.store import ConnectionStore
+    from gql_api.vault import KeyRing, Vault
+    from helpers import KEYS
+
+    await link_account(api, user="alice", profile_name="alice@example.test")
+    await link_account(api, user="bob", profile_name="bob@example.test")
+    meeting = await schedule(api)
+    # given a process that marked Bob's connection NEEDS_RELINK and stopped before failing his copies
+    store = ConnectionStore(database, Vault(KeyRing.parse(KEYS)))
+    raw_id = next(c.id for c in await store.list_for_user("bob"))
+    assert await store.mark_needs_relink(raw_id, now=datetime.now(timezone.utc))
+    assert deliveries((await api.data(MEETING, {"id": meeting["id"]}))["meeting"])["bob@example.test"][1] == "SYNCED"
+
+    # when a worker passes
+    await api.client.app[SERVICES].access.settle_relinks()
+
+    # then the copies show why they are not kept up to date, once
+    bob = next(p for p in (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]["participants"]
+               if p["email"] == "bob@example.test")
+    assert bob["calendarEvent"]["status"] == "FAILED"
+    assert await api.client.app[SERVICES].access.settle_relinks() == 0
