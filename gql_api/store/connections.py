@@ -231,13 +231,6 @@ class ConnectionStore:
             log.error("connection %s: refresh token cannot be decrypted; revoking by account instead", doc["_id"])
             return None
 
-    async def credential_for_user(self, user_id: str, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
-        oid = object_id(connection_id)
-        doc = await self._collection.find_one({"_id": oid, "user_id": user_id}) if oid else None
-        if doc is None:
-            return None
-        return _connection(doc), self._credential(doc)
-
     async def delete_for_user(self, user_id: str, connection_id: str) -> bool:
         oid = object_id(connection_id)
         if oid is None:

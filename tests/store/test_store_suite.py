@@ -108,7 +108,7 @@ async def test_save_link_creates_then_updates_in_place(connections: ConnectionSt
     assert await db[CONNECTIONS].count_documents({}) == 1
     stored = await db[CONNECTIONS].find_one({"_id": ObjectId(first.id)})
     assert stored["updated_at"] == later
-    _, secret = await connections.credential_for_user("alice", first.id)
+    _, secret = await connections.with_credential(first.id)
     assert secret.refresh_token == Secret("refresh-2")
 
 
@@ -151,9 +151,9 @@ async def test_sub_linked_by_another_user(connections: ConnectionStore) -> None:
     assert await connections.sub_linked_by_another_user("acc_other", "bob") is False
 
 
-async def test_credential_for_user_round_trips_the_tokens(connections: ConnectionStore) -> None:
+async def test_credential_round_trips_the_tokens_for_its_owner_only(connections: ConnectionStore) -> None:
     saved = await save(connections, tag="rt")
-    found = await connections.credential_for_user("alice", saved.id)
+    found = await connections.with_credential(saved.id)
     assert found is not None
     connection, secret = found
     assert connection == saved
@@ -161,9 +161,9 @@ async def test_credential_for_user_round_trips_the_tokens(connections: Connectio
     assert secret.refresh_token == Secret("refresh-rt")
     assert secret.access_token_expires_at == T0 + timedelta(hours=1)
     assert secret.access_token_expires_at.utcoffset() == timedelta(0)
-    assert await connections.credential_for_user("bob", saved.id) is None
-    assert await connections.credential_for_user("alice", "not-an-id") is None
-    assert await connections.credential_for_user("alice", str(ObjectId())) is None
+    assert await connections.get_for_user("bob", saved.id) is None  # services reach credentials through this
+    assert await connections.with_credential("not-an-id") is None
+    assert await connections.with_credential(str(ObjectId())) is None
 
 
 async def test_delete_for_user(connections: ConnectionStore) -> None:
