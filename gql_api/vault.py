@@ -19,37 +19,10 @@ from bson.binary import Binary
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .domain.secrets import Secret
+
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 NONCE_BYTES = 12
-
-
-class Secret:
-    """A string that refuses to be printed or serialised by accident; `.reveal()` is deliberate."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> object:
-        raise TypeError("Secret values are not picklable")
 
 
 class KeyRingError(ValueError):
