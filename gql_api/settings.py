@@ -3,6 +3,11 @@
 Every name here is fixed by DESIGN.md §3. Unset means "development": in-memory store, the built-in
 Cronofy sandbox, an ephemeral encryption key and dev auth. Each of those is announced in the log by
 `describe_dev_defaults` so nobody mistakes a dev server for a production one.
+
+Each variable is declared once, on the `Settings` field it fills (`env_var`): its name, how its text is
+read and what it may be, its default and what it means. `VARIABLES` is that table; `from_env` reads it,
+`__post_init__` checks it, then the rules across fields (`RULES`). The README's "Configuration reference
+(environment)" documents it, and tests/unit/test_settings_readme.py keeps the two in agreement.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 DATA_CENTERS = ("us", "uk", "de", "au", "ca", "sg")
 MONGODB_DRIVERS = ("motor", "pymongo")
+LOG_FORMATS = ("json", "text")
 
 # Known to every dev server and `gql-api dev-token`, so tokens minted by one work on the other.
 # Dev auth is refused on non-loopback addresses (see cli.serve), which is what makes this tolerable.
@@ -31,94 +38,185 @@ class ConfigError(Exception):
     """The configuration cannot work; the message says which variable and why."""
 
 
+# --- kinds: how a variable's text is read, and what its value may be ------------------------------
+
+class Kind:
+    """Text, as given; the other kinds below read it differently or allow fewer values."""
+
+    def parse(self, name: str, raw: str) -> Any:
+        """The value of non-blank text; ConfigError naming the variable if it cannot be one."""
+        return raw
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with a value, completing "NAME ...", or None if nothing is."""
+        return None
+
+
+class CommaList(Kind):
+    def parse(self, name: str, raw: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+class Flag(Kind):
+    def parse(self, name: str, raw: str) -> bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Kind):
+    """One of a few words, read case-insensitively."""
+
+    options: tuple[str, ...]
+
+    def parse(self, name: str, raw: str) -> str:
+        return raw.lower()
+
+    def problem(self, value: Any) -> str | None:
+        return None if value in self.options else f"must be one of {', '.join(self.options)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Number(Kind):
+    """An int or a float within its bounds (`between` is inclusive at both ends)."""
+
+    type: type[int] | type[float]
+    at_least: int | None = None
+    above: int | None = None
+    between: tuple[int, int] | None = None
+
+    def parse(self, name: str, raw: str) -> int | float:
+        try:
+            return self.type(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+    def problem(self, value: Any) -> str | None:
+        if self.between is not None and not self.between[0] <= value <= self.between[1]:
+            return f"must be between {self.between[0]} and {self.between[1]}"
+        if self.at_least is not None and not value >= self.at_least:
+            return f"must be at least {self.at_least}"
+        if self.above is not None and not value > self.above:
+            return f"must be > {self.above}"
+        return None
+
+
+TEXT, FLAG, COMMA_LIST = Kind(), Flag(), CommaList()
+COUNT = Number(int, at_least=1)
+SECONDS = Number(float, above=0)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One row of the configuration table: an environment variable and the `Settings` field it fills."""
+
+    name: str
+    kind: Kind
+    default: object
+    description: str  # the README's wording
+    field: str = ""  # the field it is declared on, filled in by `_table`
+
+    def read(self, env: Mapping[str, str]) -> object:
+        raw = env.get(self.name, "").strip()
+        return self.kind.parse(self.name, raw) if raw else self.default
+
+    def check(self, value: object) -> None:
+        if (problem := self.kind.problem(value)) is not None:
+            raise ConfigError(f"{self.name} {problem}, got {value!r}")
+
+
+def env_var(name: str, kind: Kind, default: object, description: str) -> Any:
+    """A `Settings` field filled from the environment variable `name` (one row of `VARIABLES`)."""
+    return dataclasses.field(default=default, metadata={"env": Variable(name, kind, default, description)})
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    public_base_url: str | None = None
+    host: str = env_var("HOST", TEXT, "127.0.0.1", "address to listen on (dev auth refuses non-loopback addresses)")
+    port: int = env_var("PORT", Number(int, between=(1, 65535)), 8080, "port to listen on")
+    public_base_url: str | None = env_var(
+        "PUBLIC_BASE_URL", TEXT, None,
+        "where browsers and Cronofy's pushes reach us (callback URL at most 128 characters); unset: http://HOST:PORT")
 
-    mongodb_uri: str | None = None
-    mongodb_database: str = "gql_api"
-    mongodb_driver: str = "motor"
+    mongodb_uri: str | None = env_var("MONGODB_URI", TEXT, None, "the MongoDB to use; unset: in-memory store")
+    mongodb_database: str = env_var("MONGODB_DATABASE", TEXT, "gql_api", "database name")
+    mongodb_driver: str = env_var("MONGODB_DRIVER", Choice(MONGODB_DRIVERS), "motor",
+                                  "`motor`, or `pymongo` for PyMongo's `AsyncMongoClient`")
 
-    cronofy_client_id: str | None = None
-    cronofy_client_secret: str | None = None
-    cronofy_data_center: str = "us"
-    cronofy_api_url: str | None = None
-    cronofy_app_url: str | None = None
-    cronofy_timeout_seconds: float = 10.0
-    cronofy_max_attempts: int = 4
-    cronofy_refresh_margin_seconds: int = 300
-    cronofy_rate_per_second: int = 50
-    cronofy_rate_per_minute: int = 500
+    cronofy_client_id: str | None = env_var("CRONOFY_CLIENT_ID", TEXT, None,
+                                            "your Cronofy OAuth application; unset: built-in sandbox")
+    cronofy_client_secret: str | None = env_var("CRONOFY_CLIENT_SECRET", TEXT, None,
+                                                "its secret (also verifies pushes)")
+    cronofy_data_center: str = env_var("CRONOFY_DATA_CENTER", Choice(DATA_CENTERS), "us",
+                                       "`us`, `uk`, `de`, `au`, `ca` or `sg`")
+    cronofy_api_url: str | None = env_var("CRONOFY_API_URL", TEXT, None,
+                                          "override the data center's API host (a test double, say)")
+    cronofy_app_url: str | None = env_var("CRONOFY_APP_URL", TEXT, None,
+                                          "override the data center's app host (a test double, say)")
+    cronofy_timeout_seconds: float = env_var("CRONOFY_TIMEOUT_SECONDS", SECONDS, 10.0,
+                                             "bound on every Cronofy call (connect, read and whole call)")
+    cronofy_max_attempts: int = env_var("CRONOFY_MAX_ATTEMPTS", COUNT, 4,
+                                        "attempts of an idempotent call (429, 5xx, timeouts, resets)")
+    cronofy_refresh_margin_seconds: int = env_var("CRONOFY_REFRESH_MARGIN_SECONDS", Number(int, at_least=0), 300,
+                                                  "refresh an access token this long before it expires")
+    cronofy_rate_per_second: int = env_var("CRONOFY_RATE_PER_SECOND", Number(int, at_least=2), 50,
+                                           "Cronofy's application limit per second, shared by all processes")
+    cronofy_rate_per_minute: int = env_var("CRONOFY_RATE_PER_MINUTE", Number(int, at_least=2), 500,
+                                           "Cronofy's application limit per minute, shared by all processes")
 
-    token_encryption_keys: str | None = None
+    token_encryption_keys: str | None = env_var(
+        "TOKEN_ENCRYPTION_KEYS", TEXT, None,
+        "`KEY_ID:KEY` entries (`gql-api generate-key`), the first encrypts; unset: ephemeral key")
 
-    auth_jwt_secret: str | None = None
-    auth_jwt_public_key: str | None = None
-    auth_jwt_issuer: str | None = None
-    auth_jwt_audience: str | None = None
+    auth_jwt_secret: str | None = env_var("AUTH_JWT_SECRET", TEXT, None,
+                                          "an HS256 secret shared with your identity provider; unset: dev auth")
+    auth_jwt_public_key: str | None = env_var("AUTH_JWT_PUBLIC_KEY", TEXT, None,
+                                              "a PEM public key (RS256, ES256 or EdDSA) instead of the secret")
+    auth_jwt_issuer: str | None = env_var("AUTH_JWT_ISSUER", TEXT, None, "the tokens' issuer; unset: not checked")
+    auth_jwt_audience: str | None = env_var("AUTH_JWT_AUDIENCE", TEXT, None, "the tokens' audience; unset: not checked")
 
-    allowed_redirect_uris: tuple[str, ...] = ()
-    link_state_ttl_seconds: int = 600
-    worker_enabled: bool = True
-    worker_poll_seconds: float = 2.0
-    outbox_max_attempts: int = 10
-    sync_grace_seconds: float = 1.5
-    sync_reconcile_interval_seconds: int = 900
-    log_format: str = "json"
-    shutdown_timeout_seconds: float = 10.0
+    allowed_redirect_uris: tuple[str, ...] = env_var(
+        "ALLOWED_REDIRECT_URIS", COMMA_LIST, (),
+        "comma-separated redirect URIs (exact match); unset: the dev server's demo callback")
+    link_state_ttl_seconds: int = 600  # not configurable
+    worker_enabled: bool = env_var("WORKER_IN_PROCESS", FLAG, True, "`false` when `gql-api worker` runs apart")
+    worker_poll_seconds: float = env_var("WORKER_POLL_SECONDS", SECONDS, 2.0, "how often the worker looks for due work")
+    outbox_max_attempts: int = env_var("OUTBOX_MAX_ATTEMPTS", COUNT, 10,
+                                       "attempts per calendar change before a copy shows `FAILED`")
+    sync_grace_seconds: float = env_var("SYNC_GRACE_SECONDS", Number(float, at_least=0), 1.5,
+                                        "how long a mutation waits for Cronofy before answering `PENDING`")
+    sync_reconcile_interval_seconds: int = env_var(
+        "SYNC_RECONCILE_INTERVAL_SECONDS", Number(int, at_least=0), 900,
+        "read each calendar's changes at least this often even without a push (`0`: never)")
+    log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")
+    shutdown_timeout_seconds: float = env_var("SHUTDOWN_TIMEOUT_SECONDS", Number(float), 10.0,
+                                              "how long in-flight requests may finish after SIGTERM")
 
     # GraphQL endpoint (see gql_api/graphql_limits.py for what each limit counts)
-    graphql_max_depth: int = 10
-    graphql_max_aliases: int = 15
-    graphql_max_tokens: int = 2000
-    graphql_max_directives: int = 20
-    graphql_max_cost: int = 20_000
-    graphql_introspection: bool = True
-    graphiql_enabled: bool | None = None  # None: on with dev auth only (see `graphiql`)
-    cors_allowed_origins: tuple[str, ...] = ()
+    graphql_max_depth: int = env_var("GRAPHQL_MAX_DEPTH", COUNT, 10, "query limit: depth")
+    graphql_max_aliases: int = env_var("GRAPHQL_MAX_ALIASES", COUNT, 15, "query limit: aliases")
+    graphql_max_tokens: int = env_var("GRAPHQL_MAX_TOKENS", COUNT, 2000, "query limit: tokens")
+    graphql_max_directives: int = env_var("GRAPHQL_MAX_DIRECTIVES", COUNT, 20, "query limit: directives")
+    graphql_max_cost: int = env_var("GRAPHQL_MAX_COST", COUNT, 20_000,
+                                    "query limit: cost (lists count by their `first`)")
+    graphql_introspection: bool = env_var("GRAPHQL_INTROSPECTION", FLAG, True,
+                                          "`false` hides the schema from introspection")
+    graphiql_enabled: bool | None = env_var(  # None: on with dev auth only (see `graphiql`)
+        "GRAPHIQL_ENABLED", FLAG, None, "`true` serves GraphiQL to browsers at `GET /graphql`; unset: with dev auth")
+    cors_allowed_origins: tuple[str, ...] = env_var("CORS_ALLOWED_ORIGINS", COMMA_LIST, (),
+                                                    "exact origins such as `https://app.example.com`, comma-separated")
 
     def __post_init__(self) -> None:
-        if self.mongodb_driver not in MONGODB_DRIVERS:
-            raise ConfigError(f"MONGODB_DRIVER must be one of {', '.join(MONGODB_DRIVERS)}")
-        if self.cronofy_data_center not in DATA_CENTERS:
-            raise ConfigError(f"CRONOFY_DATA_CENTER must be one of {', '.join(DATA_CENTERS)}")
-        if bool(self.cronofy_client_id) != bool(self.cronofy_client_secret):
-            raise ConfigError("CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET must be set together")
-        if self.auth_jwt_secret and self.auth_jwt_public_key:
-            raise ConfigError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
-        if self.cronofy_max_attempts < 1 or min(self.cronofy_rate_per_second, self.cronofy_rate_per_minute) < 2 \
-                or self.cronofy_refresh_margin_seconds < 0 or self.cronofy_timeout_seconds <= 0:
-            raise ConfigError("CRONOFY_MAX_ATTEMPTS must be at least 1, CRONOFY_RATE_PER_* at least 2, "
-                              "CRONOFY_REFRESH_MARGIN_SECONDS >= 0 and CRONOFY_TIMEOUT_SECONDS > 0")
-        if self.outbox_max_attempts < 1:
-            raise ConfigError("OUTBOX_MAX_ATTEMPTS must be at least 1")
-        if self.sync_grace_seconds < 0 or self.worker_poll_seconds <= 0:
-            raise ConfigError("SYNC_GRACE_SECONDS must be >= 0 and WORKER_POLL_SECONDS > 0")
-        if self.log_format not in ("json", "text"):
-            raise ConfigError("LOG_FORMAT must be json or text")
-        if self.sync_reconcile_interval_seconds < 0:
-            raise ConfigError("SYNC_RECONCILE_INTERVAL_SECONDS must be >= 0 (0 turns reconciliation off)")
-        if len(self.base_url) + len(WEBHOOK_CALLBACK_SUFFIX) > MAX_CALLBACK_URL:
-            raise ConfigError(f"PUBLIC_BASE_URL is too long: Cronofy callback URLs may have at most "
-                              f"{MAX_CALLBACK_URL} characters")
-        if self.mongodb_uri and not self.token_encryption_keys:
-            raise ConfigError("MONGODB_URI is set but TOKEN_ENCRYPTION_KEYS is not: tokens stored under an "
-                              "ephemeral key could never be read after a restart")
-        if not self.uses_sandbox and self.uses_dev_auth:
-            raise ConfigError("real Cronofy credentials need real client auth: set AUTH_JWT_SECRET or "
-                              "AUTH_JWT_PUBLIC_KEY")
-        if not 1 <= self.port <= 65535:
-            raise ConfigError("PORT must be between 1 and 65535")
-        if min(self.graphql_max_depth, self.graphql_max_aliases, self.graphql_max_tokens,
-               self.graphql_max_directives, self.graphql_max_cost) < 1:
-            raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_ALIASES, GRAPHQL_MAX_TOKENS, GRAPHQL_MAX_DIRECTIVES "
-                              "and GRAPHQL_MAX_COST must be at least 1")
-        for origin in self.cors_allowed_origins:
-            if not _ORIGIN.fullmatch(origin):
-                raise ConfigError(f"CORS_ALLOWED_ORIGINS takes exact origins such as https://app.example.com "
-                                  f"(scheme, host, optional port; no path, no wildcard), got {origin[:80]!r}")
+        for variable in VARIABLES:
+            variable.check(getattr(self, variable.field))
+        for rule in RULES:
+            if (problem := rule(self)) is not None:
+                raise ConfigError(problem)
 
     # --- derived -------------------------------------------------------------------------
 
@@ -165,78 +263,65 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Every variable of `VARIABLES` read from `env` (os.environ by default); blank means its default."""
         env = os.environ if env is None else env
+        values = {variable.field: variable.read(env) for variable in VARIABLES}
+        return cls(**(values | overrides))  # type: ignore[arg-type]
 
-        def text(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
 
-        def number(name: str, kind: type, default: object) -> object:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                return kind(raw)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+def _table() -> tuple[Variable, ...]:
+    return tuple(dataclasses.replace(field.metadata["env"], field=field.name)
+                 for field in dataclasses.fields(Settings) if "env" in field.metadata)
 
-        def flag(name: str, default: bool | None) -> bool | None:
-            raw = text(name)
-            if raw is None:
-                return default
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-        values: dict[str, object] = {
-            "host": text("HOST") or cls.host,
-            "port": number("PORT", int, cls.port),
-            "public_base_url": text("PUBLIC_BASE_URL"),
-            "mongodb_uri": text("MONGODB_URI"),
-            "mongodb_database": text("MONGODB_DATABASE") or cls.mongodb_database,
-            "mongodb_driver": (text("MONGODB_DRIVER") or cls.mongodb_driver).lower(),
-            "cronofy_client_id": text("CRONOFY_CLIENT_ID"),
-            "cronofy_client_secret": text("CRONOFY_CLIENT_SECRET"),
-            "cronofy_data_center": (text("CRONOFY_DATA_CENTER") or cls.cronofy_data_center).lower(),
-            "cronofy_api_url": text("CRONOFY_API_URL"),
-            "cronofy_app_url": text("CRONOFY_APP_URL"),
-            "cronofy_timeout_seconds": number("CRONOFY_TIMEOUT_SECONDS", float, cls.cronofy_timeout_seconds),
-            "cronofy_max_attempts": number("CRONOFY_MAX_ATTEMPTS", int, cls.cronofy_max_attempts),
-            "cronofy_refresh_margin_seconds": number("CRONOFY_REFRESH_MARGIN_SECONDS", int,
-                                                     cls.cronofy_refresh_margin_seconds),
-            "cronofy_rate_per_second": number("CRONOFY_RATE_PER_SECOND", int, cls.cronofy_rate_per_second),
-            "cronofy_rate_per_minute": number("CRONOFY_RATE_PER_MINUTE", int, cls.cronofy_rate_per_minute),
-            "token_encryption_keys": text("TOKEN_ENCRYPTION_KEYS"),
-            "auth_jwt_secret": text("AUTH_JWT_SECRET"),
-            "auth_jwt_public_key": text("AUTH_JWT_PUBLIC_KEY"),
-            "auth_jwt_issuer": text("AUTH_JWT_ISSUER"),
-            "auth_jwt_audience": text("AUTH_JWT_AUDIENCE"),
-            "worker_enabled": flag("WORKER_IN_PROCESS", cls.worker_enabled),
-            "worker_poll_seconds": number("WORKER_POLL_SECONDS", float, cls.worker_poll_seconds),
-            "outbox_max_attempts": number("OUTBOX_MAX_ATTEMPTS", int, cls.outbox_max_attempts),
-            "sync_grace_seconds": number("SYNC_GRACE_SECONDS", float, cls.sync_grace_seconds),
-            "sync_reconcile_interval_seconds": number("SYNC_RECONCILE_INTERVAL_SECONDS", int,
-                                                      cls.sync_reconcile_interval_seconds),
-            "log_format": (text("LOG_FORMAT") or cls.log_format).lower(),
-            "shutdown_timeout_seconds": number("SHUTDOWN_TIMEOUT_SECONDS", float, cls.shutdown_timeout_seconds),
-            "graphql_max_depth": number("GRAPHQL_MAX_DEPTH", int, cls.graphql_max_depth),
-            "graphql_max_aliases": number("GRAPHQL_MAX_ALIASES", int, cls.graphql_max_aliases),
-            "graphql_max_tokens": number("GRAPHQL_MAX_TOKENS", int, cls.graphql_max_tokens),
-            "graphql_max_directives": number("GRAPHQL_MAX_DIRECTIVES", int, cls.graphql_max_directives),
-            "graphql_max_cost": number("GRAPHQL_MAX_COST", int, cls.graphql_max_cost),
-            "graphql_introspection": flag("GRAPHQL_INTROSPECTION", cls.graphql_introspection),
-            "graphiql_enabled": flag("GRAPHIQL_ENABLED", None),
-            "cors_allowed_origins": tuple(
-                origin.strip() for origin in (text("CORS_ALLOWED_ORIGINS") or "").split(",") if origin.strip()
-            ),
-            "allowed_redirect_uris": tuple(
-                uri.strip() for uri in (text("ALLOWED_REDIRECT_URIS") or "").split(",") if uri.strip()
-            ),
-        }
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+VARIABLES: tuple[Variable, ...] = _table()
+
+
+# --- rules across fields (and over a list's items) -------------------------------------------------
+
+def _cronofy_client_id_with_secret(settings: Settings) -> str | None:
+    if bool(settings.cronofy_client_id) != bool(settings.cronofy_client_secret):
+        return "CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET must be set together"
+    return None
+
+
+def _one_jwt_key(settings: Settings) -> str | None:
+    if settings.auth_jwt_secret and settings.auth_jwt_public_key:
+        return "set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both"
+    return None
+
+
+def _callback_url_fits(settings: Settings) -> str | None:
+    if len(settings.base_url) + len(WEBHOOK_CALLBACK_SUFFIX) > MAX_CALLBACK_URL:
+        return f"PUBLIC_BASE_URL is too long: Cronofy callback URLs may have at most {MAX_CALLBACK_URL} characters"
+    return None
+
+
+def _durable_store_has_durable_keys(settings: Settings) -> str | None:
+    if settings.mongodb_uri and not settings.token_encryption_keys:
+        return ("MONGODB_URI is set but TOKEN_ENCRYPTION_KEYS is not: tokens stored under an ephemeral key could "
+                "never be read after a restart")
+    return None
+
+
+def _real_cronofy_has_real_auth(settings: Settings) -> str | None:
+    if not settings.uses_sandbox and settings.uses_dev_auth:
+        return "real Cronofy credentials need real client auth: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY"
+    return None
+
+
+def _cors_origins_are_exact(settings: Settings) -> str | None:
+    for origin in settings.cors_allowed_origins:
+        if not _ORIGIN.fullmatch(origin):
+            return (f"CORS_ALLOWED_ORIGINS takes exact origins such as https://app.example.com "
+                    f"(scheme, host, optional port; no path, no wildcard), got {origin[:80]!r}")
+    return None
+
+
+RULES: tuple[Callable[[Settings], str | None], ...] = (
+    _cronofy_client_id_with_secret, _one_jwt_key, _callback_url_fits, _durable_store_has_durable_keys,
+    _real_cronofy_has_real_auth, _cors_origins_are_exact,
+)
 
 
 def describe_dev_defaults(settings: Settings) -> list[str]:
