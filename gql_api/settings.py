@@ -13,6 +13,7 @@ read and what it may be, its default and what it means. `VARIABLES` is that tabl
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -81,7 +82,7 @@ class Choice(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Number(Kind):
-    """An int or a float within its bounds (`between` is inclusive at both ends)."""
+    """A finite int or float within its bounds (`between` is inclusive at both ends)."""
 
     type: type[int] | type[float]
     at_least: int | None = None
@@ -95,6 +96,8 @@ class Number(Kind):
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
     def problem(self, value: Any) -> str | None:
+        if not math.isfinite(value):  # nan compares false with every bound, inf passes the lower ones
+            return "must be a finite number"
         if self.between is not None and not self.between[0] <= value <= self.between[1]:
             return f"must be between {self.between[0]} and {self.between[1]}"
         if self.at_least is not None and not value >= self.at_least:
@@ -194,7 +197,7 @@ class Settings:
         "SYNC_RECONCILE_INTERVAL_SECONDS", Number(int, at_least=0), 900,
         "read each calendar's changes at least this often even without a push (`0`: never)")
     log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")
-    shutdown_timeout_seconds: float = env_var("SHUTDOWN_TIMEOUT_SECONDS", Number(float), 10.0,
+    shutdown_timeout_seconds: float = env_var("SHUTDOWN_TIMEOUT_SECONDS", SECONDS, 10.0,
                                               "how long in-flight requests may finish after SIGTERM")
 
     # GraphQL endpoint (see gql_api/graphql_limits.py for what each limit counts)
