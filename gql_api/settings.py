@@ -108,8 +108,8 @@ class Number(Kind):
 
 
 TEXT, FLAG, COMMA_LIST = Kind(), Flag(), CommaList()
-COUNT = Number(int, at_least=1)
-SECONDS = Number(float, above=0)
+COUNT = Number(int, at_least=1)  # attempts, limits
+SECONDS = Number(float, above=0)  # timeouts, intervals: zero makes no sense
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class Settings:
     allowed_redirect_uris: tuple[str, ...] = env_var(
         "ALLOWED_REDIRECT_URIS", COMMA_LIST, (),
         "comma-separated redirect URIs (exact match); unset: the dev server's demo callback")
-    link_state_ttl_seconds: int = 600  # not configurable
+    link_state_ttl_seconds: int = 600  # no environment variable
     worker_enabled: bool = env_var("WORKER_IN_PROCESS", FLAG, True, "`false` when `gql-api worker` runs apart")
     worker_poll_seconds: float = env_var("WORKER_POLL_SECONDS", SECONDS, 2.0, "how often the worker looks for due work")
     outbox_max_attempts: int = env_var("OUTBOX_MAX_ATTEMPTS", COUNT, 10,
