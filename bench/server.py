@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from gql_api import Settings, create_app  # noqa: E402
-from gql_api.app import SERVICES  # noqa: E402
-from gql_api.auth import AuthenticationError, User  # noqa: E402
-from gql_api.services.meetings import ParticipantRequest  # noqa: E402
-from gql_api.types import CalendarConnection, Meeting  # noqa: E402
-from gql_api.view import AUTHENTICATOR  # noqa: E402
+from gql_api.auth import AuthenticationError  # noqa: E402
+from gql_api.domain.identity import User  # noqa: E402
+from gql_api.domain.validation import MeetingRequest, ParticipantRequest  # noqa: E402
+from gql_api.graphql.types.connections import CalendarConnection  # noqa: E402
+from gql_api.graphql.types.meetings import Meeting  # noqa: E402
+from gql_api.keys import AUTHENTICATOR, RUNTIME  # noqa: E402
 from helpers import consent  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
@@ -44,7 +45,7 @@ def settings(port: int, sandbox_url: str) -> Settings:
 
 
 async def seed(app: web.Application) -> None:
-    services = app[SERVICES]
+    services = app[RUNTIME].services
     for user, profiles in ((READER, ("one", "two", "three")), (PARTNER, ("partner",))):
         for profile in profiles:
             request = await services.linking.begin(user, redirect_uri=REDIRECT_URI, provider=None)
@@ -52,11 +53,10 @@ async def seed(app: web.Application) -> None:
             await services.linking.link(user, code=callback["code"], state=callback["state"])
     for i in range(MEETINGS):
         day, hour = divmod(i, 10)
-        await services.meetings.schedule(
-            READER, title=f"Meeting {i}", description=None, location=None, time_zone="Europe/London",
-            start=_at(day, hour), end=_at(day, hour, minutes=45), idempotency_key=None,
-            participants=[ParticipantRequest(email=f"guest{i}@example.test")],
-        )
+        await services.meetings.schedule(READER, MeetingRequest(
+            title=f"Meeting {i}", time_zone="Europe/London", start=_at(day, hour), end=_at(day, hour, minutes=45),
+            participants=(ParticipantRequest(email=f"guest{i}@example.test"),),
+        ))
 
 
 def _at(day: int, hour: int, minutes: int = 0):
@@ -74,7 +74,7 @@ def _viewer(request: web.Request) -> User:
 
 async def baseline_connections(request: web.Request) -> web.Response:
     """calendarConnections without GraphQL: same token check, same store code, same JSON shape."""
-    connections = await request.app[SERVICES].linking.connections(_viewer(request))
+    connections = await request.app[RUNTIME].services.linking.connections(_viewer(request))
     items = []
     for connection in connections:
         c = CalendarConnection.of(connection)
@@ -84,7 +84,7 @@ async def baseline_connections(request: web.Request) -> web.Response:
 
 
 async def baseline_meetings(request: web.Request) -> web.Response:
-    page = await request.app[SERVICES].meetings.page(_viewer(request), first=20, after=None, status=None,
+    page = await request.app[RUNTIME].services.meetings.page(_viewer(request), first=20, after=None, status=None,
                                                      ends_from=None, starts_before=None)
     edges = []
     for meeting in page.meetings:
@@ -102,9 +102,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sandbox-url", required=True)
     args = parser.parse_args()
-    from gql_api.cli import _use_uvloop
+    from gql_api.cli.serve import use_uvloop
 
-    _use_uvloop()
+    use_uvloop()
     app = create_app(settings(args.port, args.sandbox_url))
     app.router.add_get("/baseline/connections", baseline_connections)
     app.router.add_get("/baseline/meetings", baseline_meetings)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import jwt
 
+from .domain.identity import User
 from .settings import DEV_AUTH_SECRET, Settings
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 LEEWAY_SECONDS = 30
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
-
-
-@dataclasses.dataclass(frozen=True)
-class User:
-    id: str
-    email: str | None = None
-    name: str | None = None
 
 
 class AuthenticationError(Exception):

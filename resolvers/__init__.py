@@ -1,1 +1,15 @@
-"""Thin resolvers: GraphQL input -> service call -> payload. Business rules live in gql_api.services."""
+"""Thin resolvers, one module per domain: GraphQL input -> service call -> payload.
+
+Each module declares its own `Query` and `Mutation` fields; they are merged here, in the order the
+schema shows them. Business rules live in `gql_api.services`, error mapping in `gql_api.graphql.errors`.
+"""
+
+from strawberry.tools import merge_types
+
+from .connections import ConnectionMutation, ConnectionQuery
+from .meetings import MeetingMutation, MeetingQuery
+
+Query = merge_types("Query", (ConnectionQuery, MeetingQuery))
+Mutation = merge_types("Mutation", (ConnectionMutation, MeetingMutation))
+
+__all__ = ["Mutation", "Query"]

@@ -1,14 +1,13 @@
-"""Calendar connections: queries and the link/unlink mutations."""
+"""Calendar connections: the list and one connection, and linking and unlinking."""
 
 from __future__ import annotations
 
 import strawberry
 
-from gql_api.context import Info
-from gql_api.errors import UserFacingError
-from gql_api.ids import decode_id
-from gql_api.types import (
-    CONNECTION_ID_KIND,
+from gql_api.graphql.context import Info
+from gql_api.graphql.errors import UserErrors
+from gql_api.graphql.ids import CONNECTION, decode_id
+from gql_api.graphql.types.connections import (
     BeginCalendarLinkInput,
     BeginCalendarLinkPayload,
     CalendarConnection,
@@ -16,43 +15,43 @@ from gql_api.types import (
     LinkCalendarPayload,
     UnlinkCalendarInput,
     UnlinkCalendarPayload,
-    UserError,
 )
+from gql_api.graphql.types.common import given
 
 
-async def calendar_connections(info: Info) -> list[CalendarConnection]:
-    connections = await info.context.services.linking.connections(info.context.viewer)
-    return [CalendarConnection.of(connection) for connection in connections]
+@strawberry.type
+class ConnectionQuery:
+    @strawberry.field(description="Calendar accounts the signed-in user has linked, newest first.")
+    async def calendar_connections(self, info: Info) -> list[CalendarConnection]:
+        connections = await info.context.services.linking.connections(info.context.viewer)
+        return [CalendarConnection.of(connection) for connection in connections]
+
+    @strawberry.field(description="One of the signed-in user's connections; null when it does not exist or is not "
+                                  "theirs.")
+    async def calendar_connection(self, info: Info, id: strawberry.ID) -> CalendarConnection | None:
+        raw_id = decode_id(CONNECTION, id)
+        connection = raw_id and await info.context.services.linking.connection(info.context.viewer, raw_id)
+        return CalendarConnection.of(connection) if connection else None
 
 
-async def calendar_connection(info: Info, id: strawberry.ID) -> CalendarConnection | None:
-    raw_id = decode_id(CONNECTION_ID_KIND, id)
-    connection = raw_id and await info.context.services.linking.connection(info.context.viewer, raw_id)
-    return CalendarConnection.of(connection) if connection else None
+@strawberry.type
+class ConnectionMutation:
+    @strawberry.mutation(description="Starts linking a calendar: returns the Cronofy authorization URL to send the "
+                                     "browser to.", extensions=[UserErrors()])
+    async def begin_calendar_link(self, info: Info, input: BeginCalendarLinkInput) -> BeginCalendarLinkPayload:
+        request = await info.context.services.linking.begin(info.context.viewer, redirect_uri=input.redirect_uri,
+                                                            provider=given(input.provider))
+        return BeginCalendarLinkPayload(authorization_url=request.authorization_url, expires_at=request.expires_at)
 
-
-async def begin_calendar_link(info: Info, input: BeginCalendarLinkInput) -> BeginCalendarLinkPayload:
-    try:
-        request = await info.context.services.linking.begin(
-            info.context.viewer, redirect_uri=input.redirect_uri, provider=input.provider or None
-        )
-    except UserFacingError as error:
-        return BeginCalendarLinkPayload(user_errors=UserError.all_of(error))
-    return BeginCalendarLinkPayload(authorization_url=request.authorization_url, expires_at=request.expires_at)
-
-
-async def link_calendar(info: Info, input: LinkCalendarInput) -> LinkCalendarPayload:
-    try:
+    @strawberry.mutation(description="Finishes linking with the code and state that Cronofy sent back to the "
+                                     "redirect URI.", extensions=[UserErrors()])
+    async def link_calendar(self, info: Info, input: LinkCalendarInput) -> LinkCalendarPayload:
         connection = await info.context.services.linking.link(info.context.viewer, code=input.code, state=input.state)
-    except UserFacingError as error:
-        return LinkCalendarPayload(user_errors=UserError.all_of(error))
-    return LinkCalendarPayload(connection=CalendarConnection.of(connection))
+        return LinkCalendarPayload(connection=CalendarConnection.of(connection))
 
-
-async def unlink_calendar(info: Info, input: UnlinkCalendarInput) -> UnlinkCalendarPayload:
-    raw_id = decode_id(CONNECTION_ID_KIND, input.connection_id) or ""  # malformed ids are simply not found
-    try:
+    @strawberry.mutation(description="Revokes Cronofy's access to that calendar account and deletes its stored "
+                                     "credentials.", extensions=[UserErrors()])
+    async def unlink_calendar(self, info: Info, input: UnlinkCalendarInput) -> UnlinkCalendarPayload:
+        raw_id = decode_id(CONNECTION, input.connection_id) or ""  # malformed ids are simply not found
         await info.context.services.linking.unlink(info.context.viewer, raw_id)
-    except UserFacingError as error:
-        return UnlinkCalendarPayload(user_errors=UserError.all_of(error))
-    return UnlinkCalendarPayload(unlinked_connection_id=strawberry.ID(input.connection_id))
+        return UnlinkCalendarPayload(unlinked_connection_id=input.connection_id)

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from gql_api import Settings
 from gql_api.auth import mint_dev_token
+from gql_api.keys import RUNTIME
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "cs-9f3b1c7e2a5d4b8f6e0a"
@@ -83,6 +84,14 @@ class Api:
         status, body = await self.post({"query": query, "variables": variables or {}}, headers=headers)
         assert status == 200, body
         return body
+
+    async def work(self, *jobs: str) -> dict[str, int]:
+        """One pass of the named worker jobs (all of them when none is named), as the worker would run
+        them; returns how many items each handled."""
+        worker = self.client.app[RUNTIME].worker
+        if not jobs:
+            return await worker.run_once()
+        return {job: await worker.run_job(job) for job in jobs}
 
     async def data(self, query: str, variables: dict[str, Any] | None = None, *, user: str = "alice") -> dict:
         body = await self.gql(query, variables, user=user)

@@ -14,7 +14,7 @@ from graphql import (
     print_ast,
 )
 
-from gql_api.schema import export_schema
+from gql_api.graphql.schema import export_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "contract.graphql"

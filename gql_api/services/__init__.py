@@ -1,23 +1,32 @@
-"""Use cases. No Strawberry, no aiohttp: they take domain values and raise `UserFacingError`."""
+"""Use cases over the ports in `ports.py`: they take domain values and raise domain errors.
+
+No Strawberry, aiohttp, bson or pymongo here (a test enforces it). Each service exposes single units of
+work; the request path and the worker (`gql_api.worker`) share them.
+"""
+
+from __future__ import annotations
 
 import dataclasses
 
 from .calendar_access import CalendarAccess
-from .calendar_inbound import CalendarInbound
-from .calendar_sync import CalendarSync
-from .linking import LinkingService
-from .meetings import MeetingService
-from .revocation import Revoker
+from .calendar_changes import CalendarChanges
+from .calendar_writes import CalendarWrites
+from .linking import Linking
+from .meetings import Meetings
+from .push_channels import PushChannels
+from .revocations import Revocations
 
 
 @dataclasses.dataclass(frozen=True)
 class Services:
     access: CalendarAccess
-    linking: LinkingService
-    meetings: MeetingService
-    revoker: Revoker
-    sync: CalendarSync
-    inbound: CalendarInbound
+    linking: Linking
+    meetings: Meetings
+    writes: CalendarWrites
+    changes: CalendarChanges
+    channels: PushChannels
+    revocations: Revocations
 
 
-__all__ = ["CalendarAccess", "CalendarInbound", "CalendarSync", "LinkingService", "MeetingService", "Revoker", "Services"]
+__all__ = ["CalendarAccess", "CalendarChanges", "CalendarWrites", "Linking", "Meetings", "PushChannels",
+           "Revocations", "Services"]

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from ..cronofy import CronofyGateway, CronofyLocked, CronofyUnauthorized, CronofyUnavailable, InvalidGrant
-from ..models import CalendarConnection, Clock, ConnectionStatus, Credential
-from ..store import ConnectionStore, MeetingStore
-from ..vault import DecryptionError, Secret
+from ..cronofy.errors import CronofyLocked, CronofyUnauthorized, CronofyUnavailable, InvalidGrant
+from ..domain.connections import CalendarConnection, ConnectionStatus, Credential
+from ..domain.errors import ConnectionGone, CredentialUnreadable, NeedsRelink
+from ..domain.secrets import Secret
+from ..domain.time import Clock
+from .ports import CalendarGateway, CredentialRepository, MeetingRepository
 
 log = logging.getLogger(__name__)
 
@@ -31,29 +32,21 @@ MAX_LEASE_WAITS = 1200  # about a minute of polling: past any live holder's leas
 RELINK_MESSAGE = "The calendar needs relinking: link the same account again to resume."
 
 
-class ConnectionGone(Exception):
-    """The connection was unlinked."""
-
-
-class NeedsRelink(Exception):
-    """Cronofy no longer accepts this connection's credentials; the user must link the account again."""
-
-
 class CalendarAccess:
-    def __init__(self, *, connections: ConnectionStore, meetings: MeetingStore, gateway: CronofyGateway,
-                 clock: Clock, refresh_margin: timedelta = timedelta(minutes=5),
+    def __init__(self, *, credentials: CredentialRepository, meetings: MeetingRepository, gateway: CalendarGateway,
+                 clock: Clock, owner: str, refresh_margin: timedelta = timedelta(minutes=5),
                  refresh_lease: timedelta = timedelta(seconds=30),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  on_refresh: Callable[[str], None] = lambda result: None) -> None:
-        self._connections = connections
-        self._on_refresh = on_refresh  # counts refreshes by result, for the metrics
+        self._credentials = credentials
         self._meetings = meetings
         self._gateway = gateway
         self._clock = clock
+        self._owner = owner  # this process's name on refresh leases
         self._refresh_margin = refresh_margin
         self._refresh_lease = refresh_lease  # longer than a refresh call can take
         self._sleep = sleep
-        self._owner = f"refresh-{uuid.uuid4().hex[:12]}"
+        self._on_refresh = on_refresh  # counts refreshes by result, for the metrics
         self._refreshing: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 
     async def call(self, connection_id: str, action: Callable[[Secret, str], Awaitable[T]]) -> T:
@@ -71,33 +64,26 @@ class CalendarAccess:
             await self.needs_relink(connection.id)
             raise NeedsRelink(connection.id) from None
 
-    @property
-    def owner(self) -> str:
-        """This process's name on refresh leases."""
-        return self._owner
-
     async def needs_relink(self, connection_id: str) -> None:
         """Cronofy stopped accepting the connection (invalid_grant, 423, profile_disconnected): the
         user must link the account again; meanwhile its meetings' copies show FAILED and why."""
-        if await self._connections.mark_needs_relink(connection_id, now=self._clock()):
-            await self._fail_copies(connection_id)
+        if await self._credentials.mark_needs_relink(connection_id, now=self._clock()):
+            await self.settle_relink(connection_id)
 
-    async def settle_relinks(self) -> int:
-        """The worker's pass: fail the copies still owed for connections marked NEEDS_RELINK by a
-        process that stopped before it could (the marking and the failing are two writes)."""
-        owed = await self._connections.owing_relink_consequences()
-        for connection_id in owed:
-            await self._fail_copies(connection_id)
-        return len(owed)
+    async def next_relink_owed(self) -> str | None:
+        """A connection marked NEEDS_RELINK by a process that stopped before it failed the copies
+        (the marking and the failing are two writes); the worker settles it."""
+        owed = await self._credentials.owing_relink_consequences(limit=1)
+        return owed[0] if owed else None
 
-    async def _fail_copies(self, connection_id: str) -> None:
+    async def settle_relink(self, connection_id: str) -> None:
         await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock())
-        await self._connections.relink_consequences_done(connection_id)
+        await self._credentials.relink_consequences_done(connection_id)
 
     async def _load(self, connection_id: str) -> tuple[CalendarConnection, Credential]:
         try:
-            found = await self._connections.with_credential(connection_id)
-        except DecryptionError:  # the key that wrote it is gone: only a new link brings a credential back
+            found = await self._credentials.with_credential(connection_id)
+        except CredentialUnreadable:  # the key that wrote it is gone: only a new link brings one back
             log.error("connection %s: stored credential cannot be decrypted; it needs relinking", connection_id)
             await self.needs_relink(connection_id)
             raise NeedsRelink(connection_id) from None
@@ -114,10 +100,10 @@ class CalendarAccess:
         async with self._refreshing[connection.id]:
             for _ in range(MAX_LEASE_WAITS):
                 stored = await self._credential(connection.id)
-                if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
+                if _changed(stored, used):
                     return stored  # refreshed meanwhile by someone else
                 now = self._clock()
-                if await self._connections.take_refresh_lease(connection.id, owner=self._owner, now=now,
+                if await self._credentials.take_refresh_lease(connection.id, owner=self._owner, now=now,
                                                               until=now + self._refresh_lease):
                     break
                 await self._sleep(LEASE_POLL_SECONDS)
@@ -126,11 +112,11 @@ class CalendarAccess:
             try:
                 return await self._refresh_holding_lease(connection, used)
             finally:
-                await self._connections.release_refresh_lease(connection.id, owner=self._owner)
+                await self._credentials.release_refresh_lease(connection.id, owner=self._owner)
 
     async def _refresh_holding_lease(self, connection: CalendarConnection, used: Credential) -> Credential:
         stored = await self._credential(connection.id)
-        if stored.refresh_token != used.refresh_token or stored.access_token != used.access_token:
+        if _changed(stored, used):
             return stored  # the last holder finished just before we took the lease
         try:
             # Shielded: once Cronofy may have rotated the refresh token, a shutdown must not cancel
@@ -149,9 +135,13 @@ class CalendarAccess:
     async def _refresh_and_store(self, connection: CalendarConnection, stored: Credential) -> Credential:
         grant = await self._gateway.refresh(refresh_token=stored.refresh_token, data_center=connection.data_center)
         refreshed = Credential(grant.access_token, grant.refresh_token, grant.expires_at(self._clock()))
-        await self._connections.store_credential(connection.id, refreshed, now=self._clock())
+        await self._credentials.store_credential(connection.id, refreshed, now=self._clock())
         self._on_refresh("refreshed")
         return refreshed
 
     async def _credential(self, connection_id: str) -> Credential:
         return (await self._load(connection_id))[1]
+
+
+def _changed(stored: Credential, used: Credential) -> bool:
+    return stored.refresh_token != used.refresh_token or stored.access_token != used.access_token

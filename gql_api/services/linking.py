@@ -6,39 +6,40 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from ..auth import User
-from ..cronofy import CronofyCalendar, CronofyError, CronofyGateway, InvalidGrant, TokenGrant
-from ..errors import ErrorCode, UserFacingError
-from ..models import (
+from ..cronofy import CronofyCalendar, CronofyError, InvalidGrant, TokenGrant
+from ..domain.connections import (
     AuthorizationRequest,
     CalendarConnection,
     CalendarProvider,
-    Clock,
     Credential,
     TargetCalendar,
 )
-from ..store import ConnectionStore, LinkStateStore, MeetingStore
-from .calendar_inbound import CalendarInbound
-from .revocation import Revoker
+from ..domain.errors import ErrorCode, UserFacingError
+from ..domain.identity import User
+from ..domain.time import Clock
+from .ports import CalendarGateway, ConnectionRepository, LinkStateRepository, MeetingRepository
+from .push_channels import PushChannels
+from .revocations import Revocations
 
 log = logging.getLogger(__name__)
 
 MAX_CODE_LENGTH = 2048
-CHANNEL_GRACE_SECONDS = 2.0
 MAX_STATE_LENGTH = 256
+CHANNEL_GRACE_SECONDS = 2.0
 UPSTREAM_MESSAGE = "The calendar service is unavailable right now; please try again in a moment."
+INVALID_STATE = "This link request is unknown, expired or already used; please start linking again."
 
 
-class LinkingService:
+class Linking:
     def __init__(
         self,
         *,
-        connections: ConnectionStore,
-        link_states: LinkStateStore,
-        meetings: MeetingStore,
-        inbound: CalendarInbound,
-        gateway: CronofyGateway,
-        revoker: Revoker,
+        connections: ConnectionRepository,
+        link_states: LinkStateRepository,
+        meetings: MeetingRepository,
+        channels: PushChannels,
+        gateway: CalendarGateway,
+        revocations: Revocations,
         allowed_redirect_uris: Sequence[str],
         data_center: str,
         state_ttl: timedelta,
@@ -47,9 +48,9 @@ class LinkingService:
         self._connections = connections
         self._link_states = link_states
         self._meetings = meetings
-        self._inbound = inbound
+        self._channels = channels
         self._gateway = gateway
-        self._revoker = revoker
+        self._revocations = revocations
         self._allowed_redirect_uris = frozenset(allowed_redirect_uris)
         self._data_center = data_center
         self._state_ttl = state_ttl
@@ -63,13 +64,11 @@ class LinkingService:
 
     async def begin(self, user: User, *, redirect_uri: str, provider: CalendarProvider | None) -> AuthorizationRequest:
         if redirect_uri not in self._allowed_redirect_uris:  # exact match: no prefixes, no open redirects
-            raise UserFacingError(ErrorCode.INVALID_REDIRECT_URI, "This redirect URI is not allowed.",
-                                  ["input", "redirectUri"])
+            raise UserFacingError(ErrorCode.INVALID_REDIRECT_URI, "This redirect URI is not allowed.", ["redirect_uri"])
         now = self._clock()
         expires_at = now + self._state_ttl
-        state = await self._link_states.create(
-            user_id=user.id, redirect_uri=redirect_uri, data_center=self._data_center, now=now, expires_at=expires_at
-        )
+        state = await self._link_states.create(user_id=user.id, redirect_uri=redirect_uri,
+                                               data_center=self._data_center, now=now, expires_at=expires_at)
         url = self._gateway.authorization_url(
             redirect_uri=redirect_uri,
             state=state,
@@ -81,21 +80,20 @@ class LinkingService:
     async def link(self, user: User, *, code: str, state: str) -> CalendarConnection:
         if not code.strip() or len(code) > MAX_CODE_LENGTH:
             raise UserFacingError(ErrorCode.INVALID_INPUT, "The authorization code is missing or malformed.",
-                                  ["input", "code"])
+                                  ["code"])
         if not state.strip() or len(state) > MAX_STATE_LENGTH:
-            raise UserFacingError(ErrorCode.INVALID_STATE, _INVALID_STATE, ["input", "state"])
+            raise UserFacingError(ErrorCode.INVALID_STATE, INVALID_STATE, ["state"])
         link_state = await self._link_states.consume(state, user_id=user.id, now=self._clock())
         if link_state is None:
-            raise UserFacingError(ErrorCode.INVALID_STATE, _INVALID_STATE, ["input", "state"])
+            raise UserFacingError(ErrorCode.INVALID_STATE, INVALID_STATE, ["state"])
 
         try:
-            grant = await self._gateway.exchange_code(
-                code=code, redirect_uri=link_state.redirect_uri, data_center=link_state.data_center
-            )
+            grant = await self._gateway.exchange_code(code=code, redirect_uri=link_state.redirect_uri,
+                                                      data_center=link_state.data_center)
         except InvalidGrant:
             raise UserFacingError(ErrorCode.AUTHORIZATION_REJECTED,
                                   "Cronofy did not accept this authorization; please link the calendar again.",
-                                  ["input", "code"]) from None
+                                  ["code"]) from None
         except CronofyError as exc:
             log.warning("code exchange failed: %s", exc)
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
@@ -130,10 +128,10 @@ class LinkingService:
         )
         if replaced is not None and replaced != grant.refresh_token:
             # A relink replaced a grant we will never use again: it must not stay alive at Cronofy.
-            await self._revoker.attempt(await self._revoker.record(refresh_token=replaced,
-                                                                   data_center=link_state.data_center), grace=True)
+            await self._revocations.attempt_soon(
+                await self._revocations.record(refresh_token=replaced, data_center=link_state.data_center))
         if connection.channel_id is None:
-            await self._inbound.open_channel_soon(connection, grace=CHANNEL_GRACE_SECONDS)
+            await self._channels.open_soon(connection, grace=CHANNEL_GRACE_SECONDS)
         # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
         await self._meetings.retry_failed_on(connection.id, now=now)
         log.info("user %s linked calendar connection %s", user.id, connection.id)
@@ -142,21 +140,18 @@ class LinkingService:
     async def unlink(self, user: User, connection_id: str) -> str:
         connection = await self._connections.get_for_user(user.id, connection_id)
         if connection is None:
-            raise UserFacingError(ErrorCode.NOT_FOUND, "No such calendar connection.", ["input", "connectionId"])
+            raise UserFacingError(ErrorCode.NOT_FOUND, "No such calendar connection.", ["connection_id"])
         # Order matters: owe the revocation durably, then forget the credential, then try to pay.
         # By sub as well: that also ends a grant that a concurrent refresh may just have rotated.
-        revocation = await self._revoker.record(
+        revocation = await self._revocations.record(
             refresh_token=await self._connections.refresh_token_of(connection.id), sub=connection.sub,
             data_center=connection.data_center,
         )
-        await self._inbound.close_channel(connection)
+        await self._channels.close(connection)
         await self._connections.delete_for_user(user.id, connection.id)
-        await self._revoker.attempt(revocation, grace=True)
+        await self._revocations.attempt_soon(revocation)
         log.info("user %s unlinked calendar connection %s", user.id, connection.id)
         return connection.id
-
-
-_INVALID_STATE = "This link request is unknown, expired or already used; please start linking again."
 
 
 def pick_target_calendar(calendars: Sequence[CronofyCalendar]) -> CronofyCalendar | None:
@@ -166,5 +161,5 @@ def pick_target_calendar(calendars: Sequence[CronofyCalendar]) -> CronofyCalenda
 
 
 def _profile(grant: TokenGrant, attribute: str) -> str | None:
-    return getattr(grant.linking_profile, attribute) if grant.linking_profile else None
-
+    value = getattr(grant.linking_profile, attribute) if grant.linking_profile else None
+    return value if isinstance(value, str) else None

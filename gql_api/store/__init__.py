@@ -5,14 +5,13 @@ from .link_states import LinkStateStore
 from .meetings import MeetingStore
 from .mongo import StoreUnavailable, close_client, describe_uri, is_ready, open_client, prepare
 from .rate_budget import MongoRateBudget
-from .revocations import PendingRevocation, RevocationStore
+from .revocations import RevocationStore
 
 __all__ = [
     "ConnectionStore",
     "LinkStateStore",
     "MeetingStore",
     "MongoRateBudget",
-    "PendingRevocation",
     "RevocationStore",
     "StoreUnavailable",
     "close_client",

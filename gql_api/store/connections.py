@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect, DuplicateKeyError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from ..models import CalendarConnection, CalendarProvider, ConnectionStatus, Credential, TargetCalendar
-from ..vault import DecryptionError, Secret, Vault
+from ..domain.connections import (
+    CalendarConnection,
+    CalendarProvider,
+    ChangeReading,
+    ConnectionStatus,
+    Credential,
+    TargetCalendar,
+)
+from ..domain.errors import CredentialUnreadable
+from ..domain.secrets import Secret
+from ..retry import Backoff, retrying
+from ..vault import DecryptionError, Vault
 from .mongo import CONNECTIONS, as_utc, object_id
 
 log = logging.getLogger(__name__)
+
+FAILOVER_BACKOFF = Backoff(first=0.1, longest=2.0)  # a replica set elects a new primary within seconds
 
 def _without_tokens() -> dict[str, int]:
     """A projection that leaves the tokens in the database (fresh each time: some drivers mutate it)."""
@@ -85,10 +97,10 @@ class ConnectionStore:
             return _connection(doc)
         raise RuntimeError("could not save the calendar connection after a concurrent link")
 
-    async def active_for_users(self, user_ids: list[str]) -> dict[str, CalendarConnection]:
+    async def active_for_users(self, user_ids: Sequence[str]) -> dict[str, CalendarConnection]:
         """Each user's newest ACTIVE connection that has a calendar to write to, in one query."""
         cursor = self._collection.find(
-            {"user_id": {"$in": user_ids}, "status": ConnectionStatus.ACTIVE.value, "calendar": {"$ne": None}},
+            {"user_id": {"$in": list(user_ids)}, "status": ConnectionStatus.ACTIVE.value, "calendar": {"$ne": None}},
             _without_tokens(),
         ).sort([("linked_at", -1), ("_id", -1)])
         chosen: dict[str, CalendarConnection] = {}
@@ -99,16 +111,20 @@ class ConnectionStore:
     async def with_credential(self, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
         oid = object_id(connection_id)
         doc = await self._collection.find_one({"_id": oid}) if oid else None
-        return (_connection(doc), self._credential(doc)) if doc else None
+        if doc is None:
+            return None
+        try:
+            return _connection(doc), self._credential(doc)
+        except DecryptionError:
+            raise CredentialUnreadable(connection_id) from None
 
     async def store_credential(self, connection_id: str, credential: Credential, *, now: datetime) -> None:
         """Persist a refreshed credential before its access token is used: a rotated refresh token
         that is not stored is lost for good, so a write that meets a failover is tried again."""
         oid = ObjectId(connection_id)
         update = {"$set": {**self._encrypted(oid, credential), "updated_at": now}}
-        async for attempt in AsyncRetrying(retry=retry_if_exception_type(AutoReconnect),
-                                           wait=wait_exponential(multiplier=0.1, max=2), stop=stop_after_attempt(6),
-                                           reraise=True):
+        async for attempt in retrying(backoff=FAILOVER_BACKOFF, max_attempts=6,
+                                      retry_on=lambda error: isinstance(error, AutoReconnect)):
             with attempt:
                 await self._collection.update_one({"_id": oid}, update)
 
@@ -122,12 +138,13 @@ class ConnectionStore:
         )
         return result.modified_count == 1
 
-    async def release_leases(self, *, owners: tuple[str, ...]) -> None:
+    async def release_leases(self, *, owner: str) -> int:
         """On shutdown: hand back sync and refresh leases, so another process goes on at once."""
-        await self._collection.update_many({"sync_lease_owner": {"$in": list(owners)}},
-                                           {"$set": {"sync_lease_owner": None, "sync_lease_until": None}})
-        await self._collection.update_many({"refresh_lease_owner": {"$in": list(owners)}},
-                                           {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
+        synced = await self._collection.update_many({"sync_lease_owner": owner},
+                                                    {"$set": {"sync_lease_owner": None, "sync_lease_until": None}})
+        refreshed = await self._collection.update_many(
+            {"refresh_lease_owner": owner}, {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
+        return synced.modified_count + refreshed.modified_count
 
     async def release_refresh_lease(self, connection_id: str, *, owner: str) -> None:
         await self._collection.update_one({"_id": ObjectId(connection_id), "refresh_lease_owner": owner},
@@ -143,7 +160,7 @@ class ConnectionStore:
         )
         return result.modified_count == 1
 
-    async def owing_relink_consequences(self, *, limit: int = 50) -> list[str]:
+    async def owing_relink_consequences(self, *, limit: int) -> list[str]:
         cursor = self._collection.find({"relink_consequences_owed": True}, {"_id": 1}).limit(limit)
         return [str(doc["_id"]) async for doc in cursor]
 
@@ -182,7 +199,7 @@ class ConnectionStore:
         return result.modified_count
 
     async def claim_sync(self, *, owner: str, now: datetime, until: datetime,
-                         connection_id: str | None = None) -> tuple[CalendarConnection, dict[str, Any]] | None:
+                         connection_id: str | None = None) -> tuple[CalendarConnection, ChangeReading] | None:
         """Lease one connection whose calendar changes are due; also returns the sync bookkeeping."""
         query: dict[str, Any] = {"sync_due_at": {"$lte": now}, "status": ConnectionStatus.ACTIVE.value,
                                  "$or": [{"sync_lease_until": None}, {"sync_lease_until": {"$lte": now}}]}
@@ -194,9 +211,9 @@ class ConnectionStore:
         )
         if doc is None:
             return None
-        bookkeeping = {"channel_id": doc.get("channel_id"), "changes_since": as_utc(doc.get("changes_since")),
-                       "sync_requests": doc.get("sync_requests", 0)}
-        return _connection(doc), bookkeeping
+        reading = ChangeReading(channel_id=doc.get("channel_id"), changes_since=as_utc(doc.get("changes_since")),
+                                requests_seen=doc.get("sync_requests", 0))
+        return _connection(doc), reading
 
     async def finish_sync(self, connection_id: str, *, owner: str, requests_seen: int, synced_at: datetime | None,
                           retry_at: datetime | None) -> bool:

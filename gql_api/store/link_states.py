@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from ..models import LinkState
+from ..domain.connections import LinkState
 from .mongo import LINK_STATES
 
 STATE_BYTES = 32  # 256 bits

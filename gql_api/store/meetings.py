@@ -9,6 +9,8 @@ acting on that meeting's calendars, so the operations of one meeting apply in or
 from __future__ import annotations
 
 import dataclasses
+import enum
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +18,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from ..models import (
+from ..domain.meetings import (
     CalendarCopy,
     Delivery,
     Meeting,
@@ -34,6 +36,9 @@ def _visible() -> dict[str, int]:
 class MeetingStore:
     def __init__(self, database: Any) -> None:
         self._collection = database[MEETINGS]
+
+    def new_id(self) -> str:
+        return str(ObjectId())
 
     async def insert(self, meeting: Meeting, *, idempotency_key: str | None, now: datetime) -> Meeting | None:
         """Store a new meeting with its pending work; None when the idempotency key was used before."""
@@ -75,7 +80,7 @@ class MeetingStore:
             query["version"] = expected_version
         doc = await self._collection.find_one_and_update(
             query,
-            {"$set": {**fields, "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
+            {"$set": {**_stored(fields), "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
             projection=_visible(),
             return_document=ReturnDocument.AFTER,
         )
@@ -115,7 +120,7 @@ class MeetingStore:
         changed copy already carries (no echo back to it). False if the meeting changed meanwhile."""
         result = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
-            {"$set": {**fields, "updated_at": changed_at, "sync_due_at": now,
+            {"$set": {**_stored(fields), "updated_at": changed_at, "sync_due_at": now,
                       f"copies.{copy_index}.synced_version": meeting.version + 1,
                       f"copies.{copy_index}.synced_at": now},
              "$inc": {"version": 1}},
@@ -126,10 +131,10 @@ class MeetingStore:
         """The host event was deleted in its calendar: the meeting is cancelled for everyone."""
         return await self.take_calendar_change(
             meeting, copy_index=copy_index, changed_at=now, now=now,
-            fields={"status": MeetingStatus.CANCELLED.value, "cancelled_at": now},
+            fields={"status": MeetingStatus.CANCELLED, "cancelled_at": now},
         )
 
-    async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: list[int]) -> bool:
+    async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: Sequence[int]) -> bool:
         """A participant deleted their own copy: they declined, and that copy is left alone."""
         fields = {f"participants.{i}.response": ParticipantResponse.DECLINED.value for i in decliners}
         result = await self._collection.update_one(
@@ -226,6 +231,11 @@ class MeetingStore:
             result = await self._collection.update_one({"_id": oid, "lease_owner": owner},
                                                        {"$set": {**fields, **free, "sync_due_at": now}})
         return result.matched_count == 1
+
+
+def _stored(fields: dict[str, Any]) -> dict[str, Any]:
+    """Meeting fields as documents hold them: enums by value."""
+    return {name: value.value if isinstance(value, enum.Enum) else value for name, value in fields.items()}
 
 
 def _idempotency(organizer_id: str, key: str) -> str:

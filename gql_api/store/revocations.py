@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from ..vault import Secret, Vault
+from ..domain.connections import PendingRevocation
+from ..domain.secrets import Secret
+from ..vault import Vault
 from .mongo import REVOCATIONS
-
-
-@dataclasses.dataclass(frozen=True)
-class PendingRevocation:
-    """Revoke `refresh_token` (one grant) and/or everything of the account `sub` (an unlink)."""
-
-    id: ObjectId
-    refresh_token: Secret | None
-    sub: str | None
-    data_center: str
-    attempts: int
 
 
 class RevocationStore:
@@ -30,7 +20,7 @@ class RevocationStore:
         self._vault = vault
 
     async def add_claimed(self, *, refresh_token: Secret | None, data_center: str, sub: str | None = None,
-                          now: datetime, lease: timedelta) -> PendingRevocation:
+                          now: datetime, lease_until: datetime) -> PendingRevocation:
         """Record a revocation that the caller attempts at once; the worker takes it after the lease."""
         doc_id = ObjectId()
         await self._collection.insert_one({
@@ -41,16 +31,16 @@ class RevocationStore:
             "data_center": data_center,
             "attempts": 1,
             "created_at": now,
-            "next_attempt_at": now + lease,
+            "next_attempt_at": lease_until,
             "last_error": None,
         })
-        return PendingRevocation(doc_id, refresh_token, sub, data_center, attempts=1)
+        return PendingRevocation(str(doc_id), refresh_token, sub, data_center, attempts=1)
 
-    async def claim_due(self, *, now: datetime, lease: timedelta) -> PendingRevocation | None:
+    async def claim_due(self, *, now: datetime, lease_until: datetime) -> PendingRevocation | None:
         """Take the oldest due revocation for `lease`, so two workers never revoke the same one at once."""
         doc = await self._collection.find_one_and_update(
             {"next_attempt_at": {"$lte": now}},
-            {"$set": {"next_attempt_at": now + lease}, "$inc": {"attempts": 1}},
+            {"$set": {"next_attempt_at": lease_until}, "$inc": {"attempts": 1}},
             sort=[("next_attempt_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
@@ -58,14 +48,14 @@ class RevocationStore:
             return None
         token = self._vault.decrypt(doc["refresh_token"], collection=REVOCATIONS, doc_id=doc["_id"],
                                     field="refresh_token") if doc.get("refresh_token") else None
-        return PendingRevocation(doc["_id"], token, doc.get("sub"), doc["data_center"], doc["attempts"])
+        return PendingRevocation(str(doc["_id"]), token, doc.get("sub"), doc["data_center"], doc["attempts"])
 
     async def done(self, revocation: PendingRevocation) -> None:
-        await self._collection.delete_one({"_id": revocation.id})
+        await self._collection.delete_one({"_id": ObjectId(revocation.id)})
 
     async def retry_later(self, revocation: PendingRevocation, *, at: datetime, error: str) -> None:
         await self._collection.update_one(
-            {"_id": revocation.id}, {"$set": {"next_attempt_at": at, "last_error": error}}
+            {"_id": ObjectId(revocation.id)}, {"$set": {"next_attempt_at": at, "last_error": error}}
         )
 
     async def rotate_keys(self, *, batch_size: int) -> tuple[int, int]:

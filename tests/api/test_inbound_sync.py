@@ -19,8 +19,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gql_api import create_app
-from gql_api.app import SERVICES
-from gql_api.ids import decode_id
+from gql_api.keys import RUNTIME
+from gql_api.graphql.ids import decode_id
 from helpers import CLIENT_SECRET, CONNECTIONS, UNLINK, Api, Sandbox, link_account
 from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
@@ -64,12 +64,12 @@ async def meeting_now(api: Api, meeting_id: str, user: str = "alice") -> dict[st
 
 async def settled(api: Api) -> None:
     """Let the reads the pushes started finish (they run in the background, as in production)."""
-    inbound = api.client.app[SERVICES].inbound
+    background = api.client.app[RUNTIME].background
     for _ in range(100):
         await asyncio.sleep(0.02)
-        if not inbound._background:
+        if not len(background):
             break
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("calendar writes")
 
 
 async def test_the_organizer_deleting_the_event_cancels_the_meeting_for_everyone(api, sandbox, people):
@@ -187,7 +187,7 @@ async def test_our_own_writes_do_not_echo_back(api, sandbox, people, database, c
     pushes = (await sandbox.http.get(f"{sandbox.url}/_control/pushes")).json()
     assert [p["type"] for p in pushes] == ["verification", "verification"]  # none for our writes
     clock.advance(minutes=16)  # a reconciliation reads our writes back
-    assert await api.client.app[SERVICES].inbound.run_due() == 2
+    assert (await api.work("reconciliation", "calendar changes"))["calendar changes"] == 2
     assert (await database["meetings"].find_one({}))["version"] == version
 
 
@@ -202,8 +202,8 @@ async def test_a_missed_push_is_caught_by_reconciliation(api, sandbox, people, c
     assert (await meeting_now(api, meeting["id"]))["title"] == "Mentoring session"  # never heard of it
 
     clock.advance(minutes=15, seconds=1)
-    await api.client.app[SERVICES].inbound.run_due()
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("reconciliation", "calendar changes")
+    await api.work("calendar writes")
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Quietly"
     after = (await api.data(SYNCED_AT, user="bob"))["calendarConnections"][0]["lastSyncedAt"]
@@ -225,7 +225,7 @@ async def test_profile_disconnected_needs_relink_and_relinking_resumes(api, sand
     assert changed["updateMeeting"]["userErrors"] == []  # a disconnected calendar never fails a mutation
 
     relinked = await link_account(api, user="bob", profile_name="bob@example.test")
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("calendar writes")
 
     assert relinked["id"] == people["bob"]["id"] and relinked["status"] == "ACTIVE"
     assert {s for _, s in deliveries(await meeting_now(api, meeting["id"])).values()} == {"SYNCED"}
@@ -262,7 +262,7 @@ async def test_a_channel_that_could_not_be_created_is_retried_by_the_worker(api,
     assert await open_channels(sandbox) == []
 
     clock.advance(seconds=31)
-    await api.client.app[SERVICES].inbound.run_due()
+    await api.work("reconciliation", "calendar changes")
 
     assert len(await open_channels(sandbox)) == 1
     assert (await api.data(SYNCED_AT))["calendarConnections"][0]["lastSyncedAt"] is not None
@@ -367,8 +367,8 @@ async def test_a_closed_channel_loses_no_change(api, sandbox, people, clock):
                         summary="Nobody told you"))["pushes"]
     assert pushes == []
     clock.advance(minutes=15, seconds=1)
-    await api.client.app[SERVICES].inbound.run_due()
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("reconciliation", "calendar changes")
+    await api.work("calendar writes")
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Nobody told you"
     assert (await copy_of(sandbox, "alice@example.test"))["summary"] == "Nobody told you"
@@ -384,7 +384,7 @@ async def test_changes_spread_over_several_pages_are_all_applied(api, sandbox, p
                   summary=f"Meeting {i}!")
 
     clock.advance(minutes=15, seconds=1)
-    await api.client.app[SERVICES].inbound.run_due()
+    await api.work("reconciliation", "calendar changes")
 
     titles = sorted([(await meeting_now(api, m["id"]))["title"] for m in meetings])
     assert titles == [f"Meeting {i}!" for i in range(5)]
@@ -420,7 +420,7 @@ async def test_our_own_older_write_read_back_is_not_taken_for_an_edit(api, sandb
     await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Newer title"}})  # not written yet
 
     clock.advance(minutes=15, seconds=1)  # a reconciliation reads the calendars, which still say the old
-    await api.client.app[SERVICES].inbound.run_due()
+    await api.work("reconciliation", "calendar changes")
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Newer title"
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gql_api import create_app
-from gql_api.app import SERVICES
-from gql_api.ids import decode_id
+from gql_api.keys import RUNTIME
+from gql_api.graphql.ids import decode_id
 from gql_api.store import MeetingStore
 from helpers import Api, link_account
 from test_meetings import CANCEL, MEETING, UPDATE, calendar_events, deliveries, schedule
@@ -29,10 +29,6 @@ def settings(settings):
 async def linked(api):
     await link_account(api, user="alice", profile_name="alice@example.test")
     await link_account(api, user="bob", profile_name="bob@example.test")
-
-
-def sync(api: Api):
-    return api.client.app[SERVICES].sync
 
 
 async def statuses(api: Api, meeting_id: str, user: str = "alice") -> set[str]:
@@ -61,7 +57,7 @@ async def test_cronofy_failing_during_schedule_leaves_it_pending_until_the_worke
     assert await calendar_events(sandbox) == {}
     assert "Retrying" in meeting["participants"][0]["calendarEvent"]["lastError"]
     clock.advance(minutes=1)
-    assert await sync(api).run_due() == 1
+    assert (await api.work("calendar writes"))["calendar writes"] == 1
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
     assert set(await calendar_events(sandbox)) == {"alice@example.test", "bob@example.test"}
 
@@ -71,11 +67,11 @@ async def test_retry_after_is_honoured(api, sandbox, linked, clock, database):
     meeting = await schedule(api)
 
     clock.advance(seconds=100)
-    await sync(api).run_due()
+    await api.work("calendar writes")
     assert await statuses(api, meeting["id"]) == {"PENDING"}  # not before Cronofy said
 
     clock.advance(seconds=21)
-    await sync(api).run_due()
+    await api.work("calendar writes")
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
 
 
@@ -105,7 +101,7 @@ async def test_timeouts_are_retried(api, sandbox, linked, clock, database):
             break
         await asyncio.sleep(0.05)
     clock.advance(minutes=1)
-    await sync(api).run_due()
+    await api.work("calendar writes")
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
 
 
@@ -117,7 +113,7 @@ async def test_an_update_queued_behind_a_cancel_never_brings_the_event_back(api,
     await clear(sandbox)
 
     clock.advance(minutes=5)
-    await sync(api).run_due()
+    await api.work("calendar writes")
 
     assert await calendar_events(sandbox) == {}
     assert await event_writes(sandbox) == ["DELETE", "DELETE"]
@@ -130,14 +126,14 @@ async def test_after_the_retry_budget_a_copy_fails_safely_and_a_later_change_ret
     meeting = await schedule(api)
     for _ in range(3):
         clock.advance(minutes=20)
-        await sync(api).run_due()
+        await api.work("calendar writes")
 
     failed = (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]
     assert {p["calendarEvent"]["status"] for p in failed["participants"]} == {"FAILED"}
     assert {p["calendarEvent"]["lastError"] for p in failed["participants"]} == \
         {"The calendar service did not answer."}
     clock.advance(hours=1)
-    assert await sync(api).run_due() == 0  # nothing more is attempted on its own
+    assert (await api.work("calendar writes"))["calendar writes"] == 0  # nothing more is attempted on its own
 
     await clear(sandbox)
     updated = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Try again"}}))
@@ -188,10 +184,10 @@ async def test_two_workers_on_one_database_never_do_the_same_work(settings, data
         await clear(sandbox)
         clock.advance(minutes=5)
 
-        handled = await asyncio.gather(sync(one).run_due(), sync(two).run_due(), sync(one).run_due(),
-                                       sync(two).run_due())
+        handled = await asyncio.gather(one.work("calendar writes"), two.work("calendar writes"),
+                                       one.work("calendar writes"), two.work("calendar writes"))
 
-        assert sum(handled) == len(meetings)
+        assert sum(passes["calendar writes"] for passes in handled) == len(meetings)
         for meeting in meetings:
             assert await statuses(one, meeting["id"]) == {"SYNCED"}
     assert await event_writes(sandbox) == ["POST"] * (2 * len(meetings))
@@ -221,7 +217,7 @@ async def test_cronofy_failing_during_update_or_cancel_answers_pending_then_comp
             break
         await asyncio.sleep(0.05)
     clock.advance(minutes=1)
-    await sync(api).run_due()
+    await api.work("calendar writes")
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
     events = await calendar_events(sandbox)
     if change == "update":

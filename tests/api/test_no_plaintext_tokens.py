@@ -8,9 +8,9 @@ import logging
 
 import bson
 
-from gql_api.app import SERVICES
-from gql_api.observability import JsonFormatter
-from gql_api.schema import schema
+from gql_api.keys import RUNTIME
+from gql_api.observability.logging import JsonFormatter
+from gql_api.graphql.schema import schema
 
 from helpers import CLIENT_SECRET, CONNECTIONS, LINK, UNLINK, begin_link, consent, link_account
 from test_meetings import CANCEL, UPDATE, schedule
@@ -53,7 +53,7 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
                             json={"calendar_id": host["calendar_id"], "event_id": host["event_id"], "summary": "X"})
     await sandbox.http.post(f"{sandbox.url}/_control/expire-tokens", json={})
     await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}})
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("calendar writes")
     metrics = await (await api.client.get("/metrics")).text()
     api.bodies.append(metrics)
     assert 'cronofy_token_refreshes_total{result="refreshed"}' in metrics  # the flow did refresh
@@ -74,7 +74,7 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
 
     assert await scan_database("with a revocation owed") >= 2
     clock.advance(minutes=2)
-    assert await api.client.app[SERVICES].revoker.retry_due() == 1
+    assert (await api.work("revocations"))["revocations"] == 1
     await scan_database("after the revocation")
     await api.data(UNLINK, {"input": {"connectionId": other["id"]}})
 

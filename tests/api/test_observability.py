@@ -12,8 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gql_api import create_app
-from gql_api.app import SERVICES
-from gql_api.observability import AccessLogger, JsonFormatter
+from gql_api.keys import RUNTIME
+from gql_api.observability.access_log import AccessLogger
+from gql_api.observability.logging import JsonFormatter
 from helpers import Api, link_account
 from test_meetings import SCHEDULE, deliveries, meeting_input, schedule
 
@@ -61,7 +62,7 @@ async def test_metrics_count_cronofy_calls_refreshes_webhooks_and_the_outbox(api
     await schedule(api, title="Pending")
     await sandbox.http.post(f"{sandbox.url}/_control/expire-tokens", json={})
     clock.advance(minutes=1)
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("calendar writes")
 
     response = await api.client.get("/metrics")
     text = await response.text()

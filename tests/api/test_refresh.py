@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gql_api import create_app
-from gql_api.app import SERVICES
+from gql_api.keys import RUNTIME
 from gql_api.cronofy import CronofyGateway
-from gql_api.ids import decode_id
-from gql_api.models import Credential
+from gql_api.graphql.ids import decode_id
+from gql_api.domain.connections import Credential
 from gql_api.store import ConnectionStore
 from gql_api.vault import KeyRing, Vault
 from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, KEYS, Api, link_account
@@ -25,9 +25,9 @@ async def refreshes(sandbox) -> int:
 
 
 async def calendars_via(api: Api, connection_id: str) -> list:
-    services = api.client.app[SERVICES]
+    services = api.client.app[RUNTIME].services
     return await services.access.call(
-        connection_id, lambda token, data_center: services.linking._gateway.list_calendars(
+        connection_id, lambda token, data_center: api.client.app[RUNTIME].gateway.list_calendars(
             access_token=token, data_center=data_center))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from gql_api.app import SERVICES
+from gql_api.keys import RUNTIME
 from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, link_account
 from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
@@ -38,7 +38,7 @@ async def test_relinking_restores_the_connection_in_place_and_writes_failed_copi
     # when Bob links the same account again
     relinked = await link_account(api, user="bob", profile_name="bob@example.test")
     clock.advance(seconds=1)
-    await api.client.app[SERVICES].sync.run_due()
+    await api.work("calendar writes")
 
     # then it is the same connection, active again, and his copy carries the change
     assert relinked["id"] == bobs["id"] and relinked["status"] == "ACTIVE"
@@ -60,10 +60,10 @@ async def test_copies_owed_failing_by_a_process_that_died_are_failed_by_the_work
     assert deliveries((await api.data(MEETING, {"id": meeting["id"]}))["meeting"])["bob@example.test"][1] == "SYNCED"
 
     # when a worker passes
-    await api.client.app[SERVICES].access.settle_relinks()
+    await api.work("relinks")
 
     # then the copies show why they are not kept up to date, once
     bob = next(p for p in (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]["participants"]
                if p["email"] == "bob@example.test")
     assert bob["calendarEvent"]["status"] == "FAILED"
-    assert await api.client.app[SERVICES].access.settle_relinks() == 0
+    assert (await api.work("relinks"))["relinks"] == 0

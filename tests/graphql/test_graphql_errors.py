@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from gql_api.schema import build_schema, should_mask
-from gql_api.view import SERVICES
+from gql_api.graphql.extensions.masking import should_mask
+from gql_api.graphql.schema import build_schema
+from gql_api.keys import RUNTIME
 
 MEETINGS = "query Meetings { meetings(first: 5) { edges { node { id } } } }"
 SECRET = "refresh-token-7f3a9c-do-not-leak"
@@ -32,7 +33,7 @@ def broken_meetings(api, monkeypatch):
     async def page(*args, **kwargs):
         raise CalendarStoreDown(f"store answered 500 with body {{'token': '{SECRET}'}}")
 
-    monkeypatch.setattr(api.client.app[SERVICES].meetings, "page", page)
+    monkeypatch.setattr(api.client.app[RUNTIME].services.meetings, "page", page)
 
 
 def error_records(caplog) -> list[logging.LogRecord]:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
-from gql_api.schema import export_schema
+from gql_api.graphql.schema import export_schema
 from helpers import link_account
 
 SDL = export_schema()

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from gql_api.view import GRAPHQL_RESPONSE_JSON, preferred_media_type
+from gql_api.graphql.view import GRAPHQL_RESPONSE_JSON, preferred_media_type
 
 TYPENAME = "query { __typename }"
 CONNECTIONS = "query Connections { calendarConnections { id } }"

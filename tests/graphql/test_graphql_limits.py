@@ -13,8 +13,8 @@ from graphql import get_introspection_query, parse
 from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from gql_api import Settings
-from gql_api.graphql_limits import GraphQLLimits, limit_rules, measure_operations
-from gql_api.schema import build_schema
+from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
+from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
 from helpers import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
 

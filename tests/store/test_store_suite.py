@@ -18,7 +18,7 @@ from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
 from pymongo.errors import DuplicateKeyError
 
-from gql_api.models import CalendarProvider, ConnectionStatus, Credential, LinkState, TargetCalendar
+from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, LinkState, TargetCalendar
 from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
 from gql_api.store.mongo import CONNECTIONS, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
@@ -228,43 +228,43 @@ async def test_expired_link_state_is_refused(db: Any) -> None:
 async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
     added = await revocations.add_claimed(refresh_token=Secret("refresh-x"), sub="acc_x", data_center="au", now=T0,
-                                          lease=LEASE)
+                                          lease_until=T0 + LEASE)
     assert added.attempts == 1 and added.data_center == "au" and added.refresh_token == Secret("refresh-x")
     assert await revocations.count() == 1
-    assert await revocations.claim_due(now=T0 + LEASE - timedelta(milliseconds=1), lease=LEASE) is None
+    assert await revocations.claim_due(now=T0 + LEASE - timedelta(milliseconds=1), lease_until=T0 + LEASE - timedelta(milliseconds=1) + LEASE) is None
 
-    claimed = await revocations.claim_due(now=T0 + LEASE, lease=LEASE)
+    claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert claimed is not None
     assert claimed.id == added.id
     assert claimed.refresh_token == Secret("refresh-x")
     assert claimed.data_center == "au" and claimed.sub == "acc_x"
     assert claimed.attempts == 2
     # claimed again for a lease: nobody else takes it meanwhile
-    assert await revocations.claim_due(now=T0 + LEASE, lease=LEASE) is None
-    again = await revocations.claim_due(now=T0 + 2 * LEASE, lease=LEASE)
+    assert await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE) is None
+    again = await revocations.claim_due(now=T0 + 2 * LEASE, lease_until=T0 + 2 * LEASE + LEASE)
     assert again is not None and again.attempts == 3
 
 
 async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    added = await revocations.add_claimed(refresh_token=Secret("refresh-y"), data_center="us", now=T0, lease=LEASE)
-    await revocations.add_claimed(refresh_token=Secret("refresh-z"), data_center="us", now=T0 + LEASE, lease=LEASE)
+    added = await revocations.add_claimed(refresh_token=Secret("refresh-y"), data_center="us", now=T0, lease_until=T0 + LEASE)
+    await revocations.add_claimed(refresh_token=Secret("refresh-z"), data_center="us", now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert await revocations.count() == 2
 
-    claimed = await revocations.claim_due(now=T0 + LEASE, lease=LEASE)
+    claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert claimed is not None and claimed.id == added.id  # the oldest due first
     retry_at = T0 + timedelta(minutes=10)
     await revocations.retry_later(claimed, at=retry_at, error="cronofy 503")
-    stored = await db["pending_revocations"].find_one({"_id": added.id})
+    stored = await db["pending_revocations"].find_one({"_id": ObjectId(added.id)})
     assert stored["last_error"] == "cronofy 503"
     assert stored["next_attempt_at"] == retry_at
 
-    second = await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease=LEASE)
+    second = await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE)
     assert second is not None and second.refresh_token == Secret("refresh-z")
     await revocations.done(second)
-    assert await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease=LEASE) is None
+    assert await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE) is None
 
-    retried = await revocations.claim_due(now=retry_at, lease=LEASE)
+    retried = await revocations.claim_due(now=retry_at, lease_until=retry_at + LEASE)
     assert retried is not None and retried.id == added.id and retried.attempts == 3
     await revocations.done(retried)
     assert await revocations.count() == 0
@@ -272,10 +272,10 @@ async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
 
 async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    await revocations.add_claimed(refresh_token=Secret("refresh-c"), data_center="ca", now=T0, lease=LEASE)
+    await revocations.add_claimed(refresh_token=Secret("refresh-c"), data_center="ca", now=T0, lease_until=T0 + LEASE)
     workers = [RevocationStore(db, vault) for _ in range(4)]
     claims = await asyncio.wait_for(
-        asyncio.gather(*(worker.claim_due(now=T0 + LEASE, lease=LEASE) for worker in workers)), timeout=10)
+        asyncio.gather(*(worker.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE) for worker in workers)), timeout=10)
     winners = [claim for claim in claims if claim is not None]
     assert len(winners) == 1
     assert winners[0].attempts == 2 and winners[0].refresh_token == Secret("refresh-c")
@@ -284,13 +284,13 @@ async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault:
 
 async def test_a_revocation_by_account_alone_keeps_no_token(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    await revocations.add_claimed(refresh_token=None, sub="acc_only", data_center="de", now=T0, lease=LEASE)
-    claimed = await revocations.claim_due(now=T0 + LEASE, lease=LEASE)
+    await revocations.add_claimed(refresh_token=None, sub="acc_only", data_center="de", now=T0, lease_until=T0 + LEASE)
+    claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert claimed is not None and claimed.refresh_token is None and claimed.sub == "acc_only"
 
 
 async def test_finishing_a_sync_keeps_a_copy_removal_made_meanwhile(db: Any) -> None:
-    from gql_api.models import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus
+    from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus
 
     meetings = MeetingStore(db)
     meeting = Meeting(

@@ -32,7 +32,7 @@ from mockupdb import MockupDB, OpMsg
 from pymongo.errors import NotPrimaryError, PyMongoError
 
 from gql_api import Settings, create_app
-from gql_api.models import CalendarProvider, ConnectionStatus, Credential, TargetCalendar
+from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, TargetCalendar
 from gql_api.store import (
     ConnectionStore,
     LinkStateStore,

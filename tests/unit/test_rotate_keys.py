@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from mongomock_motor import AsyncMongoMockClient
 
-from gql_api.models import CalendarProvider, Credential
+from gql_api.domain.connections import CalendarProvider, Credential
 from gql_api.store import ConnectionStore, RevocationStore, prepare
 from gql_api.vault import KeyRing, Secret, Vault
 
@@ -33,7 +33,7 @@ async def test_rotation_in_interrupted_batches_leaves_nothing_under_the_old_key(
             calendar=None, data_center="us", now=NOW,
             credential=Credential(Secret(f"access-{i}"), Secret(f"refresh-{i}"), NOW + timedelta(hours=1)))
     await RevocationStore(database, before).add_claimed(refresh_token=Secret("owed"), sub="acc_9",
-                                                        data_center="us", now=NOW, lease=timedelta(minutes=1))
+                                                        data_center="us", now=NOW, lease_until=NOW + timedelta(minutes=1))
     after = Vault(KeyRing.parse(f"{new},{old}"))
     connections, revocations = ConnectionStore(database, after), RevocationStore(database, after)
 
@@ -53,7 +53,7 @@ async def test_rotation_in_interrupted_batches_leaves_nothing_under_the_old_key(
         _, credential = await ConnectionStore(database, only_new).with_credential(connection.id)
         assert credential.refresh_token == Secret(f"refresh-{i}")
     owed = await RevocationStore(database, only_new).claim_due(now=NOW + timedelta(minutes=2),
-                                                              lease=timedelta(minutes=1))
+                                                                  lease_until=NOW + timedelta(minutes=3))
     assert owed.refresh_token == Secret("owed")
 
 

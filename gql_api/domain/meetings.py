@@ -1,4 +1,9 @@
-"""Domain objects shared by services, the store and the GraphQL layer (no framework imports)."""
+"""Meetings, their participants, and one calendar copy per calendar that carries the meeting.
+
+A copy's sync state is relative to the meeting's `version`: every change to the meeting is a new
+version, which makes every copy pending again; a copy is SYNCED once it carries the current version,
+FAILED once the retry budget for the current version ran out (DESIGN.md §5, §7).
+"""
 
 from __future__ import annotations
 
@@ -6,87 +11,8 @@ import dataclasses
 import enum
 import hashlib
 import json
-from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from .vault import Secret
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class CalendarProvider(enum.Enum):
-    GOOGLE = "google"
-    APPLE = "apple"
-    OFFICE365 = "office365"
-    EXCHANGE = "exchange"
-    OUTLOOK_COM = "live_connect"
-    OTHER = "other"
-
-    @classmethod
-    def from_cronofy(cls, provider_name: str | None) -> CalendarProvider:
-        """DESIGN.md §7: Cronofy's provider_name to our enum; anything unknown is OTHER."""
-        for provider in cls:
-            if provider.value == provider_name and provider is not cls.OTHER:
-                return provider
-        return cls.OTHER
-
-
-class ConnectionStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    NEEDS_RELINK = "NEEDS_RELINK"
-
-
-@dataclasses.dataclass(frozen=True)
-class TargetCalendar:
-    id: str
-    name: str
-    primary: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Credential:
-    """The Cronofy credential in the clear; lives only in memory, never in a response or log."""
-
-    access_token: Secret
-    refresh_token: Secret
-    access_token_expires_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class CalendarConnection:
-    id: str
-    user_id: str
-    sub: str
-    provider: CalendarProvider
-    profile_name: str
-    status: ConnectionStatus
-    scopes: tuple[str, ...]
-    calendar: TargetCalendar | None
-    data_center: str
-    linked_at: datetime
-    last_synced_at: datetime | None = None
-    channel_id: str | None = None  # the push channel that tells us about changes in this calendar
-
-
-@dataclasses.dataclass(frozen=True)
-class LinkState:
-    user_id: str
-    redirect_uri: str
-    data_center: str
-    expires_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class AuthorizationRequest:
-    authorization_url: str
-    expires_at: datetime
-
-
-# --- meetings ----------------------------------------------------------------------------
 
 class MeetingStatus(enum.Enum):
     SCHEDULED = "SCHEDULED"
@@ -114,9 +40,7 @@ class SyncStatus(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class CalendarCopy:
-    """One event in one calendar. Its sync state is relative to the meeting's `version`: a copy is
-    SYNCED when it carries the current version, FAILED when the retry budget for the current version
-    ran out, else PENDING. A change to the meeting (a new version) makes every copy pending again."""
+    """One event in one calendar, and where writing the meeting's current version to it stands."""
 
     connection_id: str
     calendar_id: str
@@ -138,11 +62,39 @@ class CalendarCopy:
             return SyncStatus.FAILED
         return SyncStatus.PENDING
 
+    def backing_off(self, version: int, now: datetime) -> bool:
+        """A failed attempt on this version waits until `next_attempt_at`."""
+        return self.attempt_version == version and self.next_attempt_at is not None and self.next_attempt_at > now
+
+    def written_ok(self, version: int, fingerprint: str, now: datetime) -> CalendarCopy:
+        """The calendar now holds `version`, whose content is `fingerprint`."""
+        return dataclasses.replace(self, synced_version=version, synced_at=now, attempt_version=0, attempts=0,
+                                   next_attempt_at=None, last_error=None, written=fingerprint)
+
+    def attempt_failed(self, version: int, error: str, *, retry_in: timedelta | None, max_attempts: int,
+                       now: datetime) -> CalendarCopy:
+        """One more failed attempt on `version`. A failure worth retrying (`retry_in` given) waits that
+        long, until the budget of `max_attempts` is spent; any other failure is final for this version."""
+        attempts = (self.attempts if self.attempt_version == version else 0) + 1
+        exhausted = retry_in is None or attempts >= max_attempts
+        return dataclasses.replace(
+            self,
+            attempt_version=version,
+            attempts=attempts,
+            next_attempt_at=None if exhausted or retry_in is None else now + retry_in,
+            failed_version=version if exhausted else self.failed_version,
+            last_error=error if exhausted else f"{error} Retrying.",
+        )
+
+    def failed_for_good(self, version: int) -> bool:
+        return self.failed_version >= version
+
 
 def content_fingerprint(title: str | None, description: str | None, location: str | None,
                         start: datetime | None, end: datetime | None) -> str:
     """What a calendar event says about a meeting, reduced to a short hash (our writes are whole
     seconds in UTC, and an empty description is no description)."""
+
     def moment(value: datetime | None) -> str | None:
         return value.astimezone(timezone.utc).replace(microsecond=0).isoformat() if value else None
 
@@ -197,6 +149,11 @@ class Meeting:
         """The same Cronofy event_id for every copy; upserts keyed by it are idempotent."""
         return self.EVENT_ID_PREFIX + self.id
 
+    @classmethod
+    def id_of_event(cls, event_id: str) -> str | None:
+        """The meeting an event_id of ours stands for; None for anybody else's event."""
+        return event_id.removeprefix(cls.EVENT_ID_PREFIX) if event_id.startswith(cls.EVENT_ID_PREFIX) else None
+
     def sync_of(self, participant: MeetingParticipant) -> CopySync:
         if participant.copy is None:
             return CopySync(SyncStatus.SYNCED, None, None)  # nothing outstanding (DESIGN.md §7)
@@ -211,15 +168,31 @@ class Meeting:
     def pending_copies(self) -> list[int]:
         return [i for i, copy in enumerate(self.copies) if copy.status(self.version) is SyncStatus.PENDING]
 
+    def due_copies(self, now: datetime) -> list[int]:
+        """Pending copies whose backoff (if any) is over."""
+        return [i for i in self.pending_copies() if not self.copies[i].backing_off(self.version, now)]
 
-@dataclasses.dataclass(frozen=True)
-class MeetingDraft:
-    """What a client asks for, validated; the organizer is the signed-in user."""
+    def next_due(self, now: datetime) -> datetime | None:
+        """When calendar work on this meeting is next due: None when nothing is pending."""
+        waits = [self.copies[i].next_attempt_at if self.copies[i].attempt_version == self.version else None
+                 for i in self.pending_copies()]
+        if not waits:
+            return None
+        return min(wait or now for wait in waits)
 
-    title: str
-    description: str | None
-    location: str | None
-    start: datetime
-    end: datetime
-    time_zone: str
-    participants: tuple[MeetingParticipant, ...]
+    def with_copies(self, copies: dict[int, CalendarCopy]) -> Meeting:
+        return dataclasses.replace(self, copies=tuple(copies.get(i, c) for i, c in enumerate(self.copies)))
+
+    def invitees_of(self, copy: CalendarCopy) -> tuple[MeetingParticipant, ...]:
+        """Only the host event invites: other calendars hold their own copy."""
+        if not copy.is_host:
+            return ()
+        return tuple(p for p in self.participants if p.delivery is Delivery.INVITATION)
+
+    def owners_of(self, copy_index: int) -> list[int]:
+        """The participants (by index) whose calendar holds that copy."""
+        return [i for i, p in enumerate(self.participants) if p.copy == copy_index]
+
+    def copy_on(self, connection_id: str, calendar_id: str) -> int | None:
+        return next((i for i, c in enumerate(self.copies)
+                     if c.connection_id == connection_id and c.calendar_id == calendar_id), None)

@@ -1,10 +1,16 @@
-"""Expected failures a client can act on. Services raise them; the GraphQL layer turns them into
-`userErrors` entries. Anything else is unexpected and gets masked."""
+"""Expected failures a client can act on, and the conditions services meet on the way.
+
+A `UserFacingError` names the field at fault by its domain path, e.g. `("participants", 0, "user_id")`;
+the GraphQL layer alone turns that into a `UserError` with the client's path (`["input",
+"participants", "0", "userId"]`). Anything else that escapes a service is unexpected and gets masked.
+"""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+
+FieldPath = tuple[str | int, ...]
 
 
 class ErrorCode(enum.Enum):
@@ -22,11 +28,11 @@ class ErrorCode(enum.Enum):
 
 
 class UserFacingError(Exception):
-    def __init__(self, code: ErrorCode, message: str, field: Sequence[str] | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, field: Sequence[str | int] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.field = tuple(field) if field else None
+        self.field: FieldPath | None = tuple(field) if field else None
 
     @property
     def errors(self) -> tuple[UserFacingError, ...]:
@@ -47,6 +53,22 @@ class InvalidInput(UserFacingError):
         return self._errors
 
 
+def invalid(field: str | FieldPath, message: str, code: ErrorCode = ErrorCode.INVALID_INPUT) -> UserFacingError:
+    return UserFacingError(code, message, (field,) if isinstance(field, str) else field)
+
+
 class BadArgument(Exception):
-    """A query argument that cannot be served (a bad cursor, `first` out of range): not a user error in a
-    payload but a GraphQL error the client sees as such."""
+    """A query argument that cannot be served (`first` out of range, say): not a user error in a
+    payload but an error the client sees on the field it asked for."""
+
+
+class ConnectionGone(Exception):
+    """The calendar connection was unlinked."""
+
+
+class NeedsRelink(Exception):
+    """Cronofy no longer accepts this connection's credentials; the user must link the account again."""
+
+
+class CredentialUnreadable(Exception):
+    """The stored credential cannot be decrypted (its key is gone): only a new link brings one back."""

@@ -67,10 +67,11 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from .services.meetings import MAX_PAGE, MAX_PARTICIPANTS
+from ..domain.validation import MAX_PARTICIPANTS
+from ..services.meetings import MAX_PAGE
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 PAGE_ARGUMENTS = ("first", "last")
 DEFAULT_LIST_LENGTH = 10

@@ -7,8 +7,8 @@ import dataclasses
 import strawberry
 from aiohttp import web
 
-from .auth import User
-from .services import Services
+from ..domain.identity import User
+from ..services import Services
 
 
 @dataclasses.dataclass
@@ -21,7 +21,7 @@ class Context:
 
     @property
     def viewer(self) -> User:
-        """The signed-in user; operations only run with one (see view.RequireAuthentication)."""
+        """The signed-in user; operations only run with one (see extensions/authentication.py)."""
         if self.user is None:
             raise PermissionError("no authenticated user")
         return self.user

@@ -1,0 +1,169 @@
+"""The composition root of the work: the database, the Cronofy gateway, the services and the worker.
+
+Both the HTTP server (`create_app`) and the standalone worker (`gql-api worker`) open it here, so the two
+are wired the same way. Closing it stops background tasks, then hands this process's leases back so
+another process goes on at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from .cronofy import CronofyGateway
+from .domain.time import Clock
+from .observability.metrics import Metrics
+from .services import (
+    CalendarAccess,
+    CalendarChanges,
+    CalendarWrites,
+    Linking,
+    Meetings,
+    PushChannels,
+    Revocations,
+    Services,
+)
+from .settings import ConfigError, Settings
+from .store import (
+    ConnectionStore,
+    LinkStateStore,
+    MeetingStore,
+    MongoRateBudget,
+    RevocationStore,
+    close_client,
+    describe_uri,
+    open_client,
+    prepare,
+)
+from .vault import KeyRing, KeyRingError, Vault
+from .worker import BackgroundTasks, Worker, lease_owner, standard
+
+log = logging.getLogger(__name__)
+
+
+def vault_for(settings: Settings) -> Vault:
+    """The vault on TOKEN_ENCRYPTION_KEYS, or on an ephemeral key when it is unset."""
+    if not settings.token_encryption_keys:
+        return Vault(KeyRing.ephemeral())
+    try:
+        return Vault(KeyRing.parse(settings.token_encryption_keys))
+    except KeyRingError as error:
+        raise ConfigError(str(error)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Repositories:
+    connections: ConnectionStore
+    link_states: LinkStateStore
+    meetings: MeetingStore
+    revocations: RevocationStore
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    database: Any
+    repositories: Repositories
+    services: Services
+    gateway: CronofyGateway
+    worker: Worker
+    background: BackgroundTasks
+    owner: str
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, database: Any = None,
+                       metrics: Metrics | None = None) -> AsyncIterator[Runtime]:
+    """Open (or adopt) the database, create its indexes, and build the services and worker on it."""
+    metrics = metrics or Metrics()
+    client = None if database is not None else open_client(settings)
+    database = database if database is not None else client[settings.mongodb_database]
+    try:
+        await prepare(database, where=describe_uri(settings.mongodb_uri))
+        api_url, app_url = settings.cronofy_urls_override
+        gateway = CronofyGateway(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            default_data_center=settings.cronofy_data_center,
+            api_url=api_url,
+            app_url=app_url,
+            timeout_seconds=settings.cronofy_timeout_seconds,
+            max_attempts=settings.cronofy_max_attempts,
+            rate_budget=MongoRateBudget(database, per_second=settings.cronofy_rate_per_second,
+                                        per_minute=settings.cronofy_rate_per_minute),
+            observe=metrics.observe_cronofy,
+        )
+        repositories = Repositories(connections=ConnectionStore(database, vault), link_states=LinkStateStore(database),
+                                    meetings=MeetingStore(database), revocations=RevocationStore(database, vault))
+        background = BackgroundTasks()
+        owner = lease_owner()
+        services = build_services(settings, repositories, gateway, background, owner=owner, clock=clock,
+                                  metrics=metrics)
+        runtime = Runtime(database=database, repositories=repositories, services=services, gateway=gateway,
+                          worker=Worker(standard(services), poll_seconds=settings.worker_poll_seconds),
+                          background=background, owner=owner)
+        try:
+            yield runtime
+        finally:
+            await background.aclose()
+            await hand_back_leases(repositories, owner=owner, now=clock())
+            await gateway.aclose()
+    finally:
+        if client is not None:
+            await close_client(client)
+
+
+async def hand_back_leases(repositories: Repositories, *, owner: str, now: Any) -> None:
+    """Every lease this process holds (meetings, reads, refreshes), due again at once for others."""
+    try:
+        released = await repositories.meetings.release_all(owner=owner, now=now)
+        released += await repositories.connections.release_leases(owner=owner)
+    except Exception as exc:  # the store is away: the leases simply expire instead
+        log.warning("could not hand back leases on shutdown: %s", type(exc).__name__)
+        return
+    if released:
+        log.info("handed back %d lease(s) on shutdown", released)
+
+
+def build_services(settings: Settings, repositories: Repositories, gateway: CronofyGateway,
+                   background: BackgroundTasks, *, owner: str, clock: Clock, metrics: Metrics) -> Services:
+    connections, meetings = repositories.connections, repositories.meetings
+    access = CalendarAccess(
+        credentials=connections, meetings=meetings, gateway=gateway, clock=clock, owner=owner,
+        refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
+        refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
+        on_refresh=metrics.refreshed,
+    )
+    revocations = Revocations(revocations=repositories.revocations, gateway=gateway, clock=clock)
+    writes = CalendarWrites(
+        outbox=meetings, access=access, gateway=gateway, clock=clock, background=background, owner=owner,
+        max_attempts=settings.outbox_max_attempts,
+        # a copy may take a refresh, a write, a refresh after a 401 and the write again
+        lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
+    )
+    channels = PushChannels(reads=connections, access=access, gateway=gateway, clock=clock, background=background,
+                            public_base_url=settings.base_url)
+    changes = CalendarChanges(
+        reads=connections, meetings=meetings, access=access, channels=channels, gateway=gateway, clock=clock,
+        background=background, owner=owner,
+        reconcile_every=timedelta(seconds=settings.sync_reconcile_interval_seconds)
+        if settings.sync_reconcile_interval_seconds else None,
+    )
+    return Services(
+        access=access,
+        linking=Linking(
+            connections=connections, link_states=repositories.link_states, meetings=meetings, channels=channels,
+            gateway=gateway, revocations=revocations, allowed_redirect_uris=settings.redirect_uris,
+            data_center=settings.cronofy_data_center,
+            state_ttl=timedelta(seconds=settings.link_state_ttl_seconds), clock=clock,
+        ),
+        meetings=Meetings(meetings=meetings, outbox=meetings, connections=connections, writes=writes, clock=clock,
+                          grace_seconds=settings.sync_grace_seconds),
+        writes=writes,
+        changes=changes,
+        channels=channels,
+        revocations=revocations,
+    )

@@ -1,0 +1,1 @@
+"""Schema extensions every operation runs, one per module."""

@@ -1,0 +1,27 @@
+"""Names the operation on the request (for the access line) and counts it in the metrics, by operation
+name and outcome, with its latency. Never the variables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from ...keys import METRICS, OPERATION
+
+
+class ObserveOperation(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        if request is None:
+            return
+        name = context.operation_name
+        request[OPERATION] = name or "anonymous"
+        result = context.result
+        outcome = "error" if (result and result.errors) or context.pre_execution_errors else "ok"
+        if METRICS in request.app:
+            request.app[METRICS].observe_graphql(name, outcome, time.perf_counter() - started)

@@ -1,0 +1,55 @@
+"""Opaque public ids and page cursors: clients never see (or need) our database keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime, timezone
+
+CONNECTION = "CalendarConnection"
+MEETING = "Meeting"
+
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def encode_id(kind: str, raw: str) -> str:
+    return _encode(f"{kind}:{raw}")
+
+
+def decode_id(kind: str, public_id: str) -> str | None:
+    """The raw key behind a public ID of `kind`; None for anything else (malformed or another kind)."""
+    decoded = _decode(public_id)
+    if decoded is None:
+        return None
+    prefix, sep, raw = decoded.partition(":")
+    return raw if sep and prefix == kind and raw else None
+
+
+def meeting_cursor(start: datetime, meeting_id: str) -> str:
+    """Where a meeting stands in the list, by (start, id): a keyset position, not an offset."""
+    return _encode(f"{int(start.timestamp() * 1000)}:{meeting_id}")
+
+
+def decode_meeting_cursor(cursor: str) -> tuple[datetime, str] | None:
+    decoded = _decode(cursor)
+    if decoded is None:
+        return None
+    millis, _, raw_id = decoded.partition(":")
+    if not _OBJECT_ID.match(raw_id) or not millis.lstrip("-").isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc), raw_id
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(value: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return None

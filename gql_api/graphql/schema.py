@@ -1,0 +1,93 @@
+"""The schema: the merged root types from `resolvers`, and the extensions every operation runs.
+
+The only module of `gql_api` that imports `resolvers` (a test enforces it).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StrawberryExecutionResult
+
+from resolvers import Mutation, Query
+
+from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
+from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
+from .extensions.observe import ObserveOperation
+from .limits import GraphQLLimits, limit_rules
+from .scalars import SCALARS
+
+log = logging.getLogger("gql_api.graphql")
+
+
+class AppSchema(strawberry.Schema):
+    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                      context_value: Any | None = None, *args: Any, **kwargs: Any) -> StrawberryExecutionResult:
+        """Masks once more after Strawberry: when an exception escapes an extension, Strawberry builds
+        the error result outside the extensions, so MaskErrors never sees it."""
+        result = await super().execute(query, variable_values, context_value, *args, **kwargs)
+        if result.errors and any(should_mask(error) for error in result.errors):
+            rid = request_id_of(context_value)
+            result.errors = [masked(error, rid) if should_mask(error) else error for error in result.errors]
+        return result
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Strawberry calls this once per error, before masking. Only what gets masked is our fault and
+        logged at ERROR, with its traceback and the request id; the client's mistakes (syntax,
+        validation, limits, authentication, bad arguments) are theirs, kept at DEBUG (authentication
+        at INFO), so a stream of bad queries cannot flood the error log."""
+        rid = request_id_of(getattr(execution_context, "context", None))
+        operation = getattr(execution_context, "operation_name", None)
+        for error in errors:
+            if should_mask(error):
+                original = error.original_error
+                assert original is not None
+                log.error("Unexpected error in GraphQL operation %r at %s (request %s)", operation,
+                          ".".join(map(str, error.path or ())) or "(no path)", rid,
+                          exc_info=(type(original), original, original.__traceback__),
+                          extra={"request_id": rid, "operation": operation})
+            else:
+                code = (error.extensions or {}).get("code")
+                log.log(logging.INFO if code == UNAUTHENTICATED else logging.DEBUG,
+                        "GraphQL request refused (request %s): %s", rid, error.message[:300],
+                        extra={"request_id": rid, "operation": operation, "code": code})
+
+
+def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> strawberry.Schema:
+    """The schema with these limits: one per configuration, its validation rules built with it, once,
+    so the ValidationCache's keys (schema, document, rules) repeat across requests."""
+    return _build_schema(limits or GraphQLLimits(), introspection)
+
+
+@functools.cache
+def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Schema:
+    rules = list(limit_rules(limits, introspection))
+    return AppSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            ParserCache,
+            ValidationCache,
+            lambda: AddValidationRules(rules),
+            RequireAuthentication,
+            MaskUnexpectedErrors,
+            ObserveOperation,
+        ],
+        # Without introspection, "Did you mean ...?" would still spell out the schema.
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not introspection),
+    )
+
+
+schema = build_schema()
+
+
+def export_schema() -> str:
+    return schema.as_str() + "\n"

@@ -1,0 +1,137 @@
+"""The GraphQL endpoint: Strawberry's aiohttp view, extended only through its documented hooks.
+
+- `get_context`: authenticates once per request and hands the services to the resolvers;
+- `get_sub_response` and `process_result`: GraphQL over HTTP's media types, application/graphql-response+json
+  (with its status codes) when the client asks for it, else application/json;
+- `encode_json` / `decode_json`: orjson when installed; refuse JSON that is not an object or a list.
+
+The HTTP rules around it (JSON-only bodies, CORS, request ids, the response's content type) are aiohttp
+middleware: `gql_api/http/middleware.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from graphql import ExecutionResult
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+
+from ..auth import AuthenticationError
+from ..keys import AUTHENTICATOR, RUNTIME
+from ..settings import Settings
+from .context import Context
+from .extensions.authentication import UNAUTHENTICATED
+from .extensions.masking import INTERNAL_ERROR_CODE
+from .limits import GraphQLLimits
+from .schema import build_schema
+
+try:  # the `speed` extra
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    orjson = None  # type: ignore[assignment]
+
+JSON = "application/json"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+MEDIA_TYPE = web.RequestKey("graphql_media_type", str)  # negotiated from Accept, applied by the middleware
+_SUB_RESPONSE = web.RequestKey("graphql_sub_response", web.Response)
+
+
+class AppGraphQLView(GraphQLView[Context, None]):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppGraphQLView:
+        """Everything configurable is decided here, once: the limits' rules, introspection, GraphiQL."""
+        return cls(
+            build_schema(GraphQLLimits.from_settings(settings), introspection=settings.graphql_introspection),
+            graphql_ide="graphiql" if settings.graphiql else None,
+        )
+
+    async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
+        user, auth_error = None, None
+        try:
+            user = request.app[AUTHENTICATOR].authenticate(request.headers.get("Authorization"))
+        except AuthenticationError as error:
+            auth_error = str(error)
+        return Context(request=request, response=response, services=request.app[RUNTIME].services, user=user,
+                       auth_error=auth_error)
+
+    async def get_sub_response(self, request: web.Request) -> web.Response:
+        response = web.Response()
+        request[MEDIA_TYPE] = preferred_media_type(request.headers.get("Accept"))
+        request[_SUB_RESPONSE] = response
+        response.headers["Vary"] = "Accept"
+        return response
+
+    async def process_result(self, request: web.Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """application/json: 200 for every well-formed GraphQL response (Strawberry's behaviour).
+        application/graphql-response+json: the spec's status codes, and no `data` when nothing ran."""
+        body = await super().process_result(request, result)
+        response = request.get(_SUB_RESPONSE)
+        if request.get(MEDIA_TYPE) == GRAPHQL_RESPONSE_JSON and response is not None:
+            status = graphql_response_status(body)
+            if status != 200:
+                body.pop("data", None)  # type: ignore[misc]
+                response.set_status(status)
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+        return body
+
+    def encode_json(self, data: object) -> str:
+        """orjson when installed (about 3x faster on our payloads); a str either way, since bytes would
+        go out as binary WebSocket frames (strawberry-graphql.md §1.2)."""
+        if orjson is not None:
+            return orjson.dumps(data).decode()
+        return json.dumps(data, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry turns a JSONDecodeError into 400; anything else json.loads raises would be a 500:
+        a RecursionError for deeply nested arrays, a ValueError for an integer of 5,000 digits or bytes
+        that are not UTF-8. A body that is JSON but not an object (or a batch's list) is refused too."""
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise json.JSONDecodeError(f"not acceptable JSON ({type(error).__name__})", "", 0) from None
+        if not isinstance(parsed, (dict, list)):
+            raise json.JSONDecodeError("expected a JSON object", "", 0)
+        return parsed
+
+
+def preferred_media_type(accept: str | None) -> str:
+    """application/graphql-response+json when the client names it with a quality at least that of
+    application/json; application/json otherwise, including no Accept and */*."""
+    if not accept:
+        return JSON
+    qualities: dict[str, float] = {}
+    for part in accept.split(","):
+        media_type, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_type = media_type.lower()
+        qualities[media_type] = max(quality, qualities.get(media_type, 0.0))
+    wanted = qualities.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    json_quality = qualities.get(JSON, max(qualities.get("application/*", 0.0), qualities.get("*/*", 0.0)))
+    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= json_quality else JSON
+
+
+def graphql_response_status(body: Mapping[str, Any]) -> int:
+    """GraphQL over HTTP, for application/graphql-response+json: 200 once execution ran (even when a
+    field error nulled all data); 400 for a request that never ran (syntax, validation, limits,
+    variables), 401 when it was refused for want of a valid token, 500 when it failed unexpectedly."""
+    errors = body.get("errors") or []
+    if body.get("data") is not None or not errors or any(error.get("path") for error in errors):
+        return 200
+    codes = {(error.get("extensions") or {}).get("code") for error in errors}
+    if INTERNAL_ERROR_CODE in codes:
+        return 500
+    if UNAUTHENTICATED in codes:
+        return 401
+    return 400

@@ -1,0 +1,123 @@
+"""HTTP rules around the handlers: a request id on every request, and for /graphql JSON-only bodies, CORS
+for an allow-list of origins, and the negotiated GraphQL-over-HTTP media type on the answer."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from ..graphql.view import JSON, MEDIA_TYPE
+from ..keys import REQUEST_ID
+from ..observability.logging import request_id_var
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+GRAPHQL_PATH = "/graphql"
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+CORS_METHODS = "GET, POST"
+CORS_HEADERS = "Authorization, Content-Type"
+CORS_EXPOSED_HEADERS = REQUEST_ID_HEADER
+CORS_MAX_AGE = "600"
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request gets an id (a well-formed incoming X-Request-ID is kept), echoed in the answer and
+    bound for every log line written while serving it."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request[REQUEST_ID] = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = request_id_var.set(request[REQUEST_ID])
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+        raise
+    finally:
+        request_id_var.reset(token)
+    response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    return response
+
+
+@web.middleware
+async def json_bodies_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """POST bodies to /graphql are JSON, nothing else: no forms, no multipart (the shapes of cross-site
+    requests). Media types are case-insensitive."""
+    if request.path == GRAPHQL_PATH and request.method == "POST":
+        if not request.headers.get("Content-Type", "").strip():
+            return web.Response(status=400, text="Missing Content-Type: send the operation as application/json.")
+        if request.content_type.lower() != JSON:
+            return web.Response(status=415, text="Unsupported Media Type: send the operation as application/json.")
+    return await handler(request)
+
+
+@web.middleware
+async def graphql_media_type(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The answer of /graphql in the media type the view negotiated from Accept."""
+    response = await handler(request)
+    media_type = request.get(MEDIA_TYPE)
+    if media_type and request.path == GRAPHQL_PATH and not response.prepared and isinstance(response, web.Response):
+        response.content_type = media_type
+    return response
+
+
+def cors(allowed_origins: Collection[str]) -> Middleware:
+    """CORS for /graphql: browsers on an allowed origin may call it (with the Authorization header, no
+    cookies); a preflight from any other origin gets 403."""
+    allowed = frozenset(origin.lower() for origin in allowed_origins)
+
+    def allowed_origin(origin: str | None) -> bool:
+        return origin is not None and origin.lower() in allowed
+
+    def add_headers(headers: CIMultiDict[str], origin: str | None) -> None:
+        _vary(headers, "Origin")
+        if origin is not None and allowed_origin(origin):
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != GRAPHQL_PATH:
+            return await handler(request)
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS":
+            return _preflight(request, origin, allowed_origin(origin))
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:  # aiohttp's own, e.g. 413 for a body over client_max_size
+            add_headers(error.headers, origin)  # type: ignore[arg-type]
+            raise
+        if not response.prepared:  # a WebSocket has sent its headers already
+            add_headers(response.headers, origin)  # type: ignore[arg-type]
+        return response
+
+    return middleware
+
+
+def _preflight(request: web.Request, origin: str | None, allowed: bool) -> web.Response:
+    """A CORS preflight for an allowed origin gets the methods and headers; any other gets 403."""
+    if origin is None or "Access-Control-Request-Method" not in request.headers:
+        return web.Response(status=204, headers={"Allow": "GET, POST, OPTIONS"})
+    headers: CIMultiDict[str] = CIMultiDict()
+    _vary(headers, "Origin")
+    if not allowed:
+        return web.Response(status=403, text="This origin may not call the API from a browser.", headers=headers)
+    headers.update({
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": CORS_METHODS,
+        "Access-Control-Allow-Headers": CORS_HEADERS,
+        "Access-Control-Max-Age": CORS_MAX_AGE,
+    })
+    return web.Response(status=204, headers=headers)
+
+
+def _vary(headers: Any, name: str) -> None:
+    present = [value.strip() for value in headers.get("Vary", "").split(",") if value.strip()]
+    if name.lower() not in (value.lower() for value in present):
+        headers["Vary"] = ", ".join([*present, name])

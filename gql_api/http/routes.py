@@ -1,0 +1,26 @@
+"""Every route of the server, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..graphql.view import AppGraphQLView
+from ..sandbox import SandboxConfig, create_sandbox_app
+from ..settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
+from .demo import demo_callback
+from .health import healthz, metrics, readyz
+from .middleware import GRAPHQL_PATH
+from .webhooks import WEBHOOK_ROUTE, cronofy_webhook
+
+
+def setup_routes(app: web.Application, settings: Settings) -> None:
+    app.router.add_route("*", GRAPHQL_PATH, AppGraphQLView.from_settings(settings))
+    app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    if not settings.allowed_redirect_uris:
+        app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
+    if settings.uses_sandbox:
+        app.add_subapp(SANDBOX_PATH, create_sandbox_app(SandboxConfig(
+            client_id=settings.client_id, client_secret=settings.client_secret)))
