@@ -14,18 +14,15 @@ from .errors import (
     InvalidClient,
     InvalidGrant,
 )
-from .gateway import (
-    LINK_SCOPES,
+from .gateway import LINK_SCOPES, CronofyGateway, CronofyHosts, hosts_for
+from .models import (
     Attendee,
     CalendarEvent,
     CronofyCalendar,
-    CronofyGateway,
-    CronofyHosts,
     EventAttendee,
     LinkingProfile,
     ManagedEvent,
     TokenGrant,
-    hosts_for,
 )
 
 __all__ = [
