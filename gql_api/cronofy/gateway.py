@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import logging
 import time
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -17,38 +16,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.stop import stop_base
 
 from ..domain.secrets import Secret
-from .errors import (
-    CronofyBadRequest,
-    CronofyError,
-    CronofyForbidden,
-    CronofyLocked,
-    CronofyNotFound,
-    CronofyRateLimited,
-    CronofyServerError,
-    CronofyUnauthorized,
-    CronofyUnavailable,
-    CronofyValidationError,
-    InvalidClient,
-    InvalidGrant,
-)
-from .models import (
-    Attendee,
-    CalendarEvent,
-    CronofyCalendar,
-    EventAttendee,
-    LinkingProfile,
-    ManagedEvent,
-    TokenGrant,
-)
+from . import wire
+from .errors import CronofyError, CronofyRateLimited, CronofyUnavailable, InvalidClient
+from .models import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
 
 log = logging.getLogger(__name__)
 
 # Least privilege (privacy notice §3): write our own events, nothing else is read.
 LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
-OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-                          "unsupported_grant_type", "invalid_scope"})  # RFC 6749 §5.2
-MAX_EXPIRES_IN = 2_147_483_647  # cronofy.md §3.3
-MAX_RETRY_AFTER = 86_400.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,13 +114,13 @@ class CronofyGateway:
         # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
         data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
                                 idempotent=False)
-        return _token_grant(data, previous_refresh_token=None)
+        return wire.token_grant(data, previous_refresh_token=None)
 
     async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
         body = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()})
         data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
                                 idempotent=False)
-        return _token_grant(data, previous_refresh_token=refresh_token)
+        return wire.token_grant(data, previous_refresh_token=refresh_token)
 
     async def revoke(self, *, refresh_token: Secret | None = None, sub: str | None = None,
                      data_center: str | None = None) -> None:
@@ -165,27 +140,11 @@ class CronofyGateway:
         data = await self._call(
             "GET", self.hosts(data_center).api + "/v1/calendars", headers=_bearer(access_token)
         )
-        calendars = data.get("calendars") if isinstance(data, dict) else None
-        if not isinstance(calendars, list):
-            raise CronofyUnavailable("Cronofy sent an unexpected calendars response")
-        return [_calendar(item) for item in calendars
-                if isinstance(item, dict) and isinstance(item.get("calendar_id"), str) and item["calendar_id"]]
+        return wire.calendars(data)
 
     async def upsert_event(self, *, access_token: Secret, calendar_id: str, event: CalendarEvent,
                            data_center: str | None = None) -> None:
-        body: dict[str, Any] = {
-            "event_id": event.event_id,
-            "summary": event.summary,
-            "description": event.description or "",
-            "start": _cronofy_time(event.start),
-            "end": _cronofy_time(event.end),
-            "tzid": event.tzid,
-        }
-        if event.location:
-            body["location"] = {"description": event.location}
-        if event.attendees:
-            body["attendees"] = {"invite": [_attendee(a) for a in event.attendees]}
-        await self._call("POST", self._events_url(calendar_id, data_center), json=body,
+        await self._call("POST", self._events_url(calendar_id, data_center), json=wire.event_body(event),
                          headers=_bearer(access_token))
 
     async def delete_event(self, *, access_token: Secret, calendar_id: str, event_id: str,
@@ -200,18 +159,14 @@ class CronofyGateway:
         api = self.hosts(data_center).api
         url: str | None = api + "/v1/events?" + urlencode({
             "tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
-            "last_modified": _cronofy_time(since),
+            "last_modified": wire.cronofy_time(since),
         })
         events: list[ManagedEvent] = []
         for _ in range(MAX_EVENT_PAGES):
             if url is None:
                 return events
-            data = await self._call("GET", url, headers=_bearer(access_token))
-            if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-                raise CronofyUnavailable("Cronofy sent an unexpected events response")
-            events += [event for item in data["events"] if (event := _managed_event(item)) is not None]
-            pages = data.get("pages") if isinstance(data.get("pages"), dict) else {}
-            url = _next_page(pages.get("next_page"), api)
+            page, url = wire.managed_events_page(await self._call("GET", url, headers=_bearer(access_token)), api)
+            events += page
         raise CronofyUnavailable(f"Cronofy's events read did not end within {MAX_EVENT_PAGES} pages")
 
     async def create_channel(self, *, access_token: Secret, callback_url: str,
@@ -220,10 +175,7 @@ class CronofyGateway:
         data = await self._call("POST", self.hosts(data_center).api + "/v1/channels",
                                 json={"callback_url": callback_url, "filters": {"only_managed": True}},
                                 headers=_bearer(access_token))
-        channel = data.get("channel") if isinstance(data, dict) else None
-        if not isinstance(channel, dict) or not isinstance(channel.get("channel_id"), str):
-            raise CronofyUnavailable("Cronofy sent an unexpected channel response")
-        return channel["channel_id"]
+        return wire.channel_id(data)
 
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None:
         await self._call("DELETE", f"{self.hosts(data_center).api}/v1/channels/{quote(channel_id, safe='')}",
@@ -298,7 +250,12 @@ class CronofyGateway:
             except ValueError:
                 failure = CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}")
             raise failure
-        raise _error_for(response, f"{method} {endpoint}", token_endpoint=token_endpoint)
+        what = f"{method} {endpoint}"
+        error = wire.error_for(response.status_code, _json_or_none(response), what=what,
+                               token_endpoint=token_endpoint, retry_after=response.headers.get("Retry-After"))
+        if isinstance(error, InvalidClient):
+            log.error("Cronofy refused our client credentials (%s): check CRONOFY_CLIENT_ID/SECRET", what)
+        raise error
 
 
 class RateBudget(Protocol):
@@ -341,167 +298,12 @@ def _log_retry(state: RetryCallState) -> None:
                 state.attempt_number, state.upcoming_sleep)
 
 
-def _cronofy_time(moment: datetime) -> str:
-    """Whole-second UTC: Cronofy rejects non-zero milliseconds (cronofy.md §6.1)."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _attendee(attendee: Attendee) -> dict[str, str]:
-    return {"email": attendee.email, **({"display_name": attendee.display_name} if attendee.display_name else {})}
-
-
 def _bearer(token: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.reveal()}"}
 
 
-def _json_or_empty(response: httpx.Response) -> dict:
+def _json_or_none(response: httpx.Response) -> Any:
     try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _error_for(response: httpx.Response, what: str, *, token_endpoint: bool) -> CronofyError:
-    status = response.status_code
-    body = _json_or_empty(response)
-    oauth_error = body.get("error") if isinstance(body.get("error"), str) else None
-    message = f"Cronofy answered {status} to {what}"
-    if token_endpoint and (status == 401 or oauth_error == "invalid_client"):
-        log.error("Cronofy refused our client credentials (%s): check CRONOFY_CLIENT_ID/SECRET", what)
-        return InvalidClient(message, status=status)
-    if status == 400:
-        if oauth_error == "invalid_grant":
-            return InvalidGrant(message)
-        known = oauth_error if oauth_error in OAUTH_ERRORS else "bad request"  # never copy upstream text
-        return CronofyBadRequest(f"{message} ({known})")
-    if status == 401:
-        return CronofyUnauthorized(message)
-    if status == 403:
-        return CronofyForbidden(message)
-    if status == 404:
-        return CronofyNotFound(message)
-    if status == 422:
-        errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
-        return CronofyValidationError(message, errors=errors)
-    if status == 423:
-        return CronofyLocked(message)
-    if status == 429:
-        return CronofyRateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")))
-    if status >= 500:
-        return CronofyServerError(message, status=status)
-    return CronofyError(message, status=status)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait, from delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - (time.time() if now is None else now)))
-
-
-def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGrant:
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
-        raise CronofyUnavailable("Cronofy sent an unexpected token response")
-    refresh = data.get("refresh_token")
-    if isinstance(refresh, str) and refresh:
-        refresh_token = Secret(refresh)
-    elif previous_refresh_token is not None:
-        refresh_token = previous_refresh_token  # a refresh may leave the refresh token as it was
-    else:
-        raise CronofyUnavailable("Cronofy sent a token response without a refresh token")
-    expires_in = _expires_in(data.get("expires_in"))
-    profile = data.get("linking_profile")
-    return TokenGrant(
-        access_token=Secret(data["access_token"]),
-        refresh_token=refresh_token,
-        expires_in=expires_in,
-        scope=_scopes(data.get("scope")),
-        sub=_text(data.get("sub")) or _text(data.get("account_id")),
-        linking_profile=LinkingProfile(
-            provider_name=_text(profile.get("provider_name")),
-            profile_id=_text(profile.get("profile_id")),
-            profile_name=_text(profile.get("profile_name")),
-        ) if isinstance(profile, dict) else None,
-    )
-
-
-def _expires_in(value: Any) -> int:
-    """Seconds, as Cronofy documents them (1..2**31-1); anything else gets the usual hour."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_EXPIRES_IN:
-        return value
-    return 3600
-
-
-def _scopes(value: Any) -> tuple[str, ...]:
-    return tuple(value.split()) if isinstance(value, str) else ()
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _next_page(value: Any, api: str) -> str | None:
-    """next_page is absolute; follow it only on the host (and path) we called, never elsewhere."""
-    if not isinstance(value, str) or not value:
-        return None
-    if not value.startswith(api + "/"):
-        raise CronofyUnavailable("Cronofy's next_page pointed outside the data center's API host")
-    return value
-
-
-def _instant(value: Any) -> datetime | None:
-    """A Cronofy Time ("2014-08-05T14:30:00Z"); None for dates (all-day) and anything unreadable."""
-    if not isinstance(value, str) or "T" not in value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return response.json()
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _managed_event(item: Any) -> ManagedEvent | None:
-    if not isinstance(item, dict) or not _text(item.get("event_id")) or not _text(item.get("calendar_id")):
-        return None
-    location = item.get("location")
-    attendees = item.get("attendees") if isinstance(item.get("attendees"), list) else []
-    return ManagedEvent(
-        calendar_id=item["calendar_id"],
-        event_id=item["event_id"],
-        deleted=item.get("deleted") is True or item.get("status") == "cancelled",
-        updated=_instant(item.get("updated")),
-        summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
-        description=item.get("description") if isinstance(item.get("description"), str) else None,
-        location=_text(location.get("description")) if isinstance(location, dict) else None,
-        start=_instant(item.get("start")),
-        end=_instant(item.get("end")),
-        attendees=tuple(EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
-                        for a in attendees if isinstance(a, dict) and _text(a.get("email"))),
-    )
-
-
-def _calendar(item: dict) -> CronofyCalendar:
-    return CronofyCalendar(
-        calendar_id=item["calendar_id"],
-        name=_text(item.get("calendar_name")) or item["calendar_id"],
-        primary=item.get("calendar_primary") is True,
-        readonly=item.get("calendar_readonly") is True,
-        deleted=item.get("calendar_deleted") is True,
-        provider_name=_text(item.get("provider_name")),
-        profile_name=_text(item.get("profile_name")),
-    )
-
