@@ -1,4 +1,12 @@
-"""Cronofy: the gateway (the only place that builds Cronofy URLs) and its typed errors."""
+"""Cronofy: the gateway (the only place that builds Cronofy URLs), its values and its typed errors.
+
+The values (models.py) and errors load eagerly and need nothing beyond the standard library; the
+gateway and its httpx client load on first use (PEP 562), so services can import the values cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CronofyBadRequest,
@@ -14,19 +22,20 @@ from .errors import (
     InvalidClient,
     InvalidGrant,
 )
-from .gateway import (
-    LINK_SCOPES,
+from .models import (
     Attendee,
     CalendarEvent,
     CronofyCalendar,
-    CronofyGateway,
-    CronofyHosts,
     EventAttendee,
     LinkingProfile,
     ManagedEvent,
     TokenGrant,
-    hosts_for,
 )
+
+if TYPE_CHECKING:
+    from .gateway import LINK_SCOPES, CronofyGateway, CronofyHosts, hosts_for
+
+_FROM_GATEWAY = frozenset({"LINK_SCOPES", "CronofyGateway", "CronofyHosts", "hosts_for"})
 
 __all__ = [
     "LINK_SCOPES",
@@ -53,3 +62,11 @@ __all__ = [
     "TokenGrant",
     "hosts_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_GATEWAY:
+        from . import gateway
+
+        return getattr(gateway, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,45 +1,26 @@
-"""The async Cronofy gateway: the only code that knows Cronofy's URLs, payloads and status codes."""
+"""The async Cronofy gateway: the only code that knows Cronofy's URLs. Each endpoint is a call made by
+the client (client.py: timeouts, retries, rate budget) on a body read or written by wire.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
-import logging
-import time
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
-from tenacity.stop import stop_base
 
-from ..vault import Secret
-from .errors import (
-    CronofyBadRequest,
-    CronofyError,
-    CronofyForbidden,
-    CronofyLocked,
-    CronofyNotFound,
-    CronofyRateLimited,
-    CronofyServerError,
-    CronofyUnauthorized,
-    CronofyUnavailable,
-    CronofyValidationError,
-    InvalidClient,
-    InvalidGrant,
-)
-
-log = logging.getLogger(__name__)
+from ..domain.secrets import Secret
+from . import wire
+from .client import CronofyClient, Observe, RateBudget
+from .errors import CronofyUnavailable
+from .models import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
 
 # Least privilege (privacy notice §3): write our own events, nothing else is read.
 LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
-OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-                          "unsupported_grant_type", "invalid_scope"})  # RFC 6749 §5.2
-MAX_EXPIRES_IN = 2_147_483_647  # cronofy.md §3.3
-MAX_RETRY_AFTER = 86_400.0
+MAX_EVENT_PAGES = 100  # a bound on following next_page, far above any real change set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,88 +38,8 @@ def hosts_for(data_center: str, *, api_override: str | None = None, app_override
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class LinkingProfile:
-    provider_name: str | None
-    profile_id: str | None
-    profile_name: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenGrant:
-    access_token: Secret
-    refresh_token: Secret
-    expires_in: int
-    scope: tuple[str, ...]
-    sub: str | None = None
-    linking_profile: LinkingProfile | None = None
-
-    def expires_at(self, now: datetime) -> datetime:
-        return datetime.fromtimestamp(now.timestamp() + self.expires_in, tz=timezone.utc)
-
-
-@dataclasses.dataclass(frozen=True)
-class CronofyCalendar:
-    calendar_id: str
-    name: str
-    primary: bool
-    readonly: bool
-    deleted: bool
-    provider_name: str | None = None
-    profile_name: str | None = None
-
-    @property
-    def writable(self) -> bool:
-        return not (self.readonly or self.deleted)
-
-
-@dataclasses.dataclass(frozen=True)
-class Attendee:
-    email: str
-    display_name: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class CalendarEvent:
-    """A managed event as we write it; `event_id` is ours, so every write is an idempotent upsert."""
-
-    event_id: str
-    summary: str
-    description: str | None
-    location: str | None
-    start: datetime
-    end: datetime
-    tzid: str
-    attendees: tuple[Attendee, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class EventAttendee:
-    email: str
-    status: str  # needs_action, accepted, declined, tentative, unknown
-
-
-@dataclasses.dataclass(frozen=True)
-class ManagedEvent:
-    """An event the app created, as Cronofy reports it now. Timed events only carry start/end."""
-
-    calendar_id: str
-    event_id: str
-    deleted: bool
-    updated: datetime | None
-    summary: str | None = None
-    description: str | None = None
-    location: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    attendees: tuple[EventAttendee, ...] = ()
-
-
-MAX_EVENT_PAGES = 100  # a bound on following next_page, far above any real change set
-
-
 class CronofyGateway:
-    """One per application; owns its httpx client. Every call has a connect, read and whole-call timeout."""
+    """One per application; owns its client. Every call has a connect, read and whole-call timeout."""
 
     def __init__(
         self,
@@ -152,7 +53,7 @@ class CronofyGateway:
         max_attempts: int = 4,
         retry_budget_seconds: float = 20.0,
         rate_budget: RateBudget | None = None,
-        observe: Callable[[str, str, int, float], None] | None = None,
+        observe: Observe | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -161,21 +62,12 @@ class CronofyGateway:
         self.default_data_center = default_data_center
         self._api_override = api_url
         self._app_override = app_url
-        self._call_timeout = timeout_seconds
-        self._max_attempts = max_attempts
-        self._retry_budget = retry_budget_seconds
-        self._rate_budget = rate_budget
-        self._observe = observe or (lambda method, path, status, seconds: None)  # (method, path, status, s)
-        self._sleep = sleep
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
-            headers={"User-Agent": "gql-api (calendar-connection API)", "Accept": "application/json"},
-            follow_redirects=False,
-            transport=transport,
-        )
+        self._client = CronofyClient(timeout_seconds=timeout_seconds, max_attempts=max_attempts,
+                                     retry_budget_seconds=retry_budget_seconds, rate_budget=rate_budget,
+                                     observe=observe, sleep=sleep, transport=transport)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._client.aclose()
 
     def hosts(self, data_center: str | None = None) -> CronofyHosts:
         return hosts_for(
@@ -203,17 +95,12 @@ class CronofyGateway:
         return f"{self.hosts(data_center).app}/oauth/authorize?{urlencode(params)}"
 
     async def exchange_code(self, *, code: str, redirect_uri: str, data_center: str | None = None) -> TokenGrant:
-        body = self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
-        # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
-        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
-                                idempotent=False)
-        return _token_grant(data, previous_refresh_token=None)
+        fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        return await self._grant(fields, data_center, previous_refresh_token=None)
 
     async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
-        body = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()})
-        data = await self._call("POST", self.hosts(data_center).api + "/oauth/token", json=body, token_endpoint=True,
-                                idempotent=False)
-        return _token_grant(data, previous_refresh_token=refresh_token)
+        fields = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
+        return await self._grant(fields, data_center, previous_refresh_token=refresh_token)
 
     async def revoke(self, *, refresh_token: Secret | None = None, sub: str | None = None,
                      data_center: str | None = None) -> None:
@@ -221,355 +108,67 @@ class CronofyGateway:
         which ends every token of the account. Unknown tokens are fine: the answer is 200 anyway."""
         if (refresh_token is None) == (sub is None):
             raise ValueError("revoke with a refresh token or a sub")
-        body = self._token_request({"token": refresh_token.reveal()} if refresh_token else {"sub": sub})
-        await self._call("POST", self.hosts(data_center).api + "/oauth/token/revoke", json=body, token_endpoint=True)
+        fields = {"token": refresh_token.reveal()} if refresh_token else {"sub": sub}
+        await self._client.call("POST", self._api(data_center) + "/oauth/token/revoke",
+                                json=self._token_request(fields), token_endpoint=True)
 
-    def _token_request(self, fields: dict[str, str]) -> dict[str, str]:
+    async def _grant(self, fields: dict[str, str], data_center: str | None, *,
+                     previous_refresh_token: Secret | None) -> TokenGrant:
+        # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
+        data = await self._client.call("POST", self._api(data_center) + "/oauth/token",
+                                       json=self._token_request(fields), token_endpoint=True, idempotent=False)
+        return wire.token_grant(data, previous_refresh_token=previous_refresh_token)
+
+    def _token_request(self, fields: dict[str, Any]) -> dict[str, Any]:
         return {"client_id": self._client_id, "client_secret": self._client_secret.reveal(), **fields}
 
     # --- user API -----------------------------------------------------------------------
 
     async def list_calendars(self, *, access_token: Secret, data_center: str | None = None) -> list[CronofyCalendar]:
-        data = await self._call(
-            "GET", self.hosts(data_center).api + "/v1/calendars", headers=_bearer(access_token)
-        )
-        calendars = data.get("calendars") if isinstance(data, dict) else None
-        if not isinstance(calendars, list):
-            raise CronofyUnavailable("Cronofy sent an unexpected calendars response")
-        return [_calendar(item) for item in calendars
-                if isinstance(item, dict) and isinstance(item.get("calendar_id"), str) and item["calendar_id"]]
+        data = await self._client.call("GET", self._api(data_center) + "/v1/calendars", access_token=access_token)
+        return wire.calendars(data)
 
     async def upsert_event(self, *, access_token: Secret, calendar_id: str, event: CalendarEvent,
                            data_center: str | None = None) -> None:
-        body: dict[str, Any] = {
-            "event_id": event.event_id,
-            "summary": event.summary,
-            "description": event.description or "",
-            "start": _cronofy_time(event.start),
-            "end": _cronofy_time(event.end),
-            "tzid": event.tzid,
-        }
-        if event.location:
-            body["location"] = {"description": event.location}
-        if event.attendees:
-            body["attendees"] = {"invite": [_attendee(a) for a in event.attendees]}
-        await self._call("POST", self._events_url(calendar_id, data_center), json=body,
-                         headers=_bearer(access_token))
+        await self._client.call("POST", self._events_url(calendar_id, data_center), json=wire.event_body(event),
+                                access_token=access_token)
 
     async def delete_event(self, *, access_token: Secret, calendar_id: str, event_id: str,
                            data_center: str | None = None) -> None:
-        await self._call("DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id},
-                         headers=_bearer(access_token))
+        await self._client.call("DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id},
+                                access_token=access_token)
 
     async def managed_events_since(self, *, access_token: Secret, since: datetime,
                                    data_center: str | None = None) -> list[ManagedEvent]:
         """Our own events changed at or after `since`, deletions included (privacy notice §3: every
         read carries only_managed=true). Follows next_page, but only on this data center's API host."""
-        api = self.hosts(data_center).api
+        api = self._api(data_center)
         url: str | None = api + "/v1/events?" + urlencode({
             "tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
-            "last_modified": _cronofy_time(since),
+            "last_modified": wire.cronofy_time(since),
         })
         events: list[ManagedEvent] = []
         for _ in range(MAX_EVENT_PAGES):
             if url is None:
                 return events
-            data = await self._call("GET", url, headers=_bearer(access_token))
-            if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-                raise CronofyUnavailable("Cronofy sent an unexpected events response")
-            events += [event for item in data["events"] if (event := _managed_event(item)) is not None]
-            pages = data.get("pages") if isinstance(data.get("pages"), dict) else {}
-            url = _next_page(pages.get("next_page"), api)
+            page, url = wire.managed_events_page(await self._client.call("GET", url, access_token=access_token), api)
+            events += page
         raise CronofyUnavailable(f"Cronofy's events read did not end within {MAX_EVENT_PAGES} pages")
 
     async def create_channel(self, *, access_token: Secret, callback_url: str,
                              data_center: str | None = None) -> str:
         """A push channel for our own events only; identical requests return the same channel."""
-        data = await self._call("POST", self.hosts(data_center).api + "/v1/channels",
-                                json={"callback_url": callback_url, "filters": {"only_managed": True}},
-                                headers=_bearer(access_token))
-        channel = data.get("channel") if isinstance(data, dict) else None
-        if not isinstance(channel, dict) or not isinstance(channel.get("channel_id"), str):
-            raise CronofyUnavailable("Cronofy sent an unexpected channel response")
-        return channel["channel_id"]
+        data = await self._client.call("POST", self._api(data_center) + "/v1/channels",
+                                       json={"callback_url": callback_url, "filters": {"only_managed": True}},
+                                       access_token=access_token)
+        return wire.channel_id(data)
 
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None:
-        await self._call("DELETE", f"{self.hosts(data_center).api}/v1/channels/{quote(channel_id, safe='')}",
-                         headers=_bearer(access_token))
+        await self._client.call("DELETE", f"{self._api(data_center)}/v1/channels/{quote(channel_id, safe='')}",
+                                access_token=access_token)
+
+    def _api(self, data_center: str | None) -> str:
+        return self.hosts(data_center).api
 
     def _events_url(self, calendar_id: str, data_center: str | None) -> str:
-        return f"{self.hosts(data_center).api}/v1/calendars/{quote(calendar_id, safe='')}/events"
-
-    # --- transport ----------------------------------------------------------------------
-
-    async def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        token_endpoint: bool = False,
-        idempotent: bool = True,
-    ) -> Any:
-        """One call; idempotent ones retry on 429, 5xx and network errors (reference/security.md §5.2):
-        jittered exponential backoff or Cronofy's Retry-After, within an attempt and a waiting budget."""
-        if not idempotent:
-            return await self._send(method, url, json=json, headers=headers, token_endpoint=token_endpoint)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda exc: _retryable(exc, self._retry_budget)),
-            wait=_wait_for_cronofy,
-            stop=stop_after_attempt(self._max_attempts) | _waited_beyond(self._retry_budget),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        return await retrying(self._send, method, url, json=json, headers=headers, token_endpoint=token_endpoint)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        token_endpoint: bool = False,
-    ) -> Any:
-        if self._rate_budget is not None:
-            await self._rate_budget.acquire()
-        endpoint = httpx.URL(url).path
-        started = time.monotonic()
-        # Failures are raised outside the except blocks: a chained httpx error would carry the
-        # request, with its bearer token or client secret, in __context__.
-        failure: CronofyError | None = None
-        try:
-            async with asyncio.timeout(self._call_timeout):
-                response = await self._http.request(method, url, json=json, headers=headers)
-                await response.aread()
-        except (TimeoutError, httpx.TimeoutException):
-            failure = CronofyUnavailable(f"Cronofy did not answer {method} {endpoint} in time")
-        except httpx.HTTPError as exc:
-            failure = CronofyUnavailable(f"Cronofy could not be reached for {method} {endpoint} "
-                                         f"({type(exc).__name__})")
-        elapsed = time.monotonic() - started
-        if failure is not None:
-            log.warning("cronofy %s %s failed: %s", method, endpoint, failure)
-            self._observe(method, endpoint, 0, elapsed)
-            raise failure
-        self._observe(method, endpoint, response.status_code, elapsed)
-        log.info("cronofy %s %s -> %s in %.0f ms", method, endpoint, response.status_code, elapsed * 1000)
-        if response.status_code in (200, 201, 202, 204):
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                failure = CronofyUnavailable(f"Cronofy sent a body that is not JSON for {method} {endpoint}")
-            raise failure
-        raise _error_for(response, f"{method} {endpoint}", token_endpoint=token_endpoint)
-
-
-class RateBudget(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more call to Cronofy fits the application's rate limits."""
-
-
-FIRST_BACKOFF_SECONDS = 0.5
-LONGEST_BACKOFF_SECONDS = 8.0
-_exponential_jitter = wait_random_exponential(multiplier=FIRST_BACKOFF_SECONDS, max=LONGEST_BACKOFF_SECONDS)
-
-
-def _retryable(exc: BaseException, budget: float) -> bool:
-    if isinstance(exc, CronofyRateLimited):
-        # A long Retry-After is not waited out inside a call: the outbox reschedules it instead.
-        return exc.retry_after is None or exc.retry_after <= budget
-    return isinstance(exc, CronofyUnavailable)
-
-
-def _wait_for_cronofy(state: RetryCallState) -> float:
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, CronofyRateLimited) and exc.retry_after is not None:
-        return exc.retry_after
-    return _exponential_jitter(state)
-
-
-class _waited_beyond(stop_base):
-    """Stop once the waits so far, plus the next one, would pass the budget."""
-
-    def __init__(self, budget: float) -> None:
-        self._budget = budget
-
-    def __call__(self, state: RetryCallState) -> bool:
-        return state.idle_for + (state.upcoming_sleep or 0) > self._budget
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    log.warning("cronofy call failed (%s); attempt %d, retrying in %.1f s", type(exc).__name__,
-                state.attempt_number, state.upcoming_sleep)
-
-
-def _cronofy_time(moment: datetime) -> str:
-    """Whole-second UTC: Cronofy rejects non-zero milliseconds (cronofy.md §6.1)."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _attendee(attendee: Attendee) -> dict[str, str]:
-    return {"email": attendee.email, **({"display_name": attendee.display_name} if attendee.display_name else {})}
-
-
-def _bearer(token: Secret) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}"}
-
-
-def _json_or_empty(response: httpx.Response) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _error_for(response: httpx.Response, what: str, *, token_endpoint: bool) -> CronofyError:
-    status = response.status_code
-    body = _json_or_empty(response)
-    oauth_error = body.get("error") if isinstance(body.get("error"), str) else None
-    message = f"Cronofy answered {status} to {what}"
-    if token_endpoint and (status == 401 or oauth_error == "invalid_client"):
-        log.error("Cronofy refused our client credentials (%s): check CRONOFY_CLIENT_ID/SECRET", what)
-        return InvalidClient(message, status=status)
-    if status == 400:
-        if oauth_error == "invalid_grant":
-            return InvalidGrant(message)
-        known = oauth_error if oauth_error in OAUTH_ERRORS else "bad request"  # never copy upstream text
-        return CronofyBadRequest(f"{message} ({known})")
-    if status == 401:
-        return CronofyUnauthorized(message)
-    if status == 403:
-        return CronofyForbidden(message)
-    if status == 404:
-        return CronofyNotFound(message)
-    if status == 422:
-        errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
-        return CronofyValidationError(message, errors=errors)
-    if status == 423:
-        return CronofyLocked(message)
-    if status == 429:
-        return CronofyRateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")))
-    if status >= 500:
-        return CronofyServerError(message, status=status)
-    return CronofyError(message, status=status)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait, from delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - (time.time() if now is None else now)))
-
-
-def _token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGrant:
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
-        raise CronofyUnavailable("Cronofy sent an unexpected token response")
-    refresh = data.get("refresh_token")
-    if isinstance(refresh, str) and refresh:
-        refresh_token = Secret(refresh)
-    elif previous_refresh_token is not None:
-        refresh_token = previous_refresh_token  # a refresh may leave the refresh token as it was
-    else:
-        raise CronofyUnavailable("Cronofy sent a token response without a refresh token")
-    expires_in = _expires_in(data.get("expires_in"))
-    profile = data.get("linking_profile")
-    return TokenGrant(
-        access_token=Secret(data["access_token"]),
-        refresh_token=refresh_token,
-        expires_in=expires_in,
-        scope=_scopes(data.get("scope")),
-        sub=_text(data.get("sub")) or _text(data.get("account_id")),
-        linking_profile=LinkingProfile(
-            provider_name=_text(profile.get("provider_name")),
-            profile_id=_text(profile.get("profile_id")),
-            profile_name=_text(profile.get("profile_name")),
-        ) if isinstance(profile, dict) else None,
-    )
-
-
-def _expires_in(value: Any) -> int:
-    """Seconds, as Cronofy documents them (1..2**31-1); anything else gets the usual hour."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_EXPIRES_IN:
-        return value
-    return 3600
-
-
-def _scopes(value: Any) -> tuple[str, ...]:
-    return tuple(value.split()) if isinstance(value, str) else ()
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _next_page(value: Any, api: str) -> str | None:
-    """next_page is absolute; follow it only on the host (and path) we called, never elsewhere."""
-    if not isinstance(value, str) or not value:
-        return None
-    if not value.startswith(api + "/"):
-        raise CronofyUnavailable("Cronofy's next_page pointed outside the data center's API host")
-    return value
-
-
-def _instant(value: Any) -> datetime | None:
-    """A Cronofy Time ("2014-08-05T14:30:00Z"); None for dates (all-day) and anything unreadable."""
-    if not isinstance(value, str) or "T" not in value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _managed_event(item: Any) -> ManagedEvent | None:
-    if not isinstance(item, dict) or not _text(item.get("event_id")) or not _text(item.get("calendar_id")):
-        return None
-    location = item.get("location")
-    attendees = item.get("attendees") if isinstance(item.get("attendees"), list) else []
-    return ManagedEvent(
-        calendar_id=item["calendar_id"],
-        event_id=item["event_id"],
-        deleted=item.get("deleted") is True or item.get("status") == "cancelled",
-        updated=_instant(item.get("updated")),
-        summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
-        description=item.get("description") if isinstance(item.get("description"), str) else None,
-        location=_text(location.get("description")) if isinstance(location, dict) else None,
-        start=_instant(item.get("start")),
-        end=_instant(item.get("end")),
-        attendees=tuple(EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
-                        for a in attendees if isinstance(a, dict) and _text(a.get("email"))),
-    )
-
-
-def _calendar(item: dict) -> CronofyCalendar:
-    return CronofyCalendar(
-        calendar_id=item["calendar_id"],
-        name=_text(item.get("calendar_name")) or item["calendar_id"],
-        primary=item.get("calendar_primary") is True,
-        readonly=item.get("calendar_readonly") is True,
-        deleted=item.get("calendar_deleted") is True,
-        provider_name=_text(item.get("provider_name")),
-        profile_name=_text(item.get("profile_name")),
-    )
-
+        return f"{self._api(data_center)}/v1/calendars/{quote(calendar_id, safe='')}/events"

@@ -42,7 +42,8 @@ from gql_api.cronofy.errors import (
     InvalidClient,
     InvalidGrant,
 )
-from gql_api.cronofy.gateway import CronofyGateway, CronofyHosts, hosts_for, parse_retry_after
+from gql_api.cronofy.gateway import CronofyGateway, CronofyHosts, hosts_for
+from gql_api.cronofy.wire import parse_retry_after
 from gql_api.vault import Secret
 
 # --- recorded Cronofy payloads (reference/cronofy.md) -----------------------------------------
