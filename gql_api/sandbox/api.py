@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import channels, events, oauth
+from . import oauth, parse_channels, parse_events
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
 from .state import (
     MAX_CHANNELS,
@@ -68,9 +68,9 @@ async def upsert_event(request: web.Request) -> web.Response:
     state = request.app[SANDBOX_STATE]
     require_connected(state.accounts[token.sub])
     account, calendar = _own_calendar(request, token)
-    write, errors = events.parse_upsert(await _json_body(request))
+    write, errors = parse_events.parse_upsert(await _json_body(request))
     if not calendar.writable:
-        errors = {**events.readonly_calendar_errors(), **errors}
+        errors = {**parse_events.readonly_calendar_errors(), **errors}
     if errors:
         return _unprocessable(errors)
     assert write is not None
@@ -84,7 +84,7 @@ async def delete_event(request: web.Request) -> web.Response:
     state = request.app[SANDBOX_STATE]
     require_connected(state.accounts[token.sub])
     account, calendar = _own_calendar(request, token)
-    event_id, errors = events.parse_delete(await _json_body(request))
+    event_id, errors = parse_events.parse_delete(await _json_body(request))
     if errors:
         return _unprocessable(errors)
     assert event_id is not None
@@ -94,10 +94,10 @@ async def delete_event(request: web.Request) -> web.Response:
 
 async def read_events(request: web.Request) -> web.Response:
     token = require_access_token(request)
-    only_managed = events.only_managed_requested(request.query)
+    only_managed = parse_events.only_managed_requested(request.query)
     _require_read_scope(token, only_managed)
     require_connected(request.app[SANDBOX_STATE].accounts[token.sub])
-    query, errors = events.parse_read_query(request.query)
+    query, errors = parse_events.parse_read_query(request.query)
     if errors:
         return _unprocessable(errors)
     assert query is not None
@@ -158,17 +158,17 @@ async def create_channel(request: web.Request) -> web.StreamResponse:
     token = require_access_token(request)
     body = await _json_body(request)
     # Only managed events' changes need no read_events (§3.2), like reading them.
-    _require_read_scope(token, channels.only_managed_requested(body))
+    _require_read_scope(token, parse_channels.only_managed_requested(body))
     state = request.app[SANDBOX_STATE]
     account = state.accounts[token.sub]
-    wanted, errors = channels.parse_channel(body, {c.calendar_id for c in account.calendars})
+    wanted, errors = parse_channels.parse_channel(body, {c.calendar_id for c in account.calendars})
     if errors:
         return _unprocessable(errors)
     assert wanted is not None
     try:
         channel, created = state.create_channel(account, wanted.callback_url, wanted.calendar_ids, wanted.only_managed)
     except TooManyChannels:
-        return _unprocessable(channels.too_many_channels_errors(MAX_CHANNELS))
+        return _unprocessable(parse_channels.too_many_channels_errors(MAX_CHANNELS))
     response = web.json_response({"channel": channel.to_json()})
     if created:
         # Cronofy verifies a new channel right after answering: send the answer first.
@@ -213,5 +213,5 @@ def _accepted() -> web.Response:
     return web.Response(status=202)
 
 
-def _unprocessable(errors: events.Errors) -> web.Response:
+def _unprocessable(errors: parse_events.Errors) -> web.Response:
     return web.json_response({"errors": errors}, status=422)
