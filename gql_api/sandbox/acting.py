@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import parse_events
+from . import parse_events, times
 from .control import CONTROL_PREFIX, _bad_request, _json_object
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
 from .state import Account, Conflict, Event, Notification, NotFound, Push, SandboxState
@@ -118,7 +118,7 @@ async def push(request: web.Request) -> web.Response:
     except NotFound as missing:
         return _not_found(str(missing))
     if kind == "change" and changes_since is None:
-        changes_since = parse_events.format_time(parse_events.timestamp_to_time(state.now()))
+        changes_since = times.format_time(times.timestamp_to_time(state.now()))
     return await _answer(request, [Push(channel, Notification(kind, changes_since))])
 
 
@@ -157,10 +157,10 @@ def _event_ref(body: dict[str, Any]) -> tuple[str, str]:
     return calendar_id, event_ref
 
 
-def _time(body: dict[str, Any], name: str) -> tuple[parse_events.EventTime, str | None]:
+def _time(body: dict[str, Any], name: str) -> tuple[times.EventTime, str | None]:
     if body.get(name) is None:
         raise _bad_request(f"{name} is required")
-    parsed, tzid, problem = parse_events.parse_event_time(body[name])
+    parsed, tzid, problem = times.parse_event_time(body[name])
     if parsed is None:
         raise _bad_request(f"{name}: {problem[1] if problem else 'invalid'}")
     return parsed, tzid

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import oauth, parse_channels, parse_events
+from .problems import Errors
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
 from .state import (
     MAX_CHANNELS,
@@ -213,5 +214,5 @@ def _accepted() -> web.Response:
     return web.Response(status=202)
 
 
-def _unprocessable(errors: parse_events.Errors) -> web.Response:
+def _unprocessable(errors: Errors) -> web.Response:
     return web.json_response({"errors": errors}, status=422)

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .config import SandboxConfig
-from .parse_events import DEFAULT_TZID, EventTime, EventWrite, ReadQuery, format_time, timestamp_to_time
+from .parse_events import EventWrite, ReadQuery
+from .times import DEFAULT_TZID, EventTime, format_time, timestamp_to_time
 from .faults import FaultQueue
 from .limits import RateLimiter
 
