@@ -6,6 +6,9 @@
     GET  /relink/{provider_name}      ?email=: the page a disconnected profile's `profile_relink_url` opens
     POST /relink/{provider_name}      reconnect that profile
 
+Like Cronofy, the consent page redirects only to a redirect URI registered for the client
+(`SandboxConfig.redirect_uris`, exact match); any other gets the 400 page, on GET and on POST.
+
 The pages are HTML from `page.html` and `consent.html`, with every echoed value escaped.
 """
 
@@ -78,6 +81,8 @@ def parse_authorize_request(params: Mapping[str, str], config: SandboxConfig) ->
     if not redirect_uri:
         raise BadAuthorizeRequest("redirect_uri is missing.")
     _check_redirect_uri(redirect_uri)
+    if redirect_uri not in config.redirect_uris:
+        raise BadAuthorizeRequest(f"redirect_uri {redirect_uri!r} is not registered for this client.")
     scope = tuple(dict.fromkeys(params.get("scope", "").split()))  # drop repeats, keep order
     if not scope:
         raise BadAuthorizeRequest("scope is missing.")

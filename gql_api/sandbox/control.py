@@ -7,7 +7,8 @@
     POST   /_control/config           change settings, e.g. {"signing_secrets": ["old", "new"]},
                                       {"push_duplicates": N}, {"push_drops": N}, {"push_timeout": s},
                                       {"rate_limit_per_second": N|null, "rate_limit_per_minute": N|null,
-                                       "rate_limit_retry_after": bool}
+                                       "rate_limit_retry_after": bool},
+                                      {"redirect_uris": ["https://...", ...]} (registered for the client)
     GET    /_control/limits           the rate limits and `rate_limited`, how many requests got 429
     GET    /_control/faults           queued faults; POST queues one, DELETE clears them
     GET    /_control/pushes           every push delivery attempt; ?wait=SECONDS first waits for
@@ -72,7 +73,7 @@ async def expire_tokens(request: web.Request) -> web.Response:
 _CONFIGURABLE = (
     "access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size",
     "signing_secrets", "push_timeout", "push_duplicates", "push_drops",
-    "rate_limit_per_second", "rate_limit_per_minute", "rate_limit_retry_after",
+    "rate_limit_per_second", "rate_limit_per_minute", "rate_limit_retry_after", "redirect_uris",
 )
 
 
@@ -102,12 +103,24 @@ async def update_config(request: web.Request) -> web.Response:
     secrets = body.get("signing_secrets", ["unchanged"])
     if not isinstance(secrets, list) or not secrets or not all(isinstance(s, str) and s for s in secrets):
         raise bad_request("signing_secrets must be a non-empty list of non-empty strings")
+    uris = body.get("redirect_uris", [])
+    if not isinstance(uris, list) or not all(isinstance(uri, str) and uri for uri in uris):
+        raise bad_request("redirect_uris must be a list of non-empty strings")
     # Validated all before changing any, so a bad request changes nothing.
     for name, value in body.items():
-        setattr(config, name, list(value) if name == "signing_secrets" else value)
+        setattr(config, name, _as_stored(name, value))
     shown = {name: getattr(config, name) for name in _CONFIGURABLE}
     shown["signing_secrets"] = config.active_signing_secrets
+    shown["redirect_uris"] = list(config.redirect_uris)
     return web.json_response(shown)
+
+
+def _as_stored(name: str, value: Any) -> Any:
+    if name == "signing_secrets":
+        return list(value)
+    if name == "redirect_uris":
+        return tuple(value)
+    return value
 
 
 @routes.get(f"{CONTROL_PREFIX}/limits")
