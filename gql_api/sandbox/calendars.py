@@ -157,7 +157,9 @@ class User:
     calendar, event or attendee raises `NotFound`; acting on a deleted event, `Conflict`.
     """
 
-    def __init__(self, accounts: Accounts, calendars: Calendars, channels: Channels, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, accounts: Accounts, calendars: Calendars, channels: Channels, clock: Callable[[], float]
+    ) -> None:
         self._accounts = accounts
         self._calendars = calendars
         self._channels = channels
