@@ -36,8 +36,8 @@ from test_meetings import SCHEDULE, meeting_input  # noqa: E402
 
 
 async def main() -> None:
-    sandbox = TestServer(create_sandbox_app(SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)),
-                         host="127.0.0.1")
+    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
+    sandbox = TestServer(create_sandbox_app(config), host="127.0.0.1")
     await sandbox.start_server()
     base = str(sandbox.make_url("")).rstrip("/")
     settings = Settings(cronofy_client_id=CLIENT_ID, cronofy_client_secret=CLIENT_SECRET, cronofy_api_url=base,

@@ -17,7 +17,8 @@ from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Ap
 @pytest.fixture
 async def sandbox(clock: FakeClock):
     # One clock for both sides, so "last change wins" compares like with like when tests move time.
-    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=lambda: clock.now.timestamp())
+    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,),
+                           clock=lambda: clock.now.timestamp())
     server = TestServer(create_sandbox_app(config), host="127.0.0.1")
     await server.start_server()
     async with httpx.AsyncClient(timeout=5) as http:

@@ -23,4 +23,5 @@ def setup_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
     if settings.uses_sandbox:
         app.add_subapp(SANDBOX_PATH, create_sandbox_app(SandboxConfig(
-            client_id=settings.client_id, client_secret=settings.client_secret)))
+            client_id=settings.client_id, client_secret=settings.client_secret,
+            redirect_uris=settings.redirect_uris)))

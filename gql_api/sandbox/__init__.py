@@ -3,8 +3,10 @@
     app = create_sandbox_app(SandboxConfig(client_id="...", client_secret="..."))
     main_app.add_subapp("/sandbox/cronofy", app)   # or run it on its own
 
-See `app.py` for the endpoints, `control.py` and `acting.py` for the control API under
-`/_control/`, and `push.py` for how push notifications are delivered and signed.
+The endpoints, each module listing its own: `consent.py` (the consent and relink pages),
+`oauth.py` (token and revoke), `api.py` (`/v1`), `control.py` and `acting.py` (the control API
+under `/_control/`); `app.py` puts them together with the fault and rate-limit middleware.
+`state.py` holds the in-memory Cronofy and names its parts; `push.py` delivers and signs pushes.
 """
 
 from .app import create_sandbox_app

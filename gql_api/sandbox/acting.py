@@ -17,152 +17,163 @@ external one has); `event_uid` may be given instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
-from . import events
-from .control import CONTROL_PREFIX, _bad_request, _json_object
+from . import parse_events, times
+from .calendars import User
+from .control import CONTROL_PREFIX, bad_request, json_object
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
-from .state import Account, Conflict, Event, Notification, NotFound, Push, SandboxState
+from .model import Conflict, Event, Notification, NotFound, Push
+from .render import control_event_json, time_json
 
 RESPONSES = ("accepted", "declined", "tentative", "needs_action")
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-def add_acting_routes(router: web.UrlDispatcher) -> None:
-    router.add_post(f"{CONTROL_PREFIX}/act/move", move)
-    router.add_post(f"{CONTROL_PREFIX}/act/edit", edit)
-    router.add_post(f"{CONTROL_PREFIX}/act/delete", delete)
-    router.add_post(f"{CONTROL_PREFIX}/act/respond", respond)
-    router.add_post(f"{CONTROL_PREFIX}/act/disconnect", disconnect)
-    router.add_post(f"{CONTROL_PREFIX}/push", push)
+routes = web.RouteTableDef()
 
 
+def _answering_lookups(handler: Handler) -> Handler:
+    """404 for an unknown calendar, event, attendee, account or channel; 409 for a deleted event.
+
+    Answered, not raised: the sandbox's 404 middleware would replace the message.
+    """
+
+    @functools.wraps(handler)
+    async def answering(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except NotFound as missing:
+            return web.json_response({"error": str(missing)}, status=404)
+        except Conflict as conflict:
+            return web.json_response({"error": str(conflict)}, status=409)
+
+    return answering
+
+
+@routes.post(f"{CONTROL_PREFIX}/act/move")
+@_answering_lookups
 async def move(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     calendar_id, event_ref = _event_ref(body)
     start, start_tzid = _time(body, "start")
     end, _ = _time(body, "end")
     if start.all_day != end.all_day:
-        raise _bad_request("start and end must both be times or both be dates")
+        raise bad_request("start and end must both be times or both be dates")
     if end.value < start.value or (end.all_day and end.value == start.value):  # type: ignore[operator]
-        raise _bad_request("end must not be before start (and an all-day end date is exclusive)")
-    return await _acted(request, lambda state: state.user_move(calendar_id, event_ref, start, end, start_tzid))
+        raise bad_request("end must not be before start (and an all-day end date is exclusive)")
+    return await _acted(request, lambda user: user.move(calendar_id, event_ref, start, end, start_tzid))
 
 
+@routes.post(f"{CONTROL_PREFIX}/act/edit")
+@_answering_lookups
 async def edit(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     calendar_id, event_ref = _event_ref(body)
     summary = body.get("summary")
-    if summary is not None and (not isinstance(summary, str) or not summary or len(summary) > events.MAX_SUMMARY):
-        raise _bad_request(f"summary must be a non-empty string of at most {events.MAX_SUMMARY} characters")
+    if summary is not None and (not isinstance(summary, str) or not summary or len(summary) > parse_events.MAX_SUMMARY):
+        raise bad_request(f"summary must be a non-empty string of at most {parse_events.MAX_SUMMARY} characters")
     description = body.get("description")
     if description is not None and not isinstance(description, str):
-        raise _bad_request("description must be a string")
+        raise bad_request("description must be a string")
     location = _location(body)
     if summary is None and description is None and location is None:
-        raise _bad_request("give at least one of summary, description and location")
+        raise bad_request("give at least one of summary, description and location")
     return await _acted(
         request,
-        lambda state: state.user_edit(
+        lambda user: user.edit(
             calendar_id, event_ref, summary=summary, description=description, location=location
         ),
     )
 
 
+@routes.post(f"{CONTROL_PREFIX}/act/delete")
+@_answering_lookups
 async def delete(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     calendar_id, event_ref = _event_ref(body)
-    return await _acted(request, lambda state: state.user_delete(calendar_id, event_ref))
+    return await _acted(request, lambda user: user.delete(calendar_id, event_ref))
 
 
+@routes.post(f"{CONTROL_PREFIX}/act/respond")
+@_answering_lookups
 async def respond(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     calendar_id, event_ref = _event_ref(body)
     email, status = body.get("email"), body.get("status")
     if not isinstance(email, str) or not email:
-        raise _bad_request("email is required")
+        raise bad_request("email is required")
     if status not in RESPONSES:
-        raise _bad_request(f"status must be one of {', '.join(RESPONSES)}")
-    return await _acted(request, lambda state: state.user_respond(calendar_id, event_ref, email, status))
+        raise bad_request(f"status must be one of {', '.join(RESPONSES)}")
+    return await _acted(request, lambda user: user.respond(calendar_id, event_ref, email, status))
 
 
+@routes.post(f"{CONTROL_PREFIX}/act/disconnect")
+@_answering_lookups
 async def disconnect(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     sub = body.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise _bad_request("sub is required")
-    state = request.app[SANDBOX_STATE]
-    try:
-        pushes = state.disconnect(sub)
-    except NotFound as missing:
-        return _not_found(str(missing))
-    return await _answer(request, pushes)
+        raise bad_request("sub is required")
+    return await _answer(request, request.app[SANDBOX_STATE].user.disconnect(sub))
 
 
+@routes.post(f"{CONTROL_PREFIX}/push")
+@_answering_lookups
 async def push(request: web.Request) -> web.Response:
     """Send any notification to one channel, e.g. `profile_initial_sync_completed` or a new type."""
-    body = await _json_object(request)
+    body = await json_object(request)
     channel_id, kind, changes_since = body.get("channel_id"), body.get("type"), body.get("changes_since")
     if not isinstance(channel_id, str) or not channel_id:
-        raise _bad_request("channel_id is required")
+        raise bad_request("channel_id is required")
     if not isinstance(kind, str) or not kind:
-        raise _bad_request("type is required")
+        raise bad_request("type is required")
     if changes_since is not None and not isinstance(changes_since, str):
-        raise _bad_request("changes_since must be a string (a Time such as 2026-08-25T20:06:29Z)")
+        raise bad_request("changes_since must be a string (a Time such as 2026-08-25T20:06:29Z)")
     state = request.app[SANDBOX_STATE]
-    try:
-        channel = state.find_channel(channel_id)
-    except NotFound as missing:
-        return _not_found(str(missing))
+    channel = state.channels.find(channel_id)
     if kind == "change" and changes_since is None:
-        changes_since = events.format_time(events.timestamp_to_time(state.now()))
+        changes_since = time_json(state.now())
     return await _answer(request, [Push(channel, Notification(kind, changes_since))])
 
 
 # -- shared ------------------------------------------------------------------------------
 
 
-async def _acted(request: web.Request, act: Callable[[SandboxState], tuple[Event, list[Push]]]) -> web.Response:
+async def _acted(request: web.Request, act: Callable[[User], tuple[Event, list[Push]]]) -> web.Response:
     state = request.app[SANDBOX_STATE]
-    try:
-        event, pushes = act(state)
-    except NotFound as missing:
-        return _not_found(str(missing))
-    except Conflict as conflict:
-        return web.json_response({"error": str(conflict)}, status=409)
-    account, _ = state.find_calendar(event.calendar_id)
-    return await _answer(request, pushes, account=account, event=event)
+    event, pushes = act(state.user)
+    account, _ = state.accounts.find_calendar(event.calendar_id)
+    return await _answer(request, pushes, event=control_event_json(account, event))
 
 
-async def _answer(
-    request: web.Request, pushes: Sequence[Push], *, account: Account | None = None, event: Event | None = None
-) -> web.Response:
+async def _answer(request: web.Request, pushes: Sequence[Push], **shown: Any) -> web.Response:
+    """Deliver the pushes, then answer with their delivery records (and whatever else is `shown`)."""
     records = await request.app[SANDBOX_PUSHER].deliver(pushes)
-    answer: dict[str, Any] = {"pushes": [asdict(record) for record in records]}
-    if account is not None and event is not None:
-        answer["event"] = account.control_event_json(event)
-    return web.json_response(answer)
+    return web.json_response({"pushes": [asdict(record) for record in records], **shown})
 
 
 def _event_ref(body: dict[str, Any]) -> tuple[str, str]:
     calendar_id = body.get("calendar_id")
     event_ref = body.get("event_id", body.get("event_uid"))
     if not isinstance(calendar_id, str) or not calendar_id:
-        raise _bad_request("calendar_id is required")
+        raise bad_request("calendar_id is required")
     if not isinstance(event_ref, str) or not event_ref:
-        raise _bad_request("event_id (or event_uid) is required")
+        raise bad_request("event_id (or event_uid) is required")
     return calendar_id, event_ref
 
 
-def _time(body: dict[str, Any], name: str) -> tuple[events.EventTime, str | None]:
+def _time(body: dict[str, Any], name: str) -> tuple[times.EventTime, str | None]:
     if body.get(name) is None:
-        raise _bad_request(f"{name} is required")
-    parsed, tzid, problem = events.parse_event_time(body[name])
+        raise bad_request(f"{name} is required")
+    parsed, tzid, problem = times.parse_event_time(body[name])
     if parsed is None:
-        raise _bad_request(f"{name}: {problem[1] if problem else 'invalid'}")
+        raise bad_request(f"{name}: {problem[1] if problem else 'invalid'}")
     return parsed, tzid
 
 
@@ -178,9 +189,4 @@ def _location(body: dict[str, Any]) -> dict[str, str] | None:
         isinstance(location[part], str) for part in ("description", "lat", "long") if part in location
     ):
         return {part: location[part] for part in ("description", "lat", "long") if part in location}
-    raise _bad_request('location must be a string, {"description": ...} or null')
-
-
-def _not_found(message: str) -> web.Response:
-    # Answered, not raised: the sandbox's 404 middleware would replace the message.
-    return web.json_response({"error": message}, status=404)
+    raise bad_request('location must be a string, {"description": ...} or null')

@@ -1,4 +1,11 @@
-"""Cronofy's `/v1` endpoints, called with a user's bearer access token."""
+"""Cronofy's `/v1` endpoints, called with a user's bearer access token.
+
+    GET    /v1/profiles, /v1/userinfo, /v1/calendars
+    POST   /v1/calendars/{calendar_id}/events     upsert the app's event (202)
+    DELETE /v1/calendars/{calendar_id}/events     delete the app's event (202)
+    GET    /v1/events                             read events; `next_page` links to /v1/events/pages/{token}
+    POST   /v1/channels, GET /v1/channels, DELETE /v1/channels/{channel_id}
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import channels, events, oauth
+from . import consent, parse_channels, parse_events
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
-from .state import (
+from .model import (
     MAX_CHANNELS,
     VERIFICATION,
     Account,
@@ -21,8 +28,13 @@ from .state import (
     TooManyChannels,
     grants_scope,
 )
+from .problems import Errors
+from .render import calendars_json, channel_json, profile_json, userinfo_json
+from .state import SandboxState
 
 EVENTS_PAGE_ROUTE = "cronofy_events_page"
+
+routes = web.RouteTableDef()
 
 
 def require_access_token(request: web.Request) -> IssuedToken:
@@ -30,7 +42,7 @@ def require_access_token(request: web.Request) -> IssuedToken:
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     issued = None
     if scheme.lower() == "bearer" and credential.strip():
-        issued = request.app[SANDBOX_STATE].authenticate(credential.strip())
+        issued = request.app[SANDBOX_STATE].tokens.authenticate(credential.strip())
     if issued is None:
         raise web.HTTPUnauthorized(text="", headers={"WWW-Authenticate": "Bearer"})
     return issued
@@ -52,69 +64,87 @@ def require_connected(account: Account) -> None:
         raise HTTPLocked(text="")
 
 
+@routes.get("/v1/calendars")
 async def list_calendars(request: web.Request) -> web.Response:
     token = require_access_token(request)
     require_scope(token, "list_calendars")
     account = request.app[SANDBOX_STATE].accounts[token.sub]
-    return web.json_response({"sub": account.sub, "calendars": account.calendars_json()})
+    return web.json_response({"sub": account.sub, "calendars": calendars_json(account)})
 
 
 # -- events ----------------------------------------------------------------------------
 
 
+@routes.post("/v1/calendars/{calendar_id}/events")
 async def upsert_event(request: web.Request) -> web.Response:
-    token = require_access_token(request)
-    require_scope(token, "create_event")
-    state = request.app[SANDBOX_STATE]
-    require_connected(state.accounts[token.sub])
-    account, calendar = _own_calendar(request, token)
-    write, errors = events.parse_upsert(await _json_body(request))
+    state, account, calendar, body = await _calendar_write(request, "create_event")
+    write, errors = parse_events.parse_upsert(body)
     if not calendar.writable:
-        errors = {**events.readonly_calendar_errors(), **errors}
+        errors = {**parse_events.readonly_calendar_errors(), **errors}
     if errors:
         return _unprocessable(errors)
     assert write is not None
-    state.upsert_event(account, calendar, write)
+    state.calendars.upsert(account, calendar, write)
     return _accepted()
 
 
+@routes.delete("/v1/calendars/{calendar_id}/events")
 async def delete_event(request: web.Request) -> web.Response:
-    token = require_access_token(request)
-    require_scope(token, "delete_event")
-    state = request.app[SANDBOX_STATE]
-    require_connected(state.accounts[token.sub])
-    account, calendar = _own_calendar(request, token)
-    event_id, errors = events.parse_delete(await _json_body(request))
+    state, account, calendar, body = await _calendar_write(request, "delete_event")
+    event_id, errors = parse_events.parse_delete(body)
     if errors:
         return _unprocessable(errors)
     assert event_id is not None
-    state.delete_event(account, calendar, event_id)
+    state.calendars.delete(account, calendar, event_id)
     return _accepted()
 
 
+async def _calendar_write(request: web.Request, scope: str) -> tuple[SandboxState, Account, Calendar, Any]:
+    """For a write to the calendar in the path: the state, the token's account, the calendar, the body.
+
+    401 without a live access token, 403 without `scope`, 423 while disconnected, 404 for a
+    calendar that is not the account's; the body is not read before all that passed.
+    """
+    token = require_access_token(request)
+    require_scope(token, scope)
+    state = request.app[SANDBOX_STATE]
+    account = _connected_account(state, token)
+    calendar = account.find_calendar(request.match_info["calendar_id"])  # already URL-decoded
+    if calendar is None:
+        raise web.HTTPNotFound()
+    return state, account, calendar, await _json_body(request)
+
+
+@routes.get("/v1/events")
 async def read_events(request: web.Request) -> web.Response:
     token = require_access_token(request)
-    only_managed = events.only_managed_requested(request.query)
-    _require_read_scope(token, only_managed)
-    require_connected(request.app[SANDBOX_STATE].accounts[token.sub])
-    query, errors = events.parse_read_query(request.query)
+    _require_read_scope(token, parse_events.only_managed_requested(request.query))
+    state = request.app[SANDBOX_STATE]
+    account = _connected_account(state, token)
+    query, errors = parse_events.parse_read_query(request.query)
     if errors:
         return _unprocessable(errors)
     assert query is not None
-    state = request.app[SANDBOX_STATE]
-    read = state.read_events(state.accounts[token.sub], query)
-    return _events_page(request, read, 1)
+    return _events_page(request, state.calendars.read(account, query), 1)
 
 
+@routes.get("/v1/events/pages/{page_token}", name=EVENTS_PAGE_ROUTE)
 async def read_events_page(request: web.Request) -> web.Response:
     token = require_access_token(request)
-    found = request.app[SANDBOX_STATE].paged_read(request.match_info["page_token"], token.sub)
+    state = request.app[SANDBOX_STATE]
+    found = state.pages.recall(request.match_info["page_token"], token.sub)
     if found is None:
         raise web.HTTPNotFound()
     read, number = found
     _require_read_scope(token, read.only_managed)
-    require_connected(request.app[SANDBOX_STATE].accounts[token.sub])
+    _connected_account(state, token)
     return _events_page(request, read, number)
+
+
+def _connected_account(state: SandboxState, token: IssuedToken) -> Account:
+    account = state.accounts[token.sub]
+    require_connected(account)
+    return account
 
 
 def _require_read_scope(token: IssuedToken, only_managed: bool) -> None:
@@ -128,7 +158,7 @@ def _require_read_scope(token: IssuedToken, only_managed: bool) -> None:
 def _events_page(request: web.Request, read: PagedRead, number: int) -> web.Response:
     pages: dict[str, Any] = {"current": number, "total": read.total_pages}
     if number < read.total_pages:
-        page_token = request.app[SANDBOX_STATE].page_token(read, number + 1)
+        page_token = request.app[SANDBOX_STATE].pages.remember(read, number + 1)
         # An absolute URL on the host and mount point this request came in on (§6.6): the
         # named route knows any sub-app prefix, the request its scheme and host.
         relative = request.app.router[EVENTS_PAGE_ROUTE].url_for(page_token=page_token)
@@ -139,37 +169,40 @@ def _events_page(request: web.Request, read: PagedRead, number: int) -> web.Resp
 # -- identity --------------------------------------------------------------------------
 
 
+@routes.get("/v1/profiles")
 async def list_profiles(request: web.Request) -> web.Response:
     token = require_access_token(request)
     account = request.app[SANDBOX_STATE].accounts[token.sub]
-    return web.json_response({"profiles": [account.profile_json(oauth.relink_url(request, account))]})
+    return web.json_response({"profiles": [profile_json(account, consent.relink_url(request, account))]})
 
 
+@routes.get("/v1/userinfo")
 async def userinfo(request: web.Request) -> web.Response:
     token = require_access_token(request)
     account = request.app[SANDBOX_STATE].accounts[token.sub]
-    return web.json_response(account.userinfo_json(token.scope_string, oauth.relink_url(request, account)))
+    return web.json_response(userinfo_json(account, token.scope_string, consent.relink_url(request, account)))
 
 
 # -- channels --------------------------------------------------------------------------
 
 
+@routes.post("/v1/channels")
 async def create_channel(request: web.Request) -> web.StreamResponse:
     token = require_access_token(request)
     body = await _json_body(request)
     # Only managed events' changes need no read_events (§3.2), like reading them.
-    _require_read_scope(token, channels.only_managed_requested(body))
+    _require_read_scope(token, parse_channels.only_managed_requested(body))
     state = request.app[SANDBOX_STATE]
     account = state.accounts[token.sub]
-    wanted, errors = channels.parse_channel(body, {c.calendar_id for c in account.calendars})
+    wanted, errors = parse_channels.parse_channel(body, {c.calendar_id for c in account.calendars})
     if errors:
         return _unprocessable(errors)
     assert wanted is not None
     try:
-        channel, created = state.create_channel(account, wanted.callback_url, wanted.calendar_ids, wanted.only_managed)
+        channel, created = state.channels.create(account.sub, wanted.callback_url, wanted.calendar_ids, wanted.only_managed)
     except TooManyChannels:
-        return _unprocessable(channels.too_many_channels_errors(MAX_CHANNELS))
-    response = web.json_response({"channel": channel.to_json()})
+        return _unprocessable(parse_channels.too_many_channels_errors(MAX_CHANNELS))
+    response = web.json_response({"channel": channel_json(channel)})
     if created:
         # Cronofy verifies a new channel right after answering: send the answer first.
         await response.prepare(request)
@@ -178,26 +211,19 @@ async def create_channel(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@routes.get("/v1/channels")
 async def list_channels(request: web.Request) -> web.Response:
     token = require_access_token(request)
-    opened = request.app[SANDBOX_STATE].open_channels(token.sub)
-    return web.json_response({"channels": [channel.to_json() for channel in opened]})
+    opened = request.app[SANDBOX_STATE].channels.of(token.sub)
+    return web.json_response({"channels": [channel_json(channel) for channel in opened]})
 
 
+@routes.delete("/v1/channels/{channel_id}")
 async def close_channel(request: web.Request) -> web.Response:
     token = require_access_token(request)
-    if not request.app[SANDBOX_STATE].close_channel(token.sub, request.match_info["channel_id"]):
+    if not request.app[SANDBOX_STATE].channels.close(token.sub, request.match_info["channel_id"]):
         raise web.HTTPNotFound()
     return _accepted()
-
-
-def _own_calendar(request: web.Request, token: IssuedToken) -> tuple[Account, Calendar]:
-    """The token's account and the calendar named in the path (already URL-decoded), or 404."""
-    account = request.app[SANDBOX_STATE].accounts[token.sub]
-    calendar = account.find_calendar(request.match_info["calendar_id"])
-    if calendar is None:
-        raise web.HTTPNotFound()
-    return account, calendar
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -213,5 +239,5 @@ def _accepted() -> web.Response:
     return web.Response(status=202)
 
 
-def _unprocessable(errors: events.Errors) -> web.Response:
+def _unprocessable(errors: Errors) -> web.Response:
     return web.json_response({"errors": errors}, status=422)

@@ -17,15 +17,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import api, oauth
-from .acting import add_acting_routes
+from . import acting, api, consent, control, oauth
 from .config import SandboxConfig
-from .control import CONTROL_PREFIX, add_control_routes
+from .control import CONTROL_PREFIX
 from .faults import Fault
+from .journal import RecordedRequest
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
 from .limits import Refusal, counts_toward_limit
 from .push import Pusher
-from .state import RecordedRequest, SandboxState
+from .state import SandboxState
 
 
 def create_sandbox_app(config: SandboxConfig) -> web.Application:
@@ -36,25 +36,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app[SANDBOX_PUSHER] = pusher
     app.cleanup_ctx.append(pusher.session_context)
 
-    router = app.router
-    router.add_get("/oauth/authorize", oauth.show_consent)
-    router.add_post("/oauth/authorize", oauth.decide_consent)
-    router.add_post("/oauth/token", oauth.issue_token)
-    router.add_post("/oauth/token/revoke", oauth.revoke_token)
-    router.add_get("/relink/{provider_name}", oauth.show_relink, name=oauth.RELINK_ROUTE)
-    router.add_post("/relink/{provider_name}", oauth.relink)
-    router.add_get("/v1/profiles", api.list_profiles)
-    router.add_get("/v1/userinfo", api.userinfo)
-    router.add_get("/v1/calendars", api.list_calendars)
-    router.add_post("/v1/calendars/{calendar_id}/events", api.upsert_event)
-    router.add_delete("/v1/calendars/{calendar_id}/events", api.delete_event)
-    router.add_get("/v1/events", api.read_events)
-    router.add_get("/v1/events/pages/{page_token}", api.read_events_page, name=api.EVENTS_PAGE_ROUTE)
-    router.add_post("/v1/channels", api.create_channel)
-    router.add_get("/v1/channels", api.list_channels)
-    router.add_delete("/v1/channels/{channel_id}", api.close_channel)
-    add_control_routes(router)
-    add_acting_routes(router)
+    # Each module lists its endpoints in its docstring and declares them on its `routes`.
+    for module in (consent, oauth, api, control, acting):
+        app.router.add_routes(module.routes)
     return app
 
 
@@ -72,7 +56,7 @@ async def record_and_inject_faults(request: web.Request, handler: Handler) -> we
 
     state = request.app[SANDBOX_STATE]
     recorded = RecordedRequest(method=request.method, path=path, at=state.now())
-    state.requests.append(recorded)  # on arrival, so concurrent requests keep their order
+    state.requests.add(recorded)  # on arrival, so concurrent requests keep their order
 
     fault = state.faults.take(request.method, path)
     if fault is not None:

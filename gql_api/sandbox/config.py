@@ -11,6 +11,11 @@ from typing import Callable
 class SandboxConfig:
     """How the fake Cronofy behaves.
 
+    `redirect_uris` are the redirect URIs registered for `client_id`, as Cronofy has them for an
+    application: the consent page redirects (with a code, or with `access_denied`) only to one
+    of them, compared exactly (no prefix, no added query string or trailing slash), and answers
+    anything else with a 400 page. None registered, the default, means nothing redirects.
+
     `clock` drives every expiry (codes, access tokens) and every event's `created` and
     `updated`, so tests can move time forward instead of sleeping.
 
@@ -25,6 +30,7 @@ class SandboxConfig:
 
     client_id: str
     client_secret: str
+    redirect_uris: tuple[str, ...] = ()
     access_token_ttl: int = 3600  # seconds; the `expires_in` handed out
     rotate_refresh_tokens: bool = False  # Cronofy says a refresh token "may change" when used
     code_ttl: int = 600  # seconds an authorization code stays redeemable

@@ -106,8 +106,11 @@ class FaultQueue:
     def pending(self) -> list[Fault]:
         return list(self._faults)
 
-    def clear(self) -> None:
+    def clear(self) -> int:
+        """Drop every queued fault; how many there were."""
+        cleared = len(self._faults)
         self._faults.clear()
+        return cleared
 
 
 def _is_int(value: Any) -> bool:

@@ -1,258 +1,66 @@
-"""Cronofy's OAuth endpoints: the consent page, token exchange and refresh, revocation, relinking."""
+"""Cronofy's OAuth endpoints on the "api" host: token exchange and refresh, and revocation.
+
+    POST /oauth/token          grant_type authorization_code or refresh_token (JSON or form body)
+    POST /oauth/token/revoke   {"token"} or {"sub"}: revoke the authorization (200 even when unknown)
+
+Both authenticate the client by `client_id` and `client_secret` in the body, like Cronofy.
+The consent page that issues the codes is in `consent.py`.
+"""
 
 from __future__ import annotations
 
+import functools
 import hmac
-import html
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
-from string import Template
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
 from .config import SandboxConfig
-from .keys import SANDBOX_PUSHER, SANDBOX_STATE
-from .state import Account, InvalidGrant, SandboxState, TokenGrant
+from .keys import SANDBOX_STATE
+from .model import InvalidGrant, TokenGrant
+from .render import linking_profile_json
+from .state import SandboxState
 
-RELINK_ROUTE = "cronofy_relink"
+routes = web.RouteTableDef()
 
-# The providers the consent page offers, as Cronofy names them, with labels for people.
-PROVIDERS: dict[str, str] = {
-    "google": "Google",
-    "apple": "Apple iCloud",
-    "office365": "Office 365",
-    "exchange": "Exchange",
-    "live_connect": "Outlook.com",
-}
-DEFAULT_PROVIDER = "google"
-DEFAULT_PROFILE_NAME = "sandbox.user@example.com"
-
-_TEMPLATES = resources.files(__package__)
-_PAGE = Template(_TEMPLATES.joinpath("page.html").read_text("utf-8"))
-_CONSENT = Template(_TEMPLATES.joinpath("consent.html").read_text("utf-8"))
-
-# The consent page echoes request values; keep it from being framed or leaking the URL.
-_HTML_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-}
 # RFC 6749 §5.1: token responses must not be cached.
 _TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-class BadAuthorizeRequest(ValueError):
-    """The authorize request is unusable; the message says why, for the developer."""
 
 
 class MalformedBody(ValueError):
     """A token or revoke request whose body cannot be read as JSON or a form."""
 
 
-@dataclass(frozen=True)
-class AuthorizeRequest:
-    client_id: str
-    redirect_uri: str
-    scope: tuple[str, ...]
-    state: str
-    avoid_linking: bool
-
-
-def parse_authorize_request(params: Mapping[str, str], config: SandboxConfig) -> AuthorizeRequest:
-    if params.get("response_type") != "code":
-        raise BadAuthorizeRequest("response_type must be 'code'.")
-    client_id = params.get("client_id", "")
-    if not client_id:
-        raise BadAuthorizeRequest("client_id is missing.")
-    if client_id != config.client_id:
-        raise BadAuthorizeRequest(f"client_id {client_id!r} is not the sandbox's client.")
-    redirect_uri = params.get("redirect_uri", "")
-    if not redirect_uri:
-        raise BadAuthorizeRequest("redirect_uri is missing.")
-    _check_redirect_uri(redirect_uri)
-    scope = tuple(dict.fromkeys(params.get("scope", "").split()))  # drop repeats, keep order
-    if not scope:
-        raise BadAuthorizeRequest("scope is missing.")
-    return AuthorizeRequest(
-        client_id=client_id,
-        redirect_uri=redirect_uri,
-        scope=scope,
-        state=params.get("state", ""),
-        avoid_linking=_parse_bool("avoid_linking", params.get("avoid_linking", "")),
-    )
-
-
-def _check_redirect_uri(redirect_uri: str) -> None:
-    # Only ever redirect to an absolute web URL: never to javascript: or a relative path.
-    parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadAuthorizeRequest("redirect_uri must be an absolute http or https URL.")
-    if parts.fragment or "#" in redirect_uri:
-        raise BadAuthorizeRequest("redirect_uri must not contain a fragment.")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in redirect_uri):
-        raise BadAuthorizeRequest("redirect_uri must not contain whitespace.")
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    # SDKs send true, True or False (pycronofy), so any case is fine; empty means false.
-    lowered = value.strip().lower()
-    if lowered in ("", "false"):
-        return False
-    if lowered == "true":
-        return True
-    raise BadAuthorizeRequest(f"{name} must be true or false.")
-
-
-# -- the consent page ------------------------------------------------------------------
-
-
-async def show_consent(request: web.Request) -> web.Response:
-    state = request.app[SANDBOX_STATE]
-    try:
-        auth = parse_authorize_request(request.query, state.config)
-    except BadAuthorizeRequest as problem:
-        return _error_page(str(problem))
-    requested = request.query.get("provider_name", "").strip().lower()
-    preselected = requested if requested in PROVIDERS else DEFAULT_PROVIDER
-    return _html_page("Connect your calendar", _render_consent(auth, preselected))
-
-
-async def decide_consent(request: web.Request) -> web.Response:
-    state = request.app[SANDBOX_STATE]
-    form = _first_values(await request.post())
-    try:
-        auth = parse_authorize_request(form, state.config)
-        decision = form.get("decision")
-        if decision == "deny":
-            return _redirect(auth.redirect_uri, error="access_denied", state=auth.state)
-        if decision != "allow":
-            raise BadAuthorizeRequest("decision must be 'allow' or 'deny'.")
-        return _allow(request, auth, form)
-    except BadAuthorizeRequest as problem:
-        return _error_page(str(problem))
-
-
-def _allow(request: web.Request, auth: AuthorizeRequest, form: Mapping[str, str]) -> web.Response:
-    state = request.app[SANDBOX_STATE]
-    provider_name = form.get("provider_name", "").strip().lower()
-    if provider_name not in PROVIDERS:
-        raise BadAuthorizeRequest(f"provider_name must be one of {', '.join(PROVIDERS)}.")
-    profile_name = form.get("profile_name", "").strip()
-    if not profile_name:
-        raise BadAuthorizeRequest("profile_name is required.")
-    account = state.link_account(provider_name, profile_name)
-    # Authorizing a disconnected profile again is how a user relinks it.
-    request.app[SANDBOX_PUSHER].deliver_later(state.reconnect(account))
-    code = state.issue_code(
-        client_id=auth.client_id, redirect_uri=auth.redirect_uri, scope=auth.scope, account=account
-    )
-    return _redirect(auth.redirect_uri, code=code.code, state=auth.state)
-
-
-def _render_consent(auth: AuthorizeRequest, preselected_provider: str) -> str:
-    escape = html.escape
-    options = "".join(
-        f'<option value="{value}"{" selected" if value == preselected_provider else ""}>{escape(label)}</option>'
-        for value, label in PROVIDERS.items()
-    )
-    return _CONSENT.substitute(
-        # Relative, so the form works wherever the sandbox is mounted (same path, POST).
-        action="authorize",
-        response_type="code",
-        client_id=escape(auth.client_id),
-        redirect_uri=escape(auth.redirect_uri),
-        scope=escape(" ".join(auth.scope)),
-        scope_items="".join(f"<li><code>{escape(scope)}</code></li>" for scope in auth.scope),
-        state=escape(auth.state),
-        avoid_linking="true" if auth.avoid_linking else "false",
-        provider_options=options,
-        profile_name=escape(DEFAULT_PROFILE_NAME),
-    )
-
-
-def _error_page(problem: str) -> web.Response:
-    content = (
-        "<h1>This authorization request is not valid</h1>"
-        f'<p class="error">{html.escape(problem)}</p>'
-        "<p>Check the link that brought you here.</p>"
-    )
-    return _html_page("Invalid request", content, status=400)
-
-
-def _html_page(title: str, content: str, status: int = 200) -> web.Response:
-    body = _PAGE.substitute(title=html.escape(title), content=content)
-    return web.Response(text=body, status=status, content_type="text/html", headers=_HTML_HEADERS)
-
-
-def _redirect(redirect_uri: str, **params: str) -> web.Response:
-    query = urlencode({name: value for name, value in params.items() if value})
-    if "?" not in redirect_uri:
-        location = f"{redirect_uri}?{query}"
-    elif redirect_uri.endswith(("?", "&")):
-        location = redirect_uri + query
-    else:
-        location = f"{redirect_uri}&{query}"
-    return web.Response(
-        status=302,
-        headers={"Location": location, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
-    )
-
-
-# -- relinking a disconnected profile ----------------------------------------------------
-
-
-def relink_url(request: web.Request, account: Account) -> str:
-    """The absolute `profile_relink_url` on the host and mount point of this request."""
-    relative = request.app.router[RELINK_ROUTE].url_for(provider_name=account.provider_name)
-    return str(request.url.join(relative.with_query(email=account.profile_name)))
-
-
-async def show_relink(request: web.Request) -> web.Response:
-    account = _relinked_account(request)
-    content = (
-        "<h1>Reconnect your calendar</h1>"
-        f"<p>Cronofy lost access to <code>{html.escape(account.profile_name)}</code> "
-        f"({html.escape(PROVIDERS.get(account.provider_name, account.provider_name))}).</p>"
-        f'<form method="post"><div class="actions">'
-        f'<button type="submit" name="decision" value="allow">Reconnect</button></div></form>'
-    )
-    return _html_page("Reconnect your calendar", content)
-
-
-async def relink(request: web.Request) -> web.Response:
-    account = _relinked_account(request)
-    state = request.app[SANDBOX_STATE]
-    request.app[SANDBOX_PUSHER].deliver_later(state.reconnect(account))
-    content = f"<h1>Calendar reconnected</h1><p><code>{html.escape(account.profile_name)}</code> is connected again.</p>"
-    return _html_page("Calendar reconnected", content)
-
-
-def _relinked_account(request: web.Request) -> Account:
-    account = request.app[SANDBOX_STATE].account_by_profile(
-        request.match_info["provider_name"], request.query.get("email", "")
-    )
-    if account is None:
-        raise web.HTTPNotFound()
-    return account
-
-
 # -- token endpoint ------------------------------------------------------------------
 
 
-async def issue_token(request: web.Request) -> web.Response:
-    state = request.app[SANDBOX_STATE]
-    try:
-        params = await read_body_params(request)
-    except MalformedBody:
-        return _oauth_error("invalid_request")
-    if not client_authenticated(params, state.config):
-        return _oauth_error("invalid_client", status=401)
+def _for_the_client(
+    endpoint: Callable[[SandboxState, dict[str, str]], web.Response],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A token or revoke endpoint: `endpoint` gets the body's fields once the client has authenticated.
 
+    A body that cannot be read is `invalid_request`; a wrong client id or secret, `invalid_client` (401).
+    """
+
+    @functools.wraps(endpoint)
+    async def handler(request: web.Request) -> web.Response:
+        state = request.app[SANDBOX_STATE]
+        try:
+            params = await read_body_params(request)
+        except MalformedBody:
+            return _oauth_error("invalid_request")
+        if not client_authenticated(params, state.config):
+            return _oauth_error("invalid_client", status=401)
+        return endpoint(state, params)
+
+    return handler
+
+
+@routes.post("/oauth/token")
+@_for_the_client
+def issue_token(state: SandboxState, params: dict[str, str]) -> web.Response:
     grant_type = params.get("grant_type")
     if not grant_type:
         return _oauth_error("invalid_request")
@@ -268,18 +76,17 @@ def _exchange_code(state: SandboxState, params: Mapping[str, str]) -> web.Respon
     if not code:
         return _oauth_error("invalid_request")
     try:
-        grant = state.redeem_code(
+        grant = state.tokens.redeem_code(
             code, client_id=params["client_id"], redirect_uri=params.get("redirect_uri", "")
         )
     except InvalidGrant:
         return _oauth_error("invalid_grant")
-    account = grant.account
     return _token_response(
         {
             **_token_fields(grant),
-            "account_id": account.sub,
-            "sub": account.sub,
-            "linking_profile": account.linking_profile_json(),
+            "account_id": grant.sub,
+            "sub": grant.sub,
+            "linking_profile": linking_profile_json(state.accounts[grant.sub]),
         }
     )
 
@@ -289,7 +96,7 @@ def _refresh(state: SandboxState, params: Mapping[str, str]) -> web.Response:
     if not refresh_token:
         return _oauth_error("invalid_request")
     try:
-        grant = state.refresh(refresh_token)
+        grant = state.tokens.refresh(refresh_token)
     except InvalidGrant:
         return _oauth_error("invalid_grant")
     return _token_response(_token_fields(grant))
@@ -308,15 +115,9 @@ def _token_fields(grant: TokenGrant) -> dict[str, Any]:
 # -- revocation ----------------------------------------------------------------------
 
 
-async def revoke_token(request: web.Request) -> web.Response:
-    state = request.app[SANDBOX_STATE]
-    try:
-        params = await read_body_params(request)
-    except MalformedBody:
-        return _oauth_error("invalid_request")
-    if not client_authenticated(params, state.config):
-        return _oauth_error("invalid_client", status=401)
-
+@routes.post("/oauth/token/revoke")
+@_for_the_client
+def revoke_token(state: SandboxState, params: dict[str, str]) -> web.Response:
     token, sub = params.get("token"), params.get("sub")
     if token:  # Cronofy: when both are given, the token wins
         state.revoke_token(token)
@@ -340,7 +141,7 @@ async def read_body_params(request: web.Request) -> dict[str, str]:
                 raise MalformedBody("the JSON body must be an object")
             return {name: value for name, value in data.items() if isinstance(value, str)}
         if request.content_type == "application/x-www-form-urlencoded":
-            return _first_values(await request.post())
+            return first_values(await request.post())
     except (ValueError, LookupError) as problem:  # bad JSON, bad bytes, unknown charset
         raise MalformedBody(str(problem)) from problem
     raise MalformedBody(f"unsupported content type {request.content_type!r}")
@@ -353,10 +154,11 @@ def client_authenticated(params: Mapping[str, str], config: SandboxConfig) -> bo
     return id_ok and secret_ok
 
 
-def _first_values(form: Mapping[str, Any]) -> dict[str, str]:
+def first_values(form: Mapping[str, Any]) -> dict[str, str]:
+    """A posted form's fields, each with its first value; uploaded files left out."""
     values: dict[str, str] = {}
     for name, value in form.items():
-        if isinstance(value, str):  # skip uploaded files
+        if isinstance(value, str):
             values.setdefault(name, value)
     return values
 

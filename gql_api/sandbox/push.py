@@ -18,7 +18,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import aiohttp
 from aiohttp import web
 
-from .state import Push, PushRecord, SandboxState
+from .journal import PushRecord
+from .model import Push
+from .render import push_json
+from .state import SandboxState
 
 USER_AGENT = "Cronofy (https://www.cronofy.com/support/)"
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -37,8 +40,7 @@ def sign(body: bytes, secrets: Iterable[str]) -> str:
 
 def push_body(push: Push) -> bytes:
     """Compact JSON, `notification` then `channel`, as Cronofy sends it."""
-    payload = {"notification": push.notification.to_json(), "channel": push.channel.to_json()}
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(push_json(push), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 class Pusher:
@@ -107,7 +109,7 @@ class Pusher:
             copies = 2
         signature = sign(body, config.active_signing_secrets)
         return [
-            self.state.record_push(
+            self.state.pushes.add(
                 PushRecord(
                     channel_id=push.channel.channel_id,
                     type=push.notification.type,

@@ -21,8 +21,8 @@ from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 
 @pytest.fixture
 async def limited_sandbox():
-    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, rate_limit_per_second=50,
-                           rate_limit_per_minute=500)
+    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,),
+                           rate_limit_per_second=50, rate_limit_per_minute=500)
     server = TestServer(create_sandbox_app(config), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")

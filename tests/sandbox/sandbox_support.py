@@ -61,6 +61,8 @@ async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.A
 
 
 def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
+    """A sandbox on `clock` with REDIRECT_URI registered, unless `settings` say otherwise."""
+    settings.setdefault("redirect_uris", (REDIRECT_URI,))
     return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
 
 

@@ -172,6 +172,7 @@ async def test_consent_page_shows_a_form_carrying_the_request(sandbox: Sandbox) 
 
 async def test_consent_page_escapes_every_echoed_value(sandbox: Sandbox) -> None:
     hostile = '"><script>alert(1)</script>'
+    await sandbox.configure(redirect_uris=[f"https://app.example.test/cb?x={hostile}"])
     page, form = await open_consent(
         sandbox.http, state=hostile, redirect_uri=f"https://app.example.test/cb?x={hostile}"
     )
@@ -213,6 +214,7 @@ async def test_invalid_authorize_requests_get_an_error_page_not_a_redirect(
 
 
 async def test_allow_redirects_with_code_and_state(sandbox: Sandbox) -> None:
+    await sandbox.configure(redirect_uris=["https://app.example.test/cb?tenant=7"])
     response = await decide(sandbox.http, redirect_uri="https://app.example.test/cb?tenant=7")
 
     assert response.status_code == 302

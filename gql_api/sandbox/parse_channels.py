@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .events import Errors, Problems, malformed_body_errors
+from .problems import Errors, Problems, malformed_body_errors
 
 MAX_CALLBACK_URL = 128  # older Cronofy docs: "at most 128 characters"
 
