@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..cronofy import CronofyError, ManagedEvent
+from ..cronofy.errors import CronofyError
+from ..cronofy.models import ManagedEvent
 from ..domain.calendar_edits import SeenEvent, read_change
 from ..domain.connections import CalendarConnection, ChangeReading
 from ..domain.errors import ConnectionGone, NeedsRelink

@@ -15,9 +15,7 @@ import dataclasses
 import logging
 from datetime import timedelta
 
-from ..cronofy import (
-    Attendee,
-    CalendarEvent,
+from ..cronofy.errors import (
     CronofyError,
     CronofyForbidden,
     CronofyNotFound,
@@ -25,6 +23,7 @@ from ..cronofy import (
     CronofyUnavailable,
     CronofyValidationError,
 )
+from ..cronofy.models import Attendee, CalendarEvent
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import CalendarCopy, Meeting, MeetingStatus
 from ..domain.secrets import Secret

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from ..cronofy import CronofyCalendar, CronofyError, InvalidGrant, TokenGrant
+from ..cronofy.errors import CronofyError, InvalidGrant
+from ..cronofy.models import CronofyCalendar, TokenGrant
 from ..domain.connections import (
     AuthorizationRequest,
     CalendarConnection,

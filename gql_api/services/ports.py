@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from ..cronofy import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
+from ..cronofy.models import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
 from ..domain.connections import (
     CalendarConnection,
     CalendarProvider,

@@ -7,7 +7,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from ..cronofy import CronofyError
+from ..cronofy.errors import CronofyError
 from ..domain.connections import CalendarConnection
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.time import Clock

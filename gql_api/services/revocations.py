@@ -10,7 +10,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from ..cronofy import CronofyError
+from ..cronofy.errors import CronofyError
 from ..domain.connections import PendingRevocation
 from ..domain.secrets import Secret
 from ..domain.time import Clock
