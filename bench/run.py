@@ -32,17 +32,28 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from gql_api.auth import mint_dev_token  # noqa: E402
 from server import settings as server_settings  # noqa: E402
 
+from gql_api.auth import mint_dev_token  # noqa: E402
+
 CONNECTIONS = "query Connections { calendarConnections { id provider profileName status calendar { name } } }"
-MEETINGS = ("query Meetings { meetings(first: 20) { edges { node { id title start status "
-            "participants { email calendarEvent { status } } } } pageInfo { hasNextPage } } }")
-SCHEDULE = ("mutation Schedule($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) { "
-            "meeting { id participants { calendarEvent { delivery status } } } userErrors { code } } }")
-SCHEDULE_INPUT = {"input": {"title": "Bench", "start": "2027-03-01T10:00:00Z", "end": "2027-03-01T11:00:00Z",
-                            "timeZone": "Europe/London",
-                            "participants": [{"userId": "bench-partner", "email": "partner@example.test"}]}}
+MEETINGS = (
+    "query Meetings { meetings(first: 20) { edges { node { id title start status "
+    "participants { email calendarEvent { status } } } } pageInfo { hasNextPage } } }"
+)
+SCHEDULE = (
+    "mutation Schedule($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) { "
+    "meeting { id participants { calendarEvent { delivery status } } } userErrors { code } } }"
+)
+SCHEDULE_INPUT = {
+    "input": {
+        "title": "Bench",
+        "start": "2027-03-01T10:00:00Z",
+        "end": "2027-03-01T11:00:00Z",
+        "timeZone": "Europe/London",
+        "participants": [{"userId": "bench-partner", "email": "partner@example.test"}],
+    }
+}
 
 
 def free_port() -> int:
@@ -68,8 +79,11 @@ async def wait_ready(base: str, token: str, processes: list[subprocess.Popen]) -
             if any(p.poll() is not None for p in processes):
                 raise SystemExit("the server exited during start-up")
             try:
-                body = (await http.post(f"{base}/graphql", json={"query": CONNECTIONS},
-                                        headers={"Authorization": f"Bearer {token}"})).json()
+                body = (
+                    await http.post(
+                        f"{base}/graphql", json={"query": CONNECTIONS}, headers={"Authorization": f"Bearer {token}"}
+                    )
+                ).json()
                 if len(body.get("data", {}).get("calendarConnections") or []) == 3:
                     return
             except (httpx.TransportError, ValueError):
@@ -79,13 +93,14 @@ async def wait_ready(base: str, token: str, processes: list[subprocess.Popen]) -
 
 
 def wrk(url: str, *, method: str, body: str | None, token: str, seconds: int, connections: int) -> dict:
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f'wrk.method = "{method}"\n'
-                 f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-                 'wrk.headers["Content-Type"] = "application/json"\n'
-                 + (f"wrk.body = {json.dumps(body)}\n" if body else ""))
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 (wrk reads it later)
+    script.write(
+        f'wrk.method = "{method}"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n' + (f"wrk.body = {json.dumps(body)}\n" if body else "")
+    )
     script.close()
-    command = pinned("1") + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url]
+    command = [*pinned("1"), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url]
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
     os.unlink(script.name)
 
@@ -94,18 +109,22 @@ def wrk(url: str, *, method: str, body: str | None, token: str, seconds: int, co
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "p50": latency("50"),
-            "p99": latency("99"), "errors": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
 
 
-async def python_load(url: str, *, method: str, body: str | None, token: str, seconds: int,
-                      connections: int) -> dict:
+async def python_load(url: str, *, method: str, body: str | None, token: str, seconds: int, connections: int) -> dict:
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(limits=limits, timeout=10) as http:
+
         async def loop() -> None:
             nonlocal errors
             while time.monotonic() < deadline:
@@ -113,6 +132,7 @@ async def python_load(url: str, *, method: str, body: str | None, token: str, se
                 response = await http.request(method, url, content=body, headers=headers)
                 latencies.append((time.monotonic() - started) * 1000)
                 errors += response.status_code >= 300
+
         await asyncio.gather(*[loop() for _ in range(connections)])
     cuts = statistics.quantiles(latencies, n=100)
     return {"rps": len(latencies) / seconds, "p50": cuts[49], "p99": cuts[98], "errors": errors}
@@ -124,17 +144,24 @@ async def measure(base: str, token: str, args: argparse.Namespace) -> list[tuple
         ("  baseline, no GraphQL", "GET", "/baseline/connections", None, args.seconds),
         ("meetings(first: 20) of 200", "POST", "/graphql", json.dumps({"query": MEETINGS}), args.seconds),
         ("  baseline, no GraphQL", "GET", "/baseline/meetings", None, args.seconds),
-        ("scheduleMeeting, 2 linked", "POST", "/graphql",
-         json.dumps({"query": SCHEDULE, "variables": SCHEDULE_INPUT}), max(2, args.seconds // 2)),
+        (
+            "scheduleMeeting, 2 linked",
+            "POST",
+            "/graphql",
+            json.dumps({"query": SCHEDULE, "variables": SCHEDULE_INPUT}),
+            max(2, args.seconds // 2),
+        ),
     ]
     results = []
     for name, method, path, body, seconds in cases:
         if shutil.which("wrk"):
-            result = wrk(base + path, method=method, body=body, token=token, seconds=seconds,
-                         connections=args.connections)
+            result = wrk(
+                base + path, method=method, body=body, token=token, seconds=seconds, connections=args.connections
+            )
         else:
-            result = await python_load(base + path, method=method, body=body, token=token, seconds=seconds,
-                                       connections=args.connections)
+            result = await python_load(
+                base + path, method=method, body=body, token=token, seconds=seconds, connections=args.connections
+            )
         results.append((name, result))
     return results
 
@@ -144,27 +171,43 @@ async def run(workers: int, args: argparse.Namespace) -> None:
     sandbox_url, base = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{port}"
     token = mint_dev_token(server_settings(port, sandbox_url), "bench-user")
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    sandbox = subprocess.Popen(pinned("1") + [sys.executable, str(HERE / "sandbox.py"), "--port", str(sandbox_port)],
-                               env=env, cwd=HERE)
+    sandbox = subprocess.Popen(
+        [*pinned("1"), sys.executable, str(HERE / "sandbox.py"), "--port", str(sandbox_port)], env=env, cwd=HERE
+    )
     cores = "0" if workers == 1 else "0,1"
-    servers = [subprocess.Popen(pinned(cores) + [sys.executable, str(HERE / "server.py"), "--port", str(port),
-                                                 "--sandbox-url", sandbox_url], env=env, cwd=HERE,
-                                stderr=subprocess.DEVNULL)
-               for _ in range(workers)]
+    servers = [
+        subprocess.Popen(
+            [
+                *pinned(cores),
+                sys.executable,
+                str(HERE / "server.py"),
+                "--port",
+                str(port),
+                "--sandbox-url",
+                sandbox_url,
+            ],
+            env=env,
+            cwd=HERE,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     try:
         await wait_ready(base, token, servers)
         await asyncio.sleep(1.0 * workers)  # every process seeds its own store; let the others finish
         results = await measure(base, token, args)
         rss = max(peak_rss_mib(p.pid) for p in servers)
     finally:
-        for process in servers + [sandbox]:
+        for process in [*servers, sandbox]:
             process.send_signal(signal.SIGINT)
-        for process in servers + [sandbox]:
+        for process in [*servers, sandbox]:
             process.wait(timeout=30)
 
     tool = "wrk" if shutil.which("wrk") else "bundled asyncio load generator"
-    print(f"\n{workers} server process(es); load: {tool}, {args.connections} connections; "
-          f"server on core(s) {cores if pinned(cores) else 'any'}, load on core {'1' if pinned('1') else 'any'}")
+    print(
+        f"\n{workers} server process(es); load: {tool}, {args.connections} connections; "
+        f"server on core(s) {cores if pinned(cores) else 'any'}, load on core {'1' if pinned('1') else 'any'}"
+    )
     print(f"{'scenario':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, result in results:
         print(f"{name:30} {result['rps']:9.0f} {result['p50']:8.2f} {result['p99']:8.2f} {result['errors']:8d}")
@@ -180,7 +223,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, choices=(1, 2), help="only this many server processes")
     args = parser.parse_args()
-    for workers in ([args.workers] if args.workers else [1, 2]):
+    for workers in [args.workers] if args.workers else [1, 2]:
         asyncio.run(run(workers, args))
 
 

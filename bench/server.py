@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from helpers import consent  # noqa: E402
 
 from gql_api import Settings, create_app  # noqa: E402
 from gql_api.auth import AuthenticationError  # noqa: E402
@@ -25,7 +28,6 @@ from gql_api.domain.validation import MeetingRequest, ParticipantRequest  # noqa
 from gql_api.graphql.types.connections import CalendarConnection  # noqa: E402
 from gql_api.graphql.types.meetings import Meeting  # noqa: E402
 from gql_api.keys import AUTHENTICATOR, RUNTIME  # noqa: E402
-from helpers import consent  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
 JWT_SECRET = "bench-jwt-secret-of-at-least-thirty-two-bytes"
@@ -37,10 +39,17 @@ MEETINGS = 200
 
 def settings(port: int, sandbox_url: str) -> Settings:
     return Settings(
-        port=port, public_base_url=f"http://127.0.0.1:{port}", cronofy_client_id=CLIENT_ID,
-        cronofy_client_secret=CLIENT_SECRET, cronofy_api_url=sandbox_url, cronofy_app_url=sandbox_url,
-        auth_jwt_secret=JWT_SECRET, allowed_redirect_uris=(REDIRECT_URI,), worker_enabled=False,
-        token_encryption_keys="bench:" + "A" * 43, log_format="text",
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        cronofy_client_id=CLIENT_ID,
+        cronofy_client_secret=CLIENT_SECRET,
+        cronofy_api_url=sandbox_url,
+        cronofy_app_url=sandbox_url,
+        auth_jwt_secret=JWT_SECRET,
+        allowed_redirect_uris=(REDIRECT_URI,),
+        worker_enabled=False,
+        token_encryption_keys="bench:" + "A" * 43,
+        log_format="text",
     )
 
 
@@ -53,16 +62,22 @@ async def seed(app: web.Application) -> None:
             await services.linking.link(user, code=callback["code"], state=callback["state"])
     for i in range(MEETINGS):
         day, hour = divmod(i, 10)
-        await services.meetings.schedule(READER, MeetingRequest(
-            title=f"Meeting {i}", time_zone="Europe/London", start=_at(day, hour), end=_at(day, hour, minutes=45),
-            participants=(ParticipantRequest(email=f"guest{i}@example.test"),),
-        ))
+        await services.meetings.schedule(
+            READER,
+            MeetingRequest(
+                title=f"Meeting {i}",
+                time_zone="Europe/London",
+                start=_at(day, hour),
+                end=_at(day, hour, minutes=45),
+                participants=(ParticipantRequest(email=f"guest{i}@example.test"),),
+            ),
+        )
 
 
 def _at(day: int, hour: int, minutes: int = 0):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    return datetime(2027, 1, 1, 8, tzinfo=timezone.utc) + timedelta(days=day, hours=hour, minutes=minutes)
+    return datetime(2027, 1, 1, 8, tzinfo=UTC) + timedelta(days=day, hours=hour, minutes=minutes)
 
 
 def _viewer(request: web.Request) -> User:
@@ -78,23 +93,40 @@ async def baseline_connections(request: web.Request) -> web.Response:
     items = []
     for connection in connections:
         c = CalendarConnection.of(connection)
-        items.append({"id": c.id, "provider": c.provider.name, "profileName": c.profile_name,
-                      "status": c.status.name, "calendar": {"name": c.calendar.name} if c.calendar else None})
+        items.append(
+            {
+                "id": c.id,
+                "provider": c.provider.name,
+                "profileName": c.profile_name,
+                "status": c.status.name,
+                "calendar": {"name": c.calendar.name} if c.calendar else None,
+            }
+        )
     return web.json_response({"data": {"calendarConnections": items}})
 
 
 async def baseline_meetings(request: web.Request) -> web.Response:
-    page = await request.app[RUNTIME].services.meetings.page(_viewer(request), first=20, after=None, status=None,
-                                                     ends_from=None, starts_before=None)
+    page = await request.app[RUNTIME].services.meetings.page(
+        _viewer(request), first=20, after=None, status=None, ends_from=None, starts_before=None
+    )
     edges = []
     for meeting in page.meetings:
         m = Meeting.of(meeting)
-        edges.append({"node": {"id": m.id, "title": m.title, "start": meeting.start.isoformat(),
-                               "status": m.status.name,
-                               "participants": [{"email": p.email, "calendarEvent": {
-                                   "status": p.calendar_event.status.name}} for p in m.participants]}})
-    return web.json_response({"data": {"meetings": {"edges": edges, "pageInfo": {
-        "hasNextPage": page.has_next_page}}}})
+        edges.append(
+            {
+                "node": {
+                    "id": m.id,
+                    "title": m.title,
+                    "start": meeting.start.isoformat(),
+                    "status": m.status.name,
+                    "participants": [
+                        {"email": p.email, "calendarEvent": {"status": p.calendar_event.status.name}}
+                        for p in m.participants
+                    ],
+                }
+            }
+        )
+    return web.json_response({"data": {"meetings": {"edges": edges, "pageInfo": {"hasNextPage": page.has_next_page}}}})
 
 
 def main() -> None:

@@ -20,8 +20,6 @@ from mongomock_motor import AsyncMongoMockClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
 
-from gql_api import Settings, create_app  # noqa: E402
-from gql_api.sandbox import SandboxConfig, create_sandbox_app  # noqa: E402
 from helpers import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
@@ -34,19 +32,31 @@ from helpers import (  # noqa: E402
 )
 from test_meetings import SCHEDULE, meeting_input  # noqa: E402
 
+from gql_api import Settings, create_app  # noqa: E402
+from gql_api.sandbox import SandboxConfig, create_sandbox_app  # noqa: E402
+
 
 async def main() -> None:
     config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
     sandbox = TestServer(create_sandbox_app(config), host="127.0.0.1")
     await sandbox.start_server()
     base = str(sandbox.make_url("")).rstrip("/")
-    settings = Settings(cronofy_client_id=CLIENT_ID, cronofy_client_secret=CLIENT_SECRET, cronofy_api_url=base,
-                        cronofy_app_url=base, token_encryption_keys=KEYS, auth_jwt_secret=JWT_SECRET,
-                        allowed_redirect_uris=(REDIRECT_URI,), worker_enabled=False)
+    settings = Settings(
+        cronofy_client_id=CLIENT_ID,
+        cronofy_client_secret=CLIENT_SECRET,
+        cronofy_api_url=base,
+        cronofy_app_url=base,
+        token_encryption_keys=KEYS,
+        auth_jwt_secret=JWT_SECRET,
+        allowed_redirect_uris=(REDIRECT_URI,),
+        worker_enabled=False,
+    )
     counts: collections.Counter = collections.Counter()
     database = CountingDatabase(AsyncMongoMockClient(tz_aware=True)["cost"], counts)
-    async with TestClient(TestServer(create_app(settings, database=database), host="127.0.0.1")) as client, \
-            httpx.AsyncClient() as http:
+    async with (
+        TestClient(TestServer(create_app(settings, database=database), host="127.0.0.1")) as client,
+        httpx.AsyncClient() as http,
+    ):
         api = Api(client, settings)
         await link_account(api, user="alice", profile_name="alice@example.test")
         await link_account(api, user="bob", profile_name="bob@example.test")
@@ -54,8 +64,9 @@ async def main() -> None:
         await http.delete(f"{base}/_control/requests")
 
         payload = (await api.data(SCHEDULE, {"input": meeting_input()}))["scheduleMeeting"]
-        assert payload["userErrors"] == [] and {p["calendarEvent"]["status"] for p in
-                                                payload["meeting"]["participants"]} == {"SYNCED"}
+        assert payload["userErrors"] == [] and {
+            p["calendarEvent"]["status"] for p in payload["meeting"]["participants"]
+        } == {"SYNCED"}
 
         cronofy = (await http.get(f"{base}/_control/requests")).json()
         spent = collections.Counter(counts)  # before shutdown hands leases back

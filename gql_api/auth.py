@@ -59,8 +59,14 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def mint_dev_token(settings: Settings, user_id: str, *, email: str | None = None, name: str | None = None,
-                   ttl_seconds: int = DEV_TOKEN_TTL_SECONDS) -> str:
+def mint_dev_token(
+    settings: Settings,
+    user_id: str,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    ttl_seconds: int = DEV_TOKEN_TTL_SECONDS,
+) -> str:
     """A token the server configured by `settings` accepts; only for HS256 (dev or shared secret)."""
     if settings.auth_jwt_public_key:
         raise ValueError("AUTH_JWT_PUBLIC_KEY is set: tokens come from your identity provider")

@@ -75,8 +75,9 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, database: Any = None,
-                       metrics: Metrics | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, vault: Vault, *, clock: Clock, database: Any = None, metrics: Metrics | None = None
+) -> AsyncIterator[Runtime]:
     """Open (or adopt) the database, create its indexes, and build the services and worker on it."""
     metrics = metrics or Metrics()
     client = None if database is not None else open_client(settings)
@@ -92,19 +93,31 @@ async def open_runtime(settings: Settings, vault: Vault, *, clock: Clock, databa
             app_url=app_url,
             timeout_seconds=settings.cronofy_timeout_seconds,
             max_attempts=settings.cronofy_max_attempts,
-            rate_budget=MongoRateBudget(database, per_second=settings.cronofy_rate_per_second,
-                                        per_minute=settings.cronofy_rate_per_minute),
+            rate_budget=MongoRateBudget(
+                database, per_second=settings.cronofy_rate_per_second, per_minute=settings.cronofy_rate_per_minute
+            ),
             observe=metrics.observe_cronofy,
         )
-        repositories = Repositories(connections=ConnectionStore(database, vault), link_states=LinkStateStore(database),
-                                    meetings=MeetingStore(database), revocations=RevocationStore(database, vault))
+        repositories = Repositories(
+            connections=ConnectionStore(database, vault),
+            link_states=LinkStateStore(database),
+            meetings=MeetingStore(database),
+            revocations=RevocationStore(database, vault),
+        )
         background = BackgroundTasks()
         owner = lease_owner()
-        services = build_services(settings, repositories, gateway, background, owner=owner, clock=clock,
-                                  metrics=metrics)
-        runtime = Runtime(database=database, repositories=repositories, services=services, gateway=gateway,
-                          worker=Worker(standard(services), poll_seconds=settings.worker_poll_seconds),
-                          background=background, owner=owner)
+        services = build_services(
+            settings, repositories, gateway, background, owner=owner, clock=clock, metrics=metrics
+        )
+        runtime = Runtime(
+            database=database,
+            repositories=repositories,
+            services=services,
+            gateway=gateway,
+            worker=Worker(standard(services), poll_seconds=settings.worker_poll_seconds),
+            background=background,
+            owner=owner,
+        )
         try:
             yield runtime
         finally:
@@ -128,40 +141,82 @@ async def hand_back_leases(repositories: Repositories, *, owner: str, now: Any) 
         log.info("handed back %d lease(s) on shutdown", released)
 
 
-def build_services(settings: Settings, repositories: Repositories, gateway: CronofyGateway,
-                   background: BackgroundTasks, *, owner: str, clock: Clock, metrics: Metrics) -> Services:
+def build_services(
+    settings: Settings,
+    repositories: Repositories,
+    gateway: CronofyGateway,
+    background: BackgroundTasks,
+    *,
+    owner: str,
+    clock: Clock,
+    metrics: Metrics,
+) -> Services:
     connections, meetings = repositories.connections, repositories.meetings
     access = CalendarAccess(
-        credentials=connections, meetings=meetings, gateway=gateway, clock=clock, owner=owner,
+        credentials=connections,
+        meetings=meetings,
+        gateway=gateway,
+        clock=clock,
+        owner=owner,
         refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
         refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
         on_refresh=metrics.refreshed,
     )
     revocations = Revocations(revocations=repositories.revocations, gateway=gateway, clock=clock)
     writes = CalendarWrites(
-        outbox=meetings, access=access, gateway=gateway, clock=clock, background=background, owner=owner,
+        outbox=meetings,
+        access=access,
+        gateway=gateway,
+        clock=clock,
+        background=background,
+        owner=owner,
         max_attempts=settings.outbox_max_attempts,
         # a copy may take a refresh, a write, a refresh after a 401 and the write again
         lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
     )
-    channels = PushChannels(reads=connections, access=access, gateway=gateway, clock=clock, background=background,
-                            public_base_url=settings.base_url)
+    channels = PushChannels(
+        reads=connections,
+        access=access,
+        gateway=gateway,
+        clock=clock,
+        background=background,
+        public_base_url=settings.base_url,
+    )
     changes = CalendarChanges(
-        reads=connections, meetings=meetings, access=access, channels=channels, gateway=gateway, clock=clock,
-        background=background, owner=owner,
+        reads=connections,
+        meetings=meetings,
+        access=access,
+        channels=channels,
+        gateway=gateway,
+        clock=clock,
+        background=background,
+        owner=owner,
         reconcile_every=timedelta(seconds=settings.sync_reconcile_interval_seconds)
-        if settings.sync_reconcile_interval_seconds else None,
+        if settings.sync_reconcile_interval_seconds
+        else None,
     )
     return Services(
         access=access,
         linking=Linking(
-            connections=connections, link_states=repositories.link_states, meetings=meetings, channels=channels,
-            gateway=gateway, revocations=revocations, allowed_redirect_uris=settings.redirect_uris,
+            connections=connections,
+            link_states=repositories.link_states,
+            meetings=meetings,
+            channels=channels,
+            gateway=gateway,
+            revocations=revocations,
+            allowed_redirect_uris=settings.redirect_uris,
             data_center=settings.cronofy_data_center,
-            state_ttl=timedelta(seconds=settings.link_state_ttl_seconds), clock=clock,
+            state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
+            clock=clock,
         ),
-        meetings=Meetings(meetings=meetings, outbox=meetings, connections=connections, writes=writes, clock=clock,
-                          grace_seconds=settings.sync_grace_seconds),
+        meetings=Meetings(
+            meetings=meetings,
+            outbox=meetings,
+            connections=connections,
+            writes=writes,
+            clock=clock,
+            grace_seconds=settings.sync_grace_seconds,
+        ),
         writes=writes,
         changes=changes,
         channels=channels,

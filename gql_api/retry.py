@@ -60,8 +60,9 @@ def retrying(
     stop = stop_after_attempt(max_attempts)
     if budget_seconds is not None:
         stop = stop | _waited_beyond(budget_seconds)
-    return AsyncRetrying(retry=retry_if_exception(retry_on), wait=wait, stop=stop, sleep=sleep,
-                         before_sleep=before_sleep, reraise=True)
+    return AsyncRetrying(
+        retry=retry_if_exception(retry_on), wait=wait, stop=stop, sleep=sleep, before_sleep=before_sleep, reraise=True
+    )
 
 
 class _waited_beyond(stop_base):

@@ -41,6 +41,7 @@ class ConfigError(Exception):
 
 # --- kinds: how a variable's text is read, and what its value may be ------------------------------
 
+
 class Kind:
     """Text, as given; the other kinds below read it differently or allow fewer values."""
 
@@ -114,6 +115,7 @@ SECONDS = Number(float, above=0)  # timeouts, intervals: zero makes no sense
 
 # --- the table ------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Variable:
     """One row of the configuration table: an environment variable and the `Settings` field it fills."""
@@ -143,76 +145,120 @@ class Settings:
     host: str = env_var("HOST", TEXT, "127.0.0.1", "address to listen on (dev auth refuses non-loopback addresses)")
     port: int = env_var("PORT", Number(int, between=(1, 65535)), 8080, "port to listen on")
     public_base_url: str | None = env_var(
-        "PUBLIC_BASE_URL", TEXT, None,
-        "where browsers and Cronofy's pushes reach us (callback URL at most 128 characters); unset: http://HOST:PORT")
+        "PUBLIC_BASE_URL",
+        TEXT,
+        None,
+        "where browsers and Cronofy's pushes reach us (callback URL at most 128 characters); unset: http://HOST:PORT",
+    )
 
     mongodb_uri: str | None = env_var("MONGODB_URI", TEXT, None, "the MongoDB to use; unset: in-memory store")
     mongodb_database: str = env_var("MONGODB_DATABASE", TEXT, "gql_api", "database name")
-    mongodb_driver: str = env_var("MONGODB_DRIVER", Choice(MONGODB_DRIVERS), "motor",
-                                  "`motor`, or `pymongo` for PyMongo's `AsyncMongoClient`")
+    mongodb_driver: str = env_var(
+        "MONGODB_DRIVER", Choice(MONGODB_DRIVERS), "motor", "`motor`, or `pymongo` for PyMongo's `AsyncMongoClient`"
+    )
 
-    cronofy_client_id: str | None = env_var("CRONOFY_CLIENT_ID", TEXT, None,
-                                            "your Cronofy OAuth application; unset: built-in sandbox")
-    cronofy_client_secret: str | None = env_var("CRONOFY_CLIENT_SECRET", TEXT, None,
-                                                "its secret (also verifies pushes)")
-    cronofy_data_center: str = env_var("CRONOFY_DATA_CENTER", Choice(DATA_CENTERS), "us",
-                                       "`us`, `uk`, `de`, `au`, `ca` or `sg`")
-    cronofy_api_url: str | None = env_var("CRONOFY_API_URL", TEXT, None,
-                                          "override the data center's API host (a test double, say)")
-    cronofy_app_url: str | None = env_var("CRONOFY_APP_URL", TEXT, None,
-                                          "override the data center's app host (a test double, say)")
-    cronofy_timeout_seconds: float = env_var("CRONOFY_TIMEOUT_SECONDS", SECONDS, 10.0,
-                                             "bound on every Cronofy call (connect, read and whole call)")
-    cronofy_max_attempts: int = env_var("CRONOFY_MAX_ATTEMPTS", COUNT, 4,
-                                        "attempts of an idempotent call (429, 5xx, timeouts, resets)")
-    cronofy_refresh_margin_seconds: int = env_var("CRONOFY_REFRESH_MARGIN_SECONDS", Number(int, at_least=0), 300,
-                                                  "refresh an access token this long before it expires")
-    cronofy_rate_per_second: int = env_var("CRONOFY_RATE_PER_SECOND", Number(int, at_least=2), 50,
-                                           "Cronofy's application limit per second, shared by all processes")
-    cronofy_rate_per_minute: int = env_var("CRONOFY_RATE_PER_MINUTE", Number(int, at_least=2), 500,
-                                           "Cronofy's application limit per minute, shared by all processes")
+    cronofy_client_id: str | None = env_var(
+        "CRONOFY_CLIENT_ID", TEXT, None, "your Cronofy OAuth application; unset: built-in sandbox"
+    )
+    cronofy_client_secret: str | None = env_var(
+        "CRONOFY_CLIENT_SECRET", TEXT, None, "its secret (also verifies pushes)"
+    )
+    cronofy_data_center: str = env_var(
+        "CRONOFY_DATA_CENTER", Choice(DATA_CENTERS), "us", "`us`, `uk`, `de`, `au`, `ca` or `sg`"
+    )
+    cronofy_api_url: str | None = env_var(
+        "CRONOFY_API_URL", TEXT, None, "override the data center's API host (a test double, say)"
+    )
+    cronofy_app_url: str | None = env_var(
+        "CRONOFY_APP_URL", TEXT, None, "override the data center's app host (a test double, say)"
+    )
+    cronofy_timeout_seconds: float = env_var(
+        "CRONOFY_TIMEOUT_SECONDS", SECONDS, 10.0, "bound on every Cronofy call (connect, read and whole call)"
+    )
+    cronofy_max_attempts: int = env_var(
+        "CRONOFY_MAX_ATTEMPTS", COUNT, 4, "attempts of an idempotent call (429, 5xx, timeouts, resets)"
+    )
+    cronofy_refresh_margin_seconds: int = env_var(
+        "CRONOFY_REFRESH_MARGIN_SECONDS",
+        Number(int, at_least=0),
+        300,
+        "refresh an access token this long before it expires",
+    )
+    cronofy_rate_per_second: int = env_var(
+        "CRONOFY_RATE_PER_SECOND",
+        Number(int, at_least=2),
+        50,
+        "Cronofy's application limit per second, shared by all processes",
+    )
+    cronofy_rate_per_minute: int = env_var(
+        "CRONOFY_RATE_PER_MINUTE",
+        Number(int, at_least=2),
+        500,
+        "Cronofy's application limit per minute, shared by all processes",
+    )
 
     token_encryption_keys: str | None = env_var(
-        "TOKEN_ENCRYPTION_KEYS", TEXT, None,
-        "`KEY_ID:KEY` entries (`gql-api generate-key`), the first encrypts; unset: ephemeral key")
+        "TOKEN_ENCRYPTION_KEYS",
+        TEXT,
+        None,
+        "`KEY_ID:KEY` entries (`gql-api generate-key`), the first encrypts; unset: ephemeral key",
+    )
 
-    auth_jwt_secret: str | None = env_var("AUTH_JWT_SECRET", TEXT, None,
-                                          "an HS256 secret shared with your identity provider; unset: dev auth")
-    auth_jwt_public_key: str | None = env_var("AUTH_JWT_PUBLIC_KEY", TEXT, None,
-                                              "a PEM public key (RS256, ES256 or EdDSA) instead of the secret")
+    auth_jwt_secret: str | None = env_var(
+        "AUTH_JWT_SECRET", TEXT, None, "an HS256 secret shared with your identity provider; unset: dev auth"
+    )
+    auth_jwt_public_key: str | None = env_var(
+        "AUTH_JWT_PUBLIC_KEY", TEXT, None, "a PEM public key (RS256, ES256 or EdDSA) instead of the secret"
+    )
     auth_jwt_issuer: str | None = env_var("AUTH_JWT_ISSUER", TEXT, None, "the tokens' issuer; unset: not checked")
     auth_jwt_audience: str | None = env_var("AUTH_JWT_AUDIENCE", TEXT, None, "the tokens' audience; unset: not checked")
 
     allowed_redirect_uris: tuple[str, ...] = env_var(
-        "ALLOWED_REDIRECT_URIS", COMMA_LIST, (),
-        "comma-separated redirect URIs (exact match); unset: the dev server's demo callback")
+        "ALLOWED_REDIRECT_URIS",
+        COMMA_LIST,
+        (),
+        "comma-separated redirect URIs (exact match); unset: the dev server's demo callback",
+    )
     link_state_ttl_seconds: int = 600  # no environment variable
     worker_enabled: bool = env_var("WORKER_IN_PROCESS", FLAG, True, "`false` when `gql-api worker` runs apart")
     worker_poll_seconds: float = env_var("WORKER_POLL_SECONDS", SECONDS, 2.0, "how often the worker looks for due work")
-    outbox_max_attempts: int = env_var("OUTBOX_MAX_ATTEMPTS", COUNT, 10,
-                                       "attempts per calendar change before a copy shows `FAILED`")
-    sync_grace_seconds: float = env_var("SYNC_GRACE_SECONDS", Number(float, at_least=0), 1.5,
-                                        "how long a mutation waits for Cronofy before answering `PENDING`")
+    outbox_max_attempts: int = env_var(
+        "OUTBOX_MAX_ATTEMPTS", COUNT, 10, "attempts per calendar change before a copy shows `FAILED`"
+    )
+    sync_grace_seconds: float = env_var(
+        "SYNC_GRACE_SECONDS",
+        Number(float, at_least=0),
+        1.5,
+        "how long a mutation waits for Cronofy before answering `PENDING`",
+    )
     sync_reconcile_interval_seconds: int = env_var(
-        "SYNC_RECONCILE_INTERVAL_SECONDS", Number(int, at_least=0), 900,
-        "read each calendar's changes at least this often even without a push (`0`: never)")
+        "SYNC_RECONCILE_INTERVAL_SECONDS",
+        Number(int, at_least=0),
+        900,
+        "read each calendar's changes at least this often even without a push (`0`: never)",
+    )
     log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")
-    shutdown_timeout_seconds: float = env_var("SHUTDOWN_TIMEOUT_SECONDS", SECONDS, 10.0,
-                                              "how long in-flight requests may finish after SIGTERM")
+    shutdown_timeout_seconds: float = env_var(
+        "SHUTDOWN_TIMEOUT_SECONDS", SECONDS, 10.0, "how long in-flight requests may finish after SIGTERM"
+    )
 
     # GraphQL endpoint (see gql_api/graphql_limits.py for what each limit counts)
     graphql_max_depth: int = env_var("GRAPHQL_MAX_DEPTH", COUNT, 10, "query limit: depth")
     graphql_max_aliases: int = env_var("GRAPHQL_MAX_ALIASES", COUNT, 15, "query limit: aliases")
     graphql_max_tokens: int = env_var("GRAPHQL_MAX_TOKENS", COUNT, 2000, "query limit: tokens")
     graphql_max_directives: int = env_var("GRAPHQL_MAX_DIRECTIVES", COUNT, 20, "query limit: directives")
-    graphql_max_cost: int = env_var("GRAPHQL_MAX_COST", COUNT, 20_000,
-                                    "query limit: cost (lists count by their `first`)")
-    graphql_introspection: bool = env_var("GRAPHQL_INTROSPECTION", FLAG, True,
-                                          "`false` hides the schema from introspection")
+    graphql_max_cost: int = env_var(
+        "GRAPHQL_MAX_COST", COUNT, 20_000, "query limit: cost (lists count by their `first`)"
+    )
+    graphql_introspection: bool = env_var(
+        "GRAPHQL_INTROSPECTION", FLAG, True, "`false` hides the schema from introspection"
+    )
     graphiql_enabled: bool | None = env_var(  # None: on with dev auth only (see `graphiql`)
-        "GRAPHIQL_ENABLED", FLAG, None, "`true` serves GraphiQL to browsers at `GET /graphql`; unset: with dev auth")
-    cors_allowed_origins: tuple[str, ...] = env_var("CORS_ALLOWED_ORIGINS", COMMA_LIST, (),
-                                                    "exact origins such as `https://app.example.com`, comma-separated")
+        "GRAPHIQL_ENABLED", FLAG, None, "`true` serves GraphiQL to browsers at `GET /graphql`; unset: with dev auth"
+    )
+    cors_allowed_origins: tuple[str, ...] = env_var(
+        "CORS_ALLOWED_ORIGINS", COMMA_LIST, (), "exact origins such as `https://app.example.com`, comma-separated"
+    )
 
     def __post_init__(self) -> None:
         for variable in VARIABLES:
@@ -273,14 +319,18 @@ class Settings:
 
 
 def _table() -> tuple[Variable, ...]:
-    return tuple(dataclasses.replace(field.metadata["env"], field=field.name)
-                 for field in dataclasses.fields(Settings) if "env" in field.metadata)
+    return tuple(
+        dataclasses.replace(field.metadata["env"], field=field.name)
+        for field in dataclasses.fields(Settings)
+        if "env" in field.metadata
+    )
 
 
 VARIABLES: tuple[Variable, ...] = _table()
 
 
 # --- rules across fields (and over a list's items) -------------------------------------------------
+
 
 def _cronofy_client_id_with_secret(settings: Settings) -> str | None:
     if bool(settings.cronofy_client_id) != bool(settings.cronofy_client_secret):
@@ -302,8 +352,10 @@ def _callback_url_fits(settings: Settings) -> str | None:
 
 def _durable_store_has_durable_keys(settings: Settings) -> str | None:
     if settings.mongodb_uri and not settings.token_encryption_keys:
-        return ("MONGODB_URI is set but TOKEN_ENCRYPTION_KEYS is not: tokens stored under an ephemeral key could "
-                "never be read after a restart")
+        return (
+            "MONGODB_URI is set but TOKEN_ENCRYPTION_KEYS is not: tokens stored under an ephemeral key could "
+            "never be read after a restart"
+        )
     return None
 
 
@@ -316,14 +368,20 @@ def _real_cronofy_has_real_auth(settings: Settings) -> str | None:
 def _cors_origins_are_exact(settings: Settings) -> str | None:
     for origin in settings.cors_allowed_origins:
         if not _ORIGIN.fullmatch(origin):
-            return (f"CORS_ALLOWED_ORIGINS takes exact origins such as https://app.example.com "
-                    f"(scheme, host, optional port; no path, no wildcard), got {origin[:80]!r}")
+            return (
+                f"CORS_ALLOWED_ORIGINS takes exact origins such as https://app.example.com "
+                f"(scheme, host, optional port; no path, no wildcard), got {origin[:80]!r}"
+            )
     return None
 
 
 RULES: tuple[Callable[[Settings], str | None], ...] = (
-    _cronofy_client_id_with_secret, _one_jwt_key, _callback_url_fits, _durable_store_has_durable_keys,
-    _real_cronofy_has_real_auth, _cors_origins_are_exact,
+    _cronofy_client_id_with_secret,
+    _one_jwt_key,
+    _callback_url_fits,
+    _durable_store_has_durable_keys,
+    _real_cronofy_has_real_auth,
+    _cors_origins_are_exact,
 )
 
 
@@ -337,7 +395,9 @@ def describe_dev_defaults(settings: Settings) -> list[str]:
     if not settings.token_encryption_keys:
         notes.append("TOKEN_ENCRYPTION_KEYS unset: ephemeral encryption key; stored tokens die with the process")
     if settings.uses_dev_auth:
-        notes.append("AUTH_JWT_SECRET/AUTH_JWT_PUBLIC_KEY unset: dev auth; mint tokens with `gql-api dev-token USER_ID`")
+        notes.append(
+            "AUTH_JWT_SECRET/AUTH_JWT_PUBLIC_KEY unset: dev auth; mint tokens with `gql-api dev-token USER_ID`"
+        )
     if not settings.allowed_redirect_uris:
         notes.append(f"ALLOWED_REDIRECT_URIS unset: only the demo callback {settings.redirect_uris[0]}")
     return notes

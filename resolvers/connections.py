@@ -7,6 +7,7 @@ import strawberry
 from gql_api.graphql.context import Info
 from gql_api.graphql.errors import UserErrors
 from gql_api.graphql.ids import CONNECTION, decode_id
+from gql_api.graphql.types.common import given
 from gql_api.graphql.types.connections import (
     BeginCalendarLinkInput,
     BeginCalendarLinkPayload,
@@ -16,7 +17,6 @@ from gql_api.graphql.types.connections import (
     UnlinkCalendarInput,
     UnlinkCalendarPayload,
 )
-from gql_api.graphql.types.common import given
 
 
 @strawberry.type
@@ -26,8 +26,9 @@ class ConnectionQuery:
         connections = await info.context.services.linking.connections(info.context.viewer)
         return [CalendarConnection.of(connection) for connection in connections]
 
-    @strawberry.field(description="One of the signed-in user's connections; null when it does not exist or is not "
-                                  "theirs.")
+    @strawberry.field(
+        description="One of the signed-in user's connections; null when it does not exist or is not theirs."
+    )
     async def calendar_connection(self, info: Info, id: strawberry.ID) -> CalendarConnection | None:
         raw_id = decode_id(CONNECTION, id)
         connection = raw_id and await info.context.services.linking.connection(info.context.viewer, raw_id)
@@ -36,21 +37,28 @@ class ConnectionQuery:
 
 @strawberry.type
 class ConnectionMutation:
-    @strawberry.mutation(description="Starts linking a calendar: returns the Cronofy authorization URL to send the "
-                                     "browser to.", extensions=[UserErrors()])
+    @strawberry.mutation(
+        description="Starts linking a calendar: returns the Cronofy authorization URL to send the browser to.",
+        extensions=[UserErrors()],
+    )
     async def begin_calendar_link(self, info: Info, input: BeginCalendarLinkInput) -> BeginCalendarLinkPayload:
-        request = await info.context.services.linking.begin(info.context.viewer, redirect_uri=input.redirect_uri,
-                                                            provider=given(input.provider))
+        request = await info.context.services.linking.begin(
+            info.context.viewer, redirect_uri=input.redirect_uri, provider=given(input.provider)
+        )
         return BeginCalendarLinkPayload(authorization_url=request.authorization_url, expires_at=request.expires_at)
 
-    @strawberry.mutation(description="Finishes linking with the code and state that Cronofy sent back to the "
-                                     "redirect URI.", extensions=[UserErrors()])
+    @strawberry.mutation(
+        description="Finishes linking with the code and state that Cronofy sent back to the redirect URI.",
+        extensions=[UserErrors()],
+    )
     async def link_calendar(self, info: Info, input: LinkCalendarInput) -> LinkCalendarPayload:
         connection = await info.context.services.linking.link(info.context.viewer, code=input.code, state=input.state)
         return LinkCalendarPayload(connection=CalendarConnection.of(connection))
 
-    @strawberry.mutation(description="Revokes Cronofy's access to that calendar account and deletes its stored "
-                                     "credentials.", extensions=[UserErrors()])
+    @strawberry.mutation(
+        description="Revokes Cronofy's access to that calendar account and deletes its stored credentials.",
+        extensions=[UserErrors()],
+    )
     async def unlink_calendar(self, info: Info, input: UnlinkCalendarInput) -> UnlinkCalendarPayload:
         raw_id = decode_id(CONNECTION, input.connection_id) or ""  # malformed ids are simply not found
         await info.context.services.linking.unlink(info.context.viewer, raw_id)

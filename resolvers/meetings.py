@@ -30,8 +30,13 @@ def _meeting_id(public_id: str) -> str:
 @strawberry.type
 class MeetingQuery:
     @strawberry.field(description="Meetings the signed-in user organizes or attends, by start time.")
-    async def meetings(self, info: Info, first: int | None = 20, after: str | None = strawberry.UNSET,
-                       filter: MeetingFilter | None = strawberry.UNSET) -> MeetingConnection:
+    async def meetings(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = strawberry.UNSET,
+        filter: MeetingFilter | None = strawberry.UNSET,
+    ) -> MeetingConnection:
         chosen = given(filter)
         cursor = given(after)
         position = decode_meeting_cursor(cursor) if cursor is not None else None
@@ -39,7 +44,9 @@ class MeetingQuery:
             if cursor is not None and position is None:
                 raise BadArgument("`after` is not a cursor this API gave out.")
             page = await info.context.services.meetings.page(
-                info.context.viewer, first=first, after=position,
+                info.context.viewer,
+                first=first,
+                after=position,
                 status=given(chosen.status) if chosen else None,
                 ends_from=given(chosen.from_) if chosen else None,
                 starts_before=given(chosen.to) if chosen else None,
@@ -60,21 +67,23 @@ class MeetingQuery:
 
 @strawberry.type
 class MeetingMutation:
-    @strawberry.mutation(description="Creates a meeting and puts it in every participant's calendar.",
-                         extensions=[UserErrors()])
+    @strawberry.mutation(
+        description="Creates a meeting and puts it in every participant's calendar.", extensions=[UserErrors()]
+    )
     async def schedule_meeting(self, info: Info, input: ScheduleMeetingInput) -> ScheduleMeetingPayload:
         scheduled = await info.context.services.meetings.schedule(info.context.viewer, input.to_request())
         return ScheduleMeetingPayload(meeting=Meeting.of(scheduled))
 
-    @strawberry.mutation(description="Changes a meeting's time or details and updates every calendar copy.",
-                         extensions=[UserErrors()])
+    @strawberry.mutation(
+        description="Changes a meeting's time or details and updates every calendar copy.", extensions=[UserErrors()]
+    )
     async def update_meeting(self, info: Info, input: UpdateMeetingInput) -> UpdateMeetingPayload:
-        updated = await info.context.services.meetings.update(info.context.viewer, _meeting_id(input.meeting_id),
-                                                              input.to_changes())
+        updated = await info.context.services.meetings.update(
+            info.context.viewer, _meeting_id(input.meeting_id), input.to_changes()
+        )
         return UpdateMeetingPayload(meeting=Meeting.of(updated))
 
-    @strawberry.mutation(description="Cancels a meeting and removes it from every calendar.",
-                         extensions=[UserErrors()])
+    @strawberry.mutation(description="Cancels a meeting and removes it from every calendar.", extensions=[UserErrors()])
     async def cancel_meeting(self, info: Info, input: CancelMeetingInput) -> CancelMeetingPayload:
         cancelled = await info.context.services.meetings.cancel(info.context.viewer, _meeting_id(input.meeting_id))
         return CancelMeetingPayload(meeting=Meeting.of(cancelled))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import html.parser
-from datetime import datetime, timedelta, timezone
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -29,7 +29,7 @@ class FakeClock:
     """The API's clock; tests move it instead of sleeping."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
 
     def __call__(self) -> datetime:
         return self.now
@@ -76,8 +76,14 @@ class Api:
         except ValueError:
             return response.status, {"text": text}
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, user: str | None = "alice",
-                  headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        user: str | None = "alice",
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         headers = dict(headers or {})
         if user is not None:
             headers.setdefault("Authorization", f"Bearer {self.token(user)}")
@@ -100,6 +106,7 @@ class Api:
 
 
 # --- the browser's side of the OAuth dance --------------------------------------------------
+
 
 class _FormParser(html.parser.HTMLParser):
     def __init__(self) -> None:
@@ -167,12 +174,14 @@ async def begin_link(api: Api, *, user: str = "alice", provider: str | None = No
     return payload["authorizationUrl"]
 
 
-async def link_account(api: Api, *, user: str = "alice", profile_name: str = "alice@example.test",
-                       provider_name: str = "google") -> dict[str, Any]:
+async def link_account(
+    api: Api, *, user: str = "alice", profile_name: str = "alice@example.test", provider_name: str = "google"
+) -> dict[str, Any]:
     """The whole happy path: begin, consent in the sandbox, link. Returns the connection."""
     callback = await consent(await begin_link(api, user=user), profile_name=profile_name, provider_name=provider_name)
-    payload = (await api.data(LINK, {"input": {"code": callback["code"], "state": callback["state"]}},
-                              user=user))["linkCalendar"]
+    payload = (await api.data(LINK, {"input": {"code": callback["code"], "state": callback["state"]}}, user=user))[
+        "linkCalendar"
+    ]
     assert payload["userErrors"] == [], payload
     return payload["connection"]
 
@@ -190,9 +199,11 @@ class CountingDatabase:
     def __getattr__(self, name: str):
         attribute = getattr(self._database, name)
         if name == "command":
+
             def command(*args, **kwargs):
                 self._counts[("<db>", "command")] += 1
                 return attribute(*args, **kwargs)
+
             return command
         return attribute
 
@@ -209,4 +220,5 @@ class _CountingCollection:
         def counted(*args, **kwargs):
             self._counts[(self._name, method)] += 1
             return attribute(*args, **kwargs)
+
         return counted

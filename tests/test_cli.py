@@ -13,16 +13,27 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from helpers import consent
 
 from gql_api.auth import Authenticator
 from gql_api.settings import Settings
 from gql_api.vault import KeyRing
-from helpers import consent
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_VARIABLES = ("MONGODB_URI", "CRONOFY_CLIENT_ID", "CRONOFY_CLIENT_SECRET", "CRONOFY_API_URL", "CRONOFY_APP_URL",
-                    "TOKEN_ENCRYPTION_KEYS", "AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY", "ALLOWED_REDIRECT_URIS",
-                    "PUBLIC_BASE_URL", "HOST", "PORT")
+CONFIG_VARIABLES = (
+    "MONGODB_URI",
+    "CRONOFY_CLIENT_ID",
+    "CRONOFY_CLIENT_SECRET",
+    "CRONOFY_API_URL",
+    "CRONOFY_APP_URL",
+    "TOKEN_ENCRYPTION_KEYS",
+    "AUTH_JWT_SECRET",
+    "AUTH_JWT_PUBLIC_KEY",
+    "ALLOWED_REDIRECT_URIS",
+    "PUBLIC_BASE_URL",
+    "HOST",
+    "PORT",
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -31,8 +42,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def gql_api(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gql_api", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env or clean_env(), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gql_api", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env or clean_env(),
+        timeout=timeout,
+    )
 
 
 def free_port() -> int:
@@ -74,15 +91,18 @@ def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
     assert result.returncode == 2 and "identity provider" in result.stderr
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"TOKEN_ENCRYPTION_KEYS": "k1:c2hvcnQ"}, "TOKEN_ENCRYPTION_KEYS: key 'k1' must decode to 32 bytes"),
-    ({"TOKEN_ENCRYPTION_KEYS": "just-a-password"}, "expected KEY_ID:KEY"),
-    ({"CRONOFY_DATA_CENTER": "mars"}, "CRONOFY_DATA_CENTER must be one of"),
-    ({"PORT": "eighty"}, "PORT must be a number"),
-    ({"MONGODB_DRIVER": "odbc"}, "MONGODB_DRIVER must be one of"),
-    ({"CRONOFY_CLIENT_ID": "only-the-id"}, "must be set together"),
-    ({"HOST": "0.0.0.0"}, "dev auth accepts tokens anyone can mint"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TOKEN_ENCRYPTION_KEYS": "k1:c2hvcnQ"}, "TOKEN_ENCRYPTION_KEYS: key 'k1' must decode to 32 bytes"),
+        ({"TOKEN_ENCRYPTION_KEYS": "just-a-password"}, "expected KEY_ID:KEY"),
+        ({"CRONOFY_DATA_CENTER": "mars"}, "CRONOFY_DATA_CENTER must be one of"),
+        ({"PORT": "eighty"}, "PORT must be a number"),
+        ({"MONGODB_DRIVER": "odbc"}, "MONGODB_DRIVER must be one of"),
+        ({"CRONOFY_CLIENT_ID": "only-the-id"}, "must be set together"),
+        ({"HOST": "0.0.0.0"}, "dev auth accepts tokens anyone can mint"),
+    ],
+)
 def test_serve_refuses_a_broken_configuration_with_a_clear_message(env, message):
     result = gql_api("serve", "--port", str(free_port()), env=clean_env(**env))
     assert result.returncode == 2
@@ -95,8 +115,13 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gql_api", "serve", "--port", str(port)], cwd=ROOT,
-                                  env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gql_api", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
             for _ in range(100):
@@ -118,8 +143,10 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
                 assert "errors" not in body, body
                 return body["data"]
 
-            begun = await gql(f'mutation {{ beginCalendarLink(input: {{redirectUri: "{base}/demo/calendar-linked"}})'
-                              " { authorizationUrl userErrors { code } } }")
+            begun = await gql(
+                f'mutation {{ beginCalendarLink(input: {{redirectUri: "{base}/demo/calendar-linked"}})'
+                " { authorizationUrl userErrors { code } } }"
+            )
             authorization_url = begun["beginCalendarLink"]["authorizationUrl"]
             assert authorization_url.startswith(f"{base}/sandbox/cronofy/oauth/authorize?")
 
@@ -128,12 +155,16 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
             assert demo.status_code == 200 and callback["code"] in demo.text
             assert demo.headers["Referrer-Policy"] == "no-referrer"
 
-            linked = await gql(f'mutation {{ linkCalendar(input: {{code: "{callback["code"]}", '
-                               f'state: "{callback["state"]}"}}) {{ connection {{ id status }} userErrors {{ code }} }} }}')
+            linked = await gql(
+                f'mutation {{ linkCalendar(input: {{code: "{callback["code"]}", '
+                f'state: "{callback["state"]}"}}) {{ connection {{ id status }} userErrors {{ code }} }} }}'
+            )
             connection = linked["linkCalendar"]["connection"]
             assert connection["status"] == "ACTIVE"
-            unlinked = await gql(f'mutation {{ unlinkCalendar(input: {{connectionId: "{connection["id"]}"}}) '
-                                 "{ unlinkedConnectionId } }")
+            unlinked = await gql(
+                f'mutation {{ unlinkCalendar(input: {{connectionId: "{connection["id"]}"}}) '
+                "{ unlinkedConnectionId } }"
+            )
             assert unlinked["unlinkCalendar"]["unlinkedConnectionId"] == connection["id"]
 
             state = (await http.get("/sandbox/cronofy/_control/state")).json()

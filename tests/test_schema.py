@@ -21,8 +21,9 @@ CONTRACT = ROOT.parent / "shared" / "contract.graphql"
 
 
 def test_committed_schema_equals_the_exported_one():
-    assert (ROOT / "schema.graphql").read_text() == export_schema(), \
+    assert (ROOT / "schema.graphql").read_text() == export_schema(), (
         "schema.graphql drifted: run `gql-api export-schema > schema.graphql`"
+    )
 
 
 def _default(argument) -> str | None:
@@ -53,15 +54,21 @@ def contract_violations(contract_sdl: str, server_sdl: str) -> list[str]:
                     mine = theirs.args.get(arg_name)
                     if mine is None or str(mine.type) != str(arg.type) or _default(mine) != _default(arg):
                         problems.append(f"argument {name}.{field_name}({arg_name}) missing or changed")
-                problems += [f"new required argument {name}.{field_name}({a})" for a, arg in theirs.args.items()
-                             if a not in field.args and str(arg.type).endswith("!") and _default(arg) is None]
+                problems += [
+                    f"new required argument {name}.{field_name}({a})"
+                    for a, arg in theirs.args.items()
+                    if a not in field.args and str(arg.type).endswith("!") and _default(arg) is None
+                ]
         elif isinstance(wanted, GraphQLInputObjectType):
             for field_name, field in wanted.fields.items():
                 theirs = have.fields.get(field_name)
                 if theirs is None or str(theirs.type) != str(field.type):
                     problems.append(f"input field {name}.{field_name} missing or retyped")
-            problems += [f"new required input field {name}.{f}" for f, field in have.fields.items()
-                         if f not in wanted.fields and str(field.type).endswith("!")]
+            problems += [
+                f"new required input field {name}.{f}"
+                for f, field in have.fields.items()
+                if f not in wanted.fields and str(field.type).endswith("!")
+            ]
         elif isinstance(wanted, GraphQLScalarType):
             pass
     return problems
@@ -76,9 +83,16 @@ def test_schema_contains_the_client_contract():
 def test_the_contract_check_catches_a_removed_or_retyped_field():
     contract = "type Query { a: Int!  b(x: Int = 1): String }  enum E { A B }  input I { f: ID! }"
     assert contract_violations(contract, contract) == []
-    assert contract_violations(contract, "type Query { a: Int  b(x: Int = 1): String } enum E { A B } input I { f: ID! }")
-    assert contract_violations(contract, "type Query { a: Int!  b(x: Int = 2): String } enum E { A B } input I { f: ID! }")
-    assert contract_violations(contract, "type Query { a: Int!  b(x: Int = 1): String } enum E { A } input I { f: ID! }")
+    assert contract_violations(
+        contract, "type Query { a: Int  b(x: Int = 1): String } enum E { A B } input I { f: ID! }"
+    )
+    assert contract_violations(
+        contract, "type Query { a: Int!  b(x: Int = 2): String } enum E { A B } input I { f: ID! }"
+    )
+    assert contract_violations(
+        contract, "type Query { a: Int!  b(x: Int = 1): String } enum E { A } input I { f: ID! }"
+    )
     assert contract_violations(contract, "type Query { a: Int! } enum E { A B } input I { f: ID! }")
-    assert contract_violations(contract, "type Query { a: Int!  b(x: Int = 1): String } enum E { A B } "
-                                         "input I { f: ID! g: Int! }")
+    assert contract_violations(
+        contract, "type Query { a: Int!  b(x: Int = 1): String } enum E { A B } input I { f: ID! g: Int! }"
+    )

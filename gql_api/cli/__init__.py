@@ -16,8 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     serving = commands.add_parser("serve", help="start the HTTP server (embedded defaults when nothing is set)")
     serving.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
     serving.add_argument("--port", type=int, help="listen port (default PORT or 8080)")
-    serving.add_argument("--workers", type=int, default=1,
-                         help="processes sharing the port (SO_REUSEPORT); more than one needs MONGODB_URI")
+    serving.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); more than one needs MONGODB_URI",
+    )
     serving.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serving.set_defaults(run=serve.run)
 
@@ -28,11 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     dev_token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
     dev_token.set_defaults(run=tokens.dev_token)
 
-    commands.add_parser("worker", help="run the background worker alone (calendar sync, revocations)"
-                        ).set_defaults(run=worker.run)
+    commands.add_parser("worker", help="run the background worker alone (calendar sync, revocations)").set_defaults(
+        run=worker.run
+    )
 
-    rotate = commands.add_parser("rotate-keys", help="re-encrypt every stored token under the first key of "
-                                                     "TOKEN_ENCRYPTION_KEYS (safe to interrupt and run again)")
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt every stored token under the first key of "
+        "TOKEN_ENCRYPTION_KEYS (safe to interrupt and run again)",
+    )
     rotate.add_argument("--batch-size", type=int, default=100)
     rotate.set_defaults(run=keys.rotate)
 

@@ -51,8 +51,10 @@ def rotate(args: argparse.Namespace) -> int:
     except (StoreUnavailable, DecryptionError) as error:
         print(f"gql-api: {error}", file=sys.stderr)
         return 1
-    print(f"done: {total} token document(s) re-encrypted under key {vault.active_kid}; "
-          "older keys can now be removed from TOKEN_ENCRYPTION_KEYS")
+    print(
+        f"done: {total} token document(s) re-encrypted under key {vault.active_kid}; "
+        "older keys can now be removed from TOKEN_ENCRYPTION_KEYS"
+    )
     return 0
 
 

@@ -26,8 +26,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_format)
     if settings.uses_dev_auth and not is_loopback(settings.host):
-        raise ConfigError("dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
-                          f"before listening on {settings.host}")
+        raise ConfigError(
+            "dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
+            f"before listening on {settings.host}"
+        )
     if args.workers > 1:
         return _supervise(args, settings)
     for note in describe_dev_defaults(settings):
@@ -36,15 +38,21 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:  # runs once the store answered
-        log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz",
-                 settings.base_url)
+        log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz", settings.base_url)
 
     app.on_startup.append(announce)
     try:
         # SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), then the cleanup
         # hands back outbox and refresh leases and closes the clients.
-        web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None,
-                    shutdown_timeout=settings.shutdown_timeout_seconds, reuse_port=args.reuse_port or None)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log_class=AccessLogger,
+            print=None,
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            reuse_port=args.reuse_port or None,
+        )
     except StoreUnavailable as error:
         log.error("cannot start: %s", error)
         return 1
@@ -74,10 +82,21 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     """`serve --workers N`: N processes on one port, the kernel spreading connections among them. They
     share state only through MongoDB, so the in-memory store and the in-process sandbox are refused."""
     if not settings.mongodb_uri or settings.uses_sandbox:
-        raise ConfigError("--workers above 1 needs MONGODB_URI and a Cronofy (CRONOFY_CLIENT_ID): processes "
-                          "share nothing but the database")
-    command = [sys.executable, "-m", "gql_api", "serve", "--host", settings.host, "--port", str(settings.port),
-               "--reuse-port"]
+        raise ConfigError(
+            "--workers above 1 needs MONGODB_URI and a Cronofy (CRONOFY_CLIENT_ID): processes "
+            "share nothing but the database"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "gql_api",
+        "serve",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--reuse-port",
+    ]
     children = [subprocess.Popen(command) for _ in range(args.workers)]
     log.info("serving with %d processes on %s:%d", len(children), settings.host, settings.port)
 

@@ -12,8 +12,9 @@ def dev_token(args: argparse.Namespace) -> int:
     from ..auth import mint_dev_token
 
     try:
-        token = mint_dev_token(Settings.from_env(), args.user_id, email=args.email, name=args.name,
-                               ttl_seconds=args.ttl)
+        token = mint_dev_token(
+            Settings.from_env(), args.user_id, email=args.email, name=args.name, ttl_seconds=args.ttl
+        )
     except ValueError as error:
         print(f"gql-api: {error}", file=sys.stderr)
         return 2

@@ -80,9 +80,15 @@ class CronofyClient:
 
         if not idempotent:
             return await send()
-        policy = retrying(backoff=BACKOFF, retry_on=self._retryable, max_attempts=self._max_attempts,
-                          budget_seconds=self._retry_budget, retry_after=_retry_after, sleep=self._sleep,
-                          before_sleep=_log_retry)
+        policy = retrying(
+            backoff=BACKOFF,
+            retry_on=self._retryable,
+            max_attempts=self._max_attempts,
+            budget_seconds=self._retry_budget,
+            retry_after=_retry_after,
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+        )
         return await policy(send)
 
     def _retryable(self, error: BaseException) -> bool:
@@ -123,8 +129,13 @@ class CronofyClient:
             if readable:
                 return data
             raise CronofyUnavailable(f"Cronofy sent a body that is not JSON for {what}")
-        error = wire.error_for(response.status_code, data, what=what, token_endpoint=token_endpoint,
-                               retry_after=response.headers.get("Retry-After"))
+        error = wire.error_for(
+            response.status_code,
+            data,
+            what=what,
+            token_endpoint=token_endpoint,
+            retry_after=response.headers.get("Retry-After"),
+        )
         if isinstance(error, InvalidClient):
             log.error("Cronofy refused our client credentials (%s): check CRONOFY_CLIENT_ID/SECRET", what)
         raise error
@@ -144,5 +155,9 @@ def _retry_after(error: BaseException) -> float | None:
 
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
-    log.warning("cronofy call failed (%s); attempt %d, retrying in %.1f s", type(error).__name__,
-                state.attempt_number, state.upcoming_sleep)
+    log.warning(
+        "cronofy call failed (%s); attempt %d, retrying in %.1f s",
+        type(error).__name__,
+        state.attempt_number,
+        state.upcoming_sleep,
+    )

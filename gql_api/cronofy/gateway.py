@@ -62,9 +62,15 @@ class CronofyGateway:
         self.default_data_center = default_data_center
         self._api_override = api_url
         self._app_override = app_url
-        self._client = CronofyClient(timeout_seconds=timeout_seconds, max_attempts=max_attempts,
-                                     retry_budget_seconds=retry_budget_seconds, rate_budget=rate_budget,
-                                     observe=observe, sleep=sleep, transport=transport)
+        self._client = CronofyClient(
+            timeout_seconds=timeout_seconds,
+            max_attempts=max_attempts,
+            retry_budget_seconds=retry_budget_seconds,
+            rate_budget=rate_budget,
+            observe=observe,
+            sleep=sleep,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -102,21 +108,32 @@ class CronofyGateway:
         fields = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
         return await self._grant(fields, data_center, previous_refresh_token=refresh_token)
 
-    async def revoke(self, *, refresh_token: Secret | None = None, sub: str | None = None,
-                     data_center: str | None = None) -> None:
+    async def revoke(
+        self, *, refresh_token: Secret | None = None, sub: str | None = None, data_center: str | None = None
+    ) -> None:
         """Revoke with the refresh token, which cannot have expired (cronofy.md §3.5), or by `sub`,
         which ends every token of the account. Unknown tokens are fine: the answer is 200 anyway."""
         if (refresh_token is None) == (sub is None):
             raise ValueError("revoke with a refresh token or a sub")
         fields = {"token": refresh_token.reveal()} if refresh_token else {"sub": sub}
-        await self._client.call("POST", self._api(data_center) + "/oauth/token/revoke",
-                                json=self._token_request(fields), token_endpoint=True)
+        await self._client.call(
+            "POST",
+            self._api(data_center) + "/oauth/token/revoke",
+            json=self._token_request(fields),
+            token_endpoint=True,
+        )
 
-    async def _grant(self, fields: dict[str, str], data_center: str | None, *,
-                     previous_refresh_token: Secret | None) -> TokenGrant:
+    async def _grant(
+        self, fields: dict[str, str], data_center: str | None, *, previous_refresh_token: Secret | None
+    ) -> TokenGrant:
         # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
-        data = await self._client.call("POST", self._api(data_center) + "/oauth/token",
-                                       json=self._token_request(fields), token_endpoint=True, idempotent=False)
+        data = await self._client.call(
+            "POST",
+            self._api(data_center) + "/oauth/token",
+            json=self._token_request(fields),
+            token_endpoint=True,
+            idempotent=False,
+        )
         return wire.token_grant(data, previous_refresh_token=previous_refresh_token)
 
     def _token_request(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -128,25 +145,38 @@ class CronofyGateway:
         data = await self._client.call("GET", self._api(data_center) + "/v1/calendars", access_token=access_token)
         return wire.calendars(data)
 
-    async def upsert_event(self, *, access_token: Secret, calendar_id: str, event: CalendarEvent,
-                           data_center: str | None = None) -> None:
-        await self._client.call("POST", self._events_url(calendar_id, data_center), json=wire.event_body(event),
-                                access_token=access_token)
+    async def upsert_event(
+        self, *, access_token: Secret, calendar_id: str, event: CalendarEvent, data_center: str | None = None
+    ) -> None:
+        await self._client.call(
+            "POST", self._events_url(calendar_id, data_center), json=wire.event_body(event), access_token=access_token
+        )
 
-    async def delete_event(self, *, access_token: Secret, calendar_id: str, event_id: str,
-                           data_center: str | None = None) -> None:
-        await self._client.call("DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id},
-                                access_token=access_token)
+    async def delete_event(
+        self, *, access_token: Secret, calendar_id: str, event_id: str, data_center: str | None = None
+    ) -> None:
+        await self._client.call(
+            "DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id}, access_token=access_token
+        )
 
-    async def managed_events_since(self, *, access_token: Secret, since: datetime,
-                                   data_center: str | None = None) -> list[ManagedEvent]:
+    async def managed_events_since(
+        self, *, access_token: Secret, since: datetime, data_center: str | None = None
+    ) -> list[ManagedEvent]:
         """Our own events changed at or after `since`, deletions included (privacy notice §3: every
         read carries only_managed=true). Follows next_page, but only on this data center's API host."""
         api = self._api(data_center)
-        url: str | None = api + "/v1/events?" + urlencode({
-            "tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
-            "last_modified": wire.cronofy_time(since),
-        })
+        url: str | None = (
+            api
+            + "/v1/events?"
+            + urlencode(
+                {
+                    "tzid": "Etc/UTC",
+                    "only_managed": "true",
+                    "include_deleted": "true",
+                    "last_modified": wire.cronofy_time(since),
+                }
+            )
+        )
         events: list[ManagedEvent] = []
         for _ in range(MAX_EVENT_PAGES):
             if url is None:
@@ -155,17 +185,20 @@ class CronofyGateway:
             events += page
         raise CronofyUnavailable(f"Cronofy's events read did not end within {MAX_EVENT_PAGES} pages")
 
-    async def create_channel(self, *, access_token: Secret, callback_url: str,
-                             data_center: str | None = None) -> str:
+    async def create_channel(self, *, access_token: Secret, callback_url: str, data_center: str | None = None) -> str:
         """A push channel for our own events only; identical requests return the same channel."""
-        data = await self._client.call("POST", self._api(data_center) + "/v1/channels",
-                                       json={"callback_url": callback_url, "filters": {"only_managed": True}},
-                                       access_token=access_token)
+        data = await self._client.call(
+            "POST",
+            self._api(data_center) + "/v1/channels",
+            json={"callback_url": callback_url, "filters": {"only_managed": True}},
+            access_token=access_token,
+        )
         return wire.channel_id(data)
 
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None:
-        await self._client.call("DELETE", f"{self._api(data_center)}/v1/channels/{quote(channel_id, safe='')}",
-                                access_token=access_token)
+        await self._client.call(
+            "DELETE", f"{self._api(data_center)}/v1/channels/{quote(channel_id, safe='')}", access_token=access_token
+        )
 
     def _api(self, data_center: str | None) -> str:
         return self.hosts(data_center).api

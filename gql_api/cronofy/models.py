@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..domain.secrets import Secret
 
@@ -25,7 +25,7 @@ class TokenGrant:
     linking_profile: LinkingProfile | None = None
 
     def expires_at(self, now: datetime) -> datetime:
-        return datetime.fromtimestamp(now.timestamp() + self.expires_in, tz=timezone.utc)
+        return datetime.fromtimestamp(now.timestamp() + self.expires_in, tz=UTC)
 
 
 @dataclasses.dataclass(frozen=True)

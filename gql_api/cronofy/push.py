@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SIGNATURE_HEADER = "Cronofy-HMAC-SHA256"
 
@@ -38,5 +38,5 @@ def parse_notification(body: bytes) -> Notification:
     if isinstance(notification.get("changes_since"), str):
         changes_since = datetime.fromisoformat(notification["changes_since"].replace("Z", "+00:00"))
         if changes_since.tzinfo is None:
-            changes_since = changes_since.replace(tzinfo=timezone.utc)
+            changes_since = changes_since.replace(tzinfo=UTC)
     return Notification(type=notification["type"], changes_since=changes_since)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.secrets import Secret
@@ -28,8 +28,16 @@ from .errors import (
 )
 from .models import Attendee, CalendarEvent, CronofyCalendar, EventAttendee, LinkingProfile, ManagedEvent, TokenGrant
 
-OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-                          "unsupported_grant_type", "invalid_scope"})  # RFC 6749 §5.2
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)  # RFC 6749 §5.2
 MAX_EXPIRES_IN = 2_147_483_647  # cronofy.md §3.3
 USUAL_EXPIRES_IN = 3600
 MAX_RETRY_AFTER = 86_400.0
@@ -40,7 +48,7 @@ MAX_RETRY_AFTER = 86_400.0
 
 def cronofy_time(moment: datetime) -> str:
     """Whole-second UTC: Cronofy rejects non-zero milliseconds (cronofy.md §6.1)."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_body(event: CalendarEvent) -> dict[str, Any]:
@@ -88,15 +96,16 @@ def token_grant(data: Any, *, previous_refresh_token: Secret | None) -> TokenGra
             provider_name=_text(profile.get("provider_name")),
             profile_id=_text(profile.get("profile_id")),
             profile_name=_text(profile.get("profile_name")),
-        ) if isinstance(profile, dict) else None,
+        )
+        if isinstance(profile, dict)
+        else None,
     )
 
 
 def expires_in(value: Any) -> int:
     """Seconds, as Cronofy documents them (1..2**31-1); anything else gets the usual hour."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    elif isinstance(value, float) and value.is_integer():
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if digits or (isinstance(value, float) and value.is_integer()):
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_EXPIRES_IN:
         return value
@@ -112,8 +121,11 @@ def calendars(data: Any) -> list[CronofyCalendar]:
     items = data.get("calendars") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise CronofyUnavailable("Cronofy sent an unexpected calendars response")
-    return [calendar(item) for item in items
-            if isinstance(item, dict) and isinstance(item.get("calendar_id"), str) and item["calendar_id"]]
+    return [
+        calendar(item)
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("calendar_id"), str) and item["calendar_id"]
+    ]
 
 
 def calendar(item: dict) -> CronofyCalendar:
@@ -153,8 +165,11 @@ def managed_event(item: Any) -> ManagedEvent | None:
         location=_text(location.get("description")) if isinstance(location, dict) else None,
         start=instant(item.get("start")),
         end=instant(item.get("end")),
-        attendees=tuple(EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
-                        for a in attendees if isinstance(a, dict) and _text(a.get("email"))),
+        attendees=tuple(
+            EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
+            for a in attendees
+            if isinstance(a, dict) and _text(a.get("email"))
+        ),
     )
 
 
@@ -166,7 +181,7 @@ def instant(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def next_page(value: Any, api: str) -> str | None:
@@ -192,8 +207,9 @@ def _text(value: Any) -> str | None:
 # --- failures -----------------------------------------------------------------------------------
 
 
-def error_for(status: int, body: Any, *, what: str, token_endpoint: bool,
-              retry_after: str | None = None) -> CronofyError:
+def error_for(
+    status: int, body: Any, *, what: str, token_endpoint: bool, retry_after: str | None = None
+) -> CronofyError:
     """The typed error for a failed answer (cronofy.md §8.1). `body` is the decoded JSON, or None when
     the body was not JSON; `what` names the call ("POST /oauth/token") and is all the message says."""
     body = body if isinstance(body, dict) else {}
@@ -236,5 +252,5 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - (time.time() if now is None else now)))

@@ -67,16 +67,30 @@ def read_change(meeting: Meeting, copy_index: int, seen: SeenEvent) -> CalendarC
 
 def answers_on_host_event(meeting: Meeting, seen: SeenEvent) -> dict[int, ParticipantResponse]:
     """Answers that differ from what the meeting records; the organizer's own answer is not taken."""
-    return {i: answer for i, p in enumerate(meeting.participants) for email, answer in seen.answers
-            if email.lower() == p.email.lower() and not p.is_organizer and answer is not p.response}
+    return {
+        i: answer
+        for i, p in enumerate(meeting.participants)
+        for email, answer in seen.answers
+        if email.lower() == p.email.lower() and not p.is_organizer and answer is not p.response
+    }
 
 
 def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
     """The meeting fields the calendar's copy now says differently."""
-    shown: dict[str, Any] = {"title": seen.title, "description": seen.description or None,
-                             "location": seen.location, "start": seen.start, "end": seen.end}
-    current = {"title": meeting.title, "description": meeting.description, "location": meeting.location,
-               "start": meeting.start, "end": meeting.end}
+    shown: dict[str, Any] = {
+        "title": seen.title,
+        "description": seen.description or None,
+        "location": seen.location,
+        "start": seen.start,
+        "end": seen.end,
+    }
+    current = {
+        "title": meeting.title,
+        "description": meeting.description,
+        "location": meeting.location,
+        "start": meeting.start,
+        "end": meeting.end,
+    }
     edits = {name: value for name, value in shown.items() if value != current[name]}
     if "title" in edits and not (seen.title or "").strip():
         del edits["title"]

@@ -11,7 +11,7 @@ import dataclasses
 import enum
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class MeetingStatus(enum.Enum):
@@ -68,11 +68,20 @@ class CalendarCopy:
 
     def written_ok(self, version: int, fingerprint: str, now: datetime) -> CalendarCopy:
         """The calendar now holds `version`, whose content is `fingerprint`."""
-        return dataclasses.replace(self, synced_version=version, synced_at=now, attempt_version=0, attempts=0,
-                                   next_attempt_at=None, last_error=None, written=fingerprint)
+        return dataclasses.replace(
+            self,
+            synced_version=version,
+            synced_at=now,
+            attempt_version=0,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            written=fingerprint,
+        )
 
-    def attempt_failed(self, version: int, error: str, *, retry_in: timedelta | None, max_attempts: int,
-                       now: datetime) -> CalendarCopy:
+    def attempt_failed(
+        self, version: int, error: str, *, retry_in: timedelta | None, max_attempts: int, now: datetime
+    ) -> CalendarCopy:
         """One more failed attempt on `version`. A failure worth retrying (`retry_in` given) waits that
         long, until the budget of `max_attempts` is spent; any other failure is final for this version."""
         attempts = (self.attempts if self.attempt_version == version else 0) + 1
@@ -90,13 +99,14 @@ class CalendarCopy:
         return self.failed_version >= version
 
 
-def content_fingerprint(title: str | None, description: str | None, location: str | None,
-                        start: datetime | None, end: datetime | None) -> str:
+def content_fingerprint(
+    title: str | None, description: str | None, location: str | None, start: datetime | None, end: datetime | None
+) -> str:
     """What a calendar event says about a meeting, reduced to a short hash (our writes are whole
     seconds in UTC, and an empty description is no description)."""
 
     def moment(value: datetime | None) -> str | None:
-        return value.astimezone(timezone.utc).replace(microsecond=0).isoformat() if value else None
+        return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
 
     canonical = json.dumps([title or "", description or "", location or "", moment(start), moment(end)])
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -174,8 +184,10 @@ class Meeting:
 
     def next_due(self, now: datetime) -> datetime | None:
         """When calendar work on this meeting is next due: None when nothing is pending."""
-        waits = [self.copies[i].next_attempt_at if self.copies[i].attempt_version == self.version else None
-                 for i in self.pending_copies()]
+        waits = [
+            self.copies[i].next_attempt_at if self.copies[i].attempt_version == self.version else None
+            for i in self.pending_copies()
+        ]
         if not waits:
             return None
         return min(wait or now for wait in waits)
@@ -194,5 +206,7 @@ class Meeting:
         return [i for i, p in enumerate(self.participants) if p.copy == copy_index]
 
     def copy_on(self, connection_id: str, calendar_id: str) -> int | None:
-        return next((i for i, c in enumerate(self.copies)
-                     if c.connection_id == connection_id and c.calendar_id == calendar_id), None)
+        return next(
+            (i for i, c in enumerate(self.copies) if c.connection_id == connection_id and c.calendar_id == calendar_id),
+            None,
+        )

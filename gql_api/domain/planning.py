@@ -9,8 +9,9 @@ from .connections import CalendarConnection
 from .meetings import CalendarCopy, Delivery, MeetingParticipant
 
 
-def plan_copies(participants: Sequence[MeetingParticipant], active: Mapping[str, CalendarConnection]
-                ) -> tuple[list[MeetingParticipant], list[CalendarCopy]]:
+def plan_copies(
+    participants: Sequence[MeetingParticipant], active: Mapping[str, CalendarConnection]
+) -> tuple[list[MeetingParticipant], list[CalendarCopy]]:
     """Exactly one copy per participant. The host calendar is the organizer's ACTIVE connection, else the
     first participant's that has one; participants with their own ACTIVE connection get the event there,
     the others are invited on the host event; with no connection at all, NONE.
@@ -25,10 +26,12 @@ def plan_copies(participants: Sequence[MeetingParticipant], active: Mapping[str,
         connection = active.get(participant.user_id) if participant.user_id else None
         if connection is not None and connection.calendar is not None:
             owners[i] = len(copies)
-            copies.append(CalendarCopy(connection_id=connection.id, calendar_id=connection.calendar.id,
-                                       is_host=i == host))
+            copies.append(
+                CalendarCopy(connection_id=connection.id, calendar_id=connection.calendar.id, is_host=i == host)
+            )
     placed = [
-        dataclasses.replace(p, delivery=Delivery.OWN_CALENDAR, copy=owners[i]) if i in owners
+        dataclasses.replace(p, delivery=Delivery.OWN_CALENDAR, copy=owners[i])
+        if i in owners
         else dataclasses.replace(p, delivery=Delivery.INVITATION, copy=owners[host])
         for i, p in enumerate(participants)
     ]

@@ -71,13 +71,22 @@ class MeetingChanges:
 
     def given(self) -> dict[str, Any]:
         """The fields the client sent, with their values as sent."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                if getattr(self, field.name) is not UNCHANGED}
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not UNCHANGED
+        }
 
 
 def check_request(organizer: User, request: MeetingRequest) -> list[UserFacingError]:
-    errors = check_details(title=request.title, description=request.description, location=request.location,
-                           start=request.start, end=request.end, time_zone=request.time_zone)
+    errors = check_details(
+        title=request.title,
+        description=request.description,
+        location=request.location,
+        start=request.start,
+        end=request.end,
+        time_zone=request.time_zone,
+    )
     errors += check_participants(organizer, request.participants)
     key = request.idempotency_key
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -89,8 +98,11 @@ def check_changes(current: dict[str, Any], changes: MeetingChanges) -> list[User
     """Check the meeting as it would be after `changes` (`current`: its fields as stored now)."""
     given = changes.given()
     errors = check_details(**{**current, **given})
-    errors += [invalid(name, "This field cannot be null.") for name in MeetingChanges.REQUIRED
-               if name in given and given[name] is None]
+    errors += [
+        invalid(name, "This field cannot be null.")
+        for name in MeetingChanges.REQUIRED
+        if name in given and given[name] is None
+    ]
     return errors
 
 
@@ -99,8 +111,15 @@ def normalized_changes(changes: MeetingChanges) -> dict[str, Any]:
     return {name: _stored(name, value) for name, value in changes.given().items()}
 
 
-def check_details(*, title: str | None, description: str | None, location: str | None, start: datetime | None,
-                  end: datetime | None, time_zone: str | None) -> list[UserFacingError]:
+def check_details(
+    *,
+    title: str | None,
+    description: str | None,
+    location: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    time_zone: str | None,
+) -> list[UserFacingError]:
     errors = []
     if title is not None and not 1 <= len(title.strip()) <= MAX_TITLE:
         errors.append(invalid("title", f"The title needs 1 to {MAX_TITLE} characters."))
@@ -137,8 +156,12 @@ def check_participants(organizer: User, participants: Sequence[ParticipantReques
         seen_emails.add(email.lower())
         if participant.user_id is not None:
             if not participant.user_id.strip() or participant.user_id in seen_users:
-                errors.append(invalid(("participants", i, "user_id"),
-                                      "This user is already in the meeting (the organizer is added for you)."))
+                errors.append(
+                    invalid(
+                        ("participants", i, "user_id"),
+                        "This user is already in the meeting (the organizer is added for you).",
+                    )
+                )
             seen_users.add(participant.user_id)
         if participant.display_name is not None and len(participant.display_name) > MAX_DISPLAY_NAME:
             errors.append(invalid(("participants", i, "display_name"), f"Use at most {MAX_DISPLAY_NAME} characters."))

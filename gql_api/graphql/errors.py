@@ -43,8 +43,7 @@ class UserErrors(FieldExtension):
     def apply(self, field: StrawberryField) -> None:
         self._field = field  # its type (the payload) is read when first needed, once annotations resolve
 
-    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info,
-                            **kwargs: Any) -> Any:
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
         try:
             return await next_(source, info, **kwargs)
         except UserFacingError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 CONNECTION = "CalendarConnection"
 MEETING = "Meeting"
@@ -39,7 +39,7 @@ def decode_meeting_cursor(cursor: str) -> tuple[datetime, str] | None:
     if not _OBJECT_ID.match(raw_id) or not millis.lstrip("-").isdigit():
         return None
     try:
-        return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc), raw_id
+        return datetime.fromtimestamp(int(millis) / 1000, tz=UTC), raw_id
     except (ValueError, OverflowError, OSError):
         return None
 

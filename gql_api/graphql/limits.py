@@ -94,9 +94,13 @@ class GraphQLLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphQLLimits:
-        return cls(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
-                   max_tokens=settings.graphql_max_tokens, max_directives=settings.graphql_max_directives,
-                   max_cost=settings.graphql_max_cost)
+        return cls(
+            max_depth=settings.graphql_max_depth,
+            max_aliases=settings.graphql_max_aliases,
+            max_tokens=settings.graphql_max_tokens,
+            max_directives=settings.graphql_max_directives,
+            max_cost=settings.graphql_max_cost,
+        )
 
 
 class Measure(NamedTuple):
@@ -107,8 +111,12 @@ class Measure(NamedTuple):
 
     def __add__(self, other: Measure) -> Measure:  # type: ignore[override]
         """Siblings: the deeper one counts for depth; the rest add up."""
-        return Measure(max(self.depth, other.depth), self.aliases + other.aliases,
-                       self.directives + other.directives, self.cost + other.cost)
+        return Measure(
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.directives + other.directives,
+            self.cost + other.cost,
+        )
 
 
 NOTHING = Measure()
@@ -130,8 +138,9 @@ class _Measurer:
         own = len(operation.directives or ()) + sum(len(variable.directives or ()) for variable in variables)
         return measured._replace(directives=measured.directives + own)
 
-    def selections(self, selection_set: SelectionSetNode | None, parent: Any, page: int | None,
-                   introspection: bool) -> Measure:
+    def selections(
+        self, selection_set: SelectionSetNode | None, parent: Any, page: int | None, introspection: bool
+    ) -> Measure:
         total = NOTHING
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
@@ -178,8 +187,9 @@ class _Measurer:
         if is_list_type(get_nullable_type(definition.type)):
             length = page if page is not None else LIST_LENGTHS.get((parent.name, name), DEFAULT_LIST_LENGTH)
         weight = MUTATION_COST if parent is self.schema.get_root_type(OperationType.MUTATION) else 1
-        inner = self.selections(node.selection_set, get_named_type(definition.type), _page_size(node, definition),
-                                False)
+        inner = self.selections(
+            node.selection_set, get_named_type(definition.type), _page_size(node, definition), False
+        )
         return own + inner._replace(depth=1 + inner.depth, cost=length * (weight + inner.cost))
 
 
@@ -218,23 +228,47 @@ def limits_rule(limits: GraphQLLimits) -> type[ValidationRule]:
             for operation, measured in measure_operations(self.context.schema, node).items():
                 name = f"'{operation.name.value}'" if operation.name else "The operation"
                 if measured.depth > limits.max_depth:
-                    self.report_error(_limit_error(
-                        f"{name} is {measured.depth} fields deep; at most {limits.max_depth} are allowed.",
-                        operation, "MAX_DEPTH_EXCEEDED", depth=measured.depth, maxDepth=limits.max_depth))
+                    self.report_error(
+                        _limit_error(
+                            f"{name} is {measured.depth} fields deep; at most {limits.max_depth} are allowed.",
+                            operation,
+                            "MAX_DEPTH_EXCEEDED",
+                            depth=measured.depth,
+                            maxDepth=limits.max_depth,
+                        )
+                    )
                 if measured.aliases > limits.max_aliases:
-                    self.report_error(_limit_error(
-                        f"{name} uses {measured.aliases} aliases; at most {limits.max_aliases} are allowed.",
-                        operation, "MAX_ALIASES_EXCEEDED", aliases=measured.aliases, maxAliases=limits.max_aliases))
+                    self.report_error(
+                        _limit_error(
+                            f"{name} uses {measured.aliases} aliases; at most {limits.max_aliases} are allowed.",
+                            operation,
+                            "MAX_ALIASES_EXCEEDED",
+                            aliases=measured.aliases,
+                            maxAliases=limits.max_aliases,
+                        )
+                    )
                 if measured.directives > limits.max_directives:
-                    self.report_error(_limit_error(
-                        f"{name} uses {measured.directives} directives; at most {limits.max_directives} are allowed.",
-                        operation, "MAX_DIRECTIVES_EXCEEDED", directives=measured.directives,
-                        maxDirectives=limits.max_directives))
+                    self.report_error(
+                        _limit_error(
+                            f"{name} uses {measured.directives} directives; "
+                            f"at most {limits.max_directives} are allowed.",
+                            operation,
+                            "MAX_DIRECTIVES_EXCEEDED",
+                            directives=measured.directives,
+                            maxDirectives=limits.max_directives,
+                        )
+                    )
                 if measured.cost > limits.max_cost:
-                    self.report_error(_limit_error(
-                        f"{name} may return about {measured.cost} objects; at most {limits.max_cost} are allowed. "
-                        "Ask for smaller pages (`first`) or fewer nested lists.",
-                        operation, "MAX_COST_EXCEEDED", cost=measured.cost, maxCost=limits.max_cost))
+                    self.report_error(
+                        _limit_error(
+                            f"{name} may return about {measured.cost} objects; at most {limits.max_cost} are allowed. "
+                            "Ask for smaller pages (`first`) or fewer nested lists.",
+                            operation,
+                            "MAX_COST_EXCEEDED",
+                            cost=measured.cost,
+                            maxCost=limits.max_cost,
+                        )
+                    )
             return BREAK
 
     return GraphQLLimitsRule

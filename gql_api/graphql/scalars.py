@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -11,8 +11,8 @@ MIN_YEAR, MAX_YEAR = 1900, 9000  # far beyond any meeting, and safe from overflo
 
 def serialize_datetime(value: datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    utc = value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    utc = value.astimezone(UTC)
     return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
 
 
@@ -21,7 +21,7 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-11-24T09:30:00Z")
     try:
         parsed = datetime.fromisoformat(value)
-        parsed.astimezone(timezone.utc)  # instants at the edges of year 1 or 9999 do not exist in UTC
+        parsed.astimezone(UTC)  # instants at the edges of year 1 or 9999 do not exist in UTC
     except (ValueError, OverflowError):
         raise ValueError(f"DateTime is not an ISO 8601 instant: {value[:40]!r}") from None
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:

@@ -28,8 +28,14 @@ log = logging.getLogger("gql_api.graphql")
 
 
 class AppSchema(strawberry.Schema):
-    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,
-                      context_value: Any | None = None, *args: Any, **kwargs: Any) -> StrawberryExecutionResult:
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> StrawberryExecutionResult:
         """Masks once more after Strawberry: when an exception escapes an extension, Strawberry builds
         the error result outside the extensions, so MaskErrors never sees it."""
         result = await super().execute(query, variable_values, context_value, *args, **kwargs)
@@ -49,15 +55,23 @@ class AppSchema(strawberry.Schema):
             if should_mask(error):
                 original = error.original_error
                 assert original is not None
-                log.error("Unexpected error in GraphQL operation %r at %s (request %s)", operation,
-                          ".".join(map(str, error.path or ())) or "(no path)", rid,
-                          exc_info=(type(original), original, original.__traceback__),
-                          extra={"request_id": rid, "operation": operation})
+                log.error(
+                    "Unexpected error in GraphQL operation %r at %s (request %s)",
+                    operation,
+                    ".".join(map(str, error.path or ())) or "(no path)",
+                    rid,
+                    exc_info=(type(original), original, original.__traceback__),
+                    extra={"request_id": rid, "operation": operation},
+                )
             else:
                 code = (error.extensions or {}).get("code")
-                log.log(logging.INFO if code == UNAUTHENTICATED else logging.DEBUG,
-                        "GraphQL request refused (request %s): %s", rid, error.message[:300],
-                        extra={"request_id": rid, "operation": operation, "code": code})
+                log.log(
+                    logging.INFO if code == UNAUTHENTICATED else logging.DEBUG,
+                    "GraphQL request refused (request %s): %s",
+                    rid,
+                    error.message[:300],
+                    extra={"request_id": rid, "operation": operation, "code": code},
+                )
 
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> strawberry.Schema:

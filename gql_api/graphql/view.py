@@ -55,8 +55,9 @@ class AppGraphQLView(GraphQLView[Context, None]):
             user = request.app[AUTHENTICATOR].authenticate(request.headers.get("Authorization"))
         except AuthenticationError as error:
             auth_error = str(error)
-        return Context(request=request, response=response, services=request.app[RUNTIME].services, user=user,
-                       auth_error=auth_error)
+        return Context(
+            request=request, response=response, services=request.app[RUNTIME].services, user=user, auth_error=auth_error
+        )
 
     async def get_sub_response(self, request: web.Request) -> web.Response:
         response = web.Response()

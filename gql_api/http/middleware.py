@@ -108,12 +108,14 @@ def _preflight(request: web.Request, origin: str | None, allowed: bool) -> web.R
     _vary(headers, "Origin")
     if not allowed:
         return web.Response(status=403, text="This origin may not call the API from a browser.", headers=headers)
-    headers.update({
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": CORS_METHODS,
-        "Access-Control-Allow-Headers": CORS_HEADERS,
-        "Access-Control-Max-Age": CORS_MAX_AGE,
-    })
+    headers.update(
+        {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": CORS_METHODS,
+            "Access-Control-Allow-Headers": CORS_HEADERS,
+            "Access-Control-Max-Age": CORS_MAX_AGE,
+        }
+    )
     return web.Response(status=204, headers=headers)
 
 

@@ -22,6 +22,13 @@ def setup_routes(app: web.Application, settings: Settings) -> None:
     if not settings.allowed_redirect_uris:
         app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
     if settings.uses_sandbox:
-        app.add_subapp(SANDBOX_PATH, create_sandbox_app(SandboxConfig(
-            client_id=settings.client_id, client_secret=settings.client_secret,
-            redirect_uris=settings.redirect_uris)))
+        app.add_subapp(
+            SANDBOX_PATH,
+            create_sandbox_app(
+                SandboxConfig(
+                    client_id=settings.client_id,
+                    client_secret=settings.client_secret,
+                    redirect_uris=settings.redirect_uris,
+                )
+            ),
+        )

@@ -13,10 +13,19 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = _logged_path(request)
         self.logger.info(
-            "%s %s %s", request.method, path, response.status,
-            extra={"request_id": request.get(REQUEST_ID), "operation": request.get(OPERATION),
-                   "method": request.method, "path": path, "status": response.status,
-                   "duration_ms": round(time * 1000, 1), "remote": request.remote},
+            "%s %s %s",
+            request.method,
+            path,
+            response.status,
+            extra={
+                "request_id": request.get(REQUEST_ID),
+                "operation": request.get(OPERATION),
+                "method": request.method,
+                "path": path,
+                "status": response.status,
+                "duration_ms": round(time * 1000, 1),
+                "remote": request.remote,
+            },
         )
 
 

@@ -21,22 +21,39 @@ _CRONOFY_PATHS = [
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.graphql_requests = Counter("graphql_requests", "GraphQL operations served, by outcome",
-                                        ["operation", "outcome"], registry=self.registry)
-        self.graphql_seconds = Histogram("graphql_request_seconds", "GraphQL operation latency",
-                                         ["operation"], registry=self.registry)
-        self.cronofy_calls = Counter("cronofy_calls", "Calls to Cronofy, by endpoint and HTTP status (0: no answer)",
-                                     ["method", "endpoint", "status"], registry=self.registry)
-        self.cronofy_seconds = Histogram("cronofy_call_seconds", "Cronofy call latency", ["method", "endpoint"],
-                                         registry=self.registry)
-        self.refreshes = Counter("cronofy_token_refreshes", "Access-token refreshes, by result", ["result"],
-                                 registry=self.registry)
-        self.webhooks = Counter("cronofy_webhooks", "Cronofy push notifications received, by type and answer",
-                                ["type", "status"], registry=self.registry)
-        self.outbox_depth = Gauge("outbox_pending_meetings", "Meetings with calendar work due or backing off",
-                                  registry=self.registry)
-        self.outbox_age = Gauge("outbox_oldest_due_seconds", "How long the oldest due calendar work has waited",
-                                registry=self.registry)
+        self.graphql_requests = Counter(
+            "graphql_requests",
+            "GraphQL operations served, by outcome",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.graphql_seconds = Histogram(
+            "graphql_request_seconds", "GraphQL operation latency", ["operation"], registry=self.registry
+        )
+        self.cronofy_calls = Counter(
+            "cronofy_calls",
+            "Calls to Cronofy, by endpoint and HTTP status (0: no answer)",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.cronofy_seconds = Histogram(
+            "cronofy_call_seconds", "Cronofy call latency", ["method", "endpoint"], registry=self.registry
+        )
+        self.refreshes = Counter(
+            "cronofy_token_refreshes", "Access-token refreshes, by result", ["result"], registry=self.registry
+        )
+        self.webhooks = Counter(
+            "cronofy_webhooks",
+            "Cronofy push notifications received, by type and answer",
+            ["type", "status"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "outbox_pending_meetings", "Meetings with calendar work due or backing off", registry=self.registry
+        )
+        self.outbox_age = Gauge(
+            "outbox_oldest_due_seconds", "How long the oldest due calendar work has waited", registry=self.registry
+        )
         self._operations: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

@@ -28,7 +28,7 @@ from . import parse_events, times
 from .calendars import User
 from .control import CONTROL_PREFIX, bad_request, json_object
 from .keys import SANDBOX_PUSHER, SANDBOX_STATE
-from .model import Conflict, Event, Notification, NotFound, Push
+from .model import Conflict, Event, NotFound, Notification, Push
 from .render import control_event_json, time_json
 
 RESPONSES = ("accepted", "declined", "tentative", "needs_action")
@@ -86,9 +86,7 @@ async def edit(request: web.Request) -> web.Response:
         raise bad_request("give at least one of summary, description and location")
     return await _acted(
         request,
-        lambda user: user.edit(
-            calendar_id, event_ref, summary=summary, description=description, location=location
-        ),
+        lambda user: user.edit(calendar_id, event_ref, summary=summary, description=description, location=location),
     )
 
 

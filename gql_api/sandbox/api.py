@@ -1,10 +1,10 @@
 """Cronofy's `/v1` endpoints, called with a user's bearer access token.
 
-    GET    /v1/profiles, /v1/userinfo, /v1/calendars
-    POST   /v1/calendars/{calendar_id}/events     upsert the app's event (202)
-    DELETE /v1/calendars/{calendar_id}/events     delete the app's event (202)
-    GET    /v1/events                             read events; `next_page` links to /v1/events/pages/{token}
-    POST   /v1/channels, GET /v1/channels, DELETE /v1/channels/{channel_id}
+GET    /v1/profiles, /v1/userinfo, /v1/calendars
+POST   /v1/calendars/{calendar_id}/events     upsert the app's event (202)
+DELETE /v1/calendars/{calendar_id}/events     delete the app's event (202)
+GET    /v1/events                             read events; `next_page` links to /v1/events/pages/{token}
+POST   /v1/channels, GET /v1/channels, DELETE /v1/channels/{channel_id}
 """
 
 from __future__ import annotations
@@ -199,7 +199,9 @@ async def create_channel(request: web.Request) -> web.StreamResponse:
         return _unprocessable(errors)
     assert wanted is not None
     try:
-        channel, created = state.channels.create(account.sub, wanted.callback_url, wanted.calendar_ids, wanted.only_managed)
+        channel, created = state.channels.create(
+            account.sub, wanted.callback_url, wanted.calendar_ids, wanted.only_managed
+        )
     except TooManyChannels:
         return _unprocessable(parse_channels.too_many_channels_errors(MAX_CHANNELS))
     response = web.json_response({"channel": channel_json(channel)})

@@ -30,8 +30,8 @@ from .model import (
     Conflict,
     Event,
     EventChange,
-    Notification,
     NotFound,
+    Notification,
     PagedRead,
     Push,
     new_event_uid,
@@ -165,17 +165,24 @@ class User:
         self._channels = channels
         self._clock = clock
 
-    def move(self, calendar_id: str, event_ref: str, start: EventTime, end: EventTime,
-             tzid: str | None = None) -> tuple[Event, list[Push]]:
+    def move(
+        self, calendar_id: str, event_ref: str, start: EventTime, end: EventTime, tzid: str | None = None
+    ) -> tuple[Event, list[Push]]:
         account, event = self._live_event(calendar_id, event_ref)
         event.start, event.end = start, end
         if tzid is not None:
             event.tzid = tzid
         return event, self._changed(account, event, "upsert")
 
-    def edit(self, calendar_id: str, event_ref: str, *, summary: str | None = None,
-             description: str | None = None, location: dict[str, str] | None = None,
-             ) -> tuple[Event, list[Push]]:
+    def edit(
+        self,
+        calendar_id: str,
+        event_ref: str,
+        *,
+        summary: str | None = None,
+        description: str | None = None,
+        location: dict[str, str] | None = None,
+    ) -> tuple[Event, list[Push]]:
         account, event = self._live_event(calendar_id, event_ref)
         if summary is not None:
             event.summary = summary

@@ -17,8 +17,8 @@ from .model import (
     MAX_CHANNELS,
     Channel,
     EventChange,
-    Notification,
     NotFound,
+    Notification,
     Push,
     TooManyChannels,
 )

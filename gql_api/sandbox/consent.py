@@ -239,7 +239,9 @@ async def show_relink(request: web.Request) -> web.Response:
 async def relink(request: web.Request) -> web.Response:
     account = _relinked_account(request)
     request.app[SANDBOX_PUSHER].deliver_later(request.app[SANDBOX_STATE].user.reconnect(account))
-    content = f"<h1>Calendar reconnected</h1><p><code>{html.escape(account.profile_name)}</code> is connected again.</p>"
+    content = (
+        f"<h1>Calendar reconnected</h1><p><code>{html.escape(account.profile_name)}</code> is connected again.</p>"
+    )
     return _html_page("Calendar reconnected", content)
 
 

@@ -71,9 +71,18 @@ async def expire_tokens(request: web.Request) -> web.Response:
 
 
 _CONFIGURABLE = (
-    "access_token_ttl", "code_ttl", "rotate_refresh_tokens", "events_page_size",
-    "signing_secrets", "push_timeout", "push_duplicates", "push_drops",
-    "rate_limit_per_second", "rate_limit_per_minute", "rate_limit_retry_after", "redirect_uris",
+    "access_token_ttl",
+    "code_ttl",
+    "rotate_refresh_tokens",
+    "events_page_size",
+    "signing_secrets",
+    "push_timeout",
+    "push_duplicates",
+    "push_drops",
+    "rate_limit_per_second",
+    "rate_limit_per_minute",
+    "rate_limit_retry_after",
+    "redirect_uris",
 )
 
 

@@ -59,7 +59,9 @@ def parse_channel(body: Any, calendar_ids: Collection[str]) -> tuple[ChannelRequ
         else:
             unknown = [c for c in wanted if c not in calendar_ids]
             if unknown:
-                problems.add("filters.calendar_ids", "not_found", f"not calendars of this account: {', '.join(unknown)}")
+                problems.add(
+                    "filters.calendar_ids", "not_found", f"not calendars of this account: {', '.join(unknown)}"
+                )
 
     if problems.errors:
         return None, problems.errors

@@ -57,7 +57,9 @@ class EventWrite:
 
 def readonly_calendar_errors() -> Errors:
     problems = Problems()
-    problems.add("calendar_id", "calendar_readonly", "the calendar is read-only or deleted: events cannot be written to it")
+    problems.add(
+        "calendar_id", "calendar_readonly", "the calendar is read-only or deleted: events cannot be written to it"
+    )
     return problems.errors
 
 

@@ -33,8 +33,7 @@ MAX_BACKGROUND_DELIVERIES = 256
 def sign(body: bytes, secrets: Iterable[str]) -> str:
     """The `Cronofy-HMAC-SHA256` value: base64 HMAC-SHA256 of the raw body per secret, comma-joined."""
     return ",".join(
-        base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
-        for secret in secrets
+        base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii") for secret in secrets
     )
 
 
@@ -131,8 +130,11 @@ class Pusher:
         timeout = aiohttp.ClientTimeout(total=self.state.config.push_timeout)
         try:
             async with session.post(
-                record.callback_url, data=record.body.encode("utf-8"), headers=headers,
-                timeout=timeout, allow_redirects=False,
+                record.callback_url,
+                data=record.body.encode("utf-8"),
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
             ) as response:
                 record.status = response.status  # the body is not read: Cronofy only looks at the status
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError):

@@ -28,5 +28,13 @@ class Services:
     revocations: Revocations
 
 
-__all__ = ["CalendarAccess", "CalendarChanges", "CalendarWrites", "Linking", "Meetings", "PushChannels",
-           "Revocations", "Services"]
+__all__ = [
+    "CalendarAccess",
+    "CalendarChanges",
+    "CalendarWrites",
+    "Linking",
+    "Meetings",
+    "PushChannels",
+    "Revocations",
+    "Services",
+]

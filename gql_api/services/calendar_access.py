@@ -33,11 +33,19 @@ RELINK_MESSAGE = "The calendar needs relinking: link the same account again to r
 
 
 class CalendarAccess:
-    def __init__(self, *, credentials: CredentialRepository, meetings: MeetingRepository, gateway: CalendarGateway,
-                 clock: Clock, owner: str, refresh_margin: timedelta = timedelta(minutes=5),
-                 refresh_lease: timedelta = timedelta(seconds=30),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 on_refresh: Callable[[str], None] = lambda result: None) -> None:
+    def __init__(
+        self,
+        *,
+        credentials: CredentialRepository,
+        meetings: MeetingRepository,
+        gateway: CalendarGateway,
+        clock: Clock,
+        owner: str,
+        refresh_margin: timedelta = timedelta(minutes=5),
+        refresh_lease: timedelta = timedelta(seconds=30),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_refresh: Callable[[str], None] = lambda result: None,
+    ) -> None:
         self._credentials = credentials
         self._meetings = meetings
         self._gateway = gateway
@@ -103,8 +111,9 @@ class CalendarAccess:
                 if _changed(stored, used):
                     return stored  # refreshed meanwhile by someone else
                 now = self._clock()
-                if await self._credentials.take_refresh_lease(connection.id, owner=self._owner, now=now,
-                                                              until=now + self._refresh_lease):
+                if await self._credentials.take_refresh_lease(
+                    connection.id, owner=self._owner, now=now, until=now + self._refresh_lease
+                ):
                     break
                 await self._sleep(LEASE_POLL_SECONDS)
             else:

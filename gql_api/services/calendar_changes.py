@@ -31,16 +31,30 @@ CLOCK_SKEW = timedelta(minutes=1)  # read a little before the last sync: Cronofy
 RETRY_READ = timedelta(seconds=30)
 MAX_READS_IN_A_ROW = 5
 MAX_VERSION_RACES = 3
-ANSWERS = {"accepted": ParticipantResponse.ACCEPTED, "declined": ParticipantResponse.DECLINED,
-           "tentative": ParticipantResponse.TENTATIVE, "needs_action": ParticipantResponse.NEEDS_ACTION}
+ANSWERS = {
+    "accepted": ParticipantResponse.ACCEPTED,
+    "declined": ParticipantResponse.DECLINED,
+    "tentative": ParticipantResponse.TENTATIVE,
+    "needs_action": ParticipantResponse.NEEDS_ACTION,
+}
 
 Claimed = tuple[CalendarConnection, ChangeReading]
 
 
 class CalendarChanges:
-    def __init__(self, *, reads: ChangeReadRepository, meetings: MeetingRepository, access: CalendarAccess,
-                 channels: PushChannels, gateway: CalendarGateway, clock: Clock, background: BackgroundTasks,
-                 owner: str, reconcile_every: timedelta | None) -> None:
+    def __init__(
+        self,
+        *,
+        reads: ChangeReadRepository,
+        meetings: MeetingRepository,
+        access: CalendarAccess,
+        channels: PushChannels,
+        gateway: CalendarGateway,
+        clock: Clock,
+        background: BackgroundTasks,
+        owner: str,
+        reconcile_every: timedelta | None,
+    ) -> None:
         self._reads = reads
         self._meetings = meetings
         self._access = access
@@ -93,15 +107,21 @@ class CalendarChanges:
         """One read under the lease, then give it back; False when more changes were noted meanwhile."""
         connection, reading = claimed
         synced_at, retry_at = await self._sync(connection, reading)
-        return await self._reads.finish_sync(connection.id, owner=self._owner, requests_seen=reading.requests_seen,
-                                             synced_at=synced_at, retry_at=retry_at)
+        return await self._reads.finish_sync(
+            connection.id,
+            owner=self._owner,
+            requests_seen=reading.requests_seen,
+            synced_at=synced_at,
+            retry_at=retry_at,
+        )
 
     async def _claim(self, connection_id: str | None) -> Claimed | None:
         now = self._clock()
         return await self._reads.claim_sync(owner=self._owner, now=now, until=now + LEASE, connection_id=connection_id)
 
-    async def _sync(self, connection: CalendarConnection, reading: ChangeReading
-                    ) -> tuple[datetime | None, datetime | None]:
+    async def _sync(
+        self, connection: CalendarConnection, reading: ChangeReading
+    ) -> tuple[datetime | None, datetime | None]:
         """Open the channel if there is none yet, else read and apply changes: (when it synced, None if
         not; when to try again, None if not needed)."""
         try:
@@ -120,8 +140,9 @@ class CalendarChanges:
         since = min(filter(None, (changes_since, (connection.last_synced_at or connection.linked_at) - CLOCK_SKEW)))
 
         async def read(access_token: Secret, data_center: str) -> list[ManagedEvent]:
-            return await self._gateway.managed_events_since(access_token=access_token, since=since,
-                                                            data_center=data_center)
+            return await self._gateway.managed_events_since(
+                access_token=access_token, since=since, data_center=data_center
+            )
 
         for event in await self._access.call(connection.id, read):
             await self._apply(connection, event)
@@ -154,13 +175,19 @@ class CalendarChanges:
             await self._meetings.set_responses(meeting, dict(change.answers))
         if not change.edits:
             return True
-        return await self._meetings.take_calendar_change(meeting, copy_index=index, fields=dict(change.edits),
-                                                         changed_at=seen.updated or now, now=now)
+        return await self._meetings.take_calendar_change(
+            meeting, copy_index=index, fields=dict(change.edits), changed_at=seen.updated or now, now=now
+        )
 
 
 def seen_event(event: ManagedEvent) -> SeenEvent:
     return SeenEvent(
-        deleted=event.deleted, updated=event.updated, title=event.summary, description=event.description,
-        location=event.location, start=event.start, end=event.end,
+        deleted=event.deleted,
+        updated=event.updated,
+        title=event.summary,
+        description=event.description,
+        location=event.location,
+        start=event.start,
+        end=event.end,
         answers=tuple((a.email, ANSWERS[a.status]) for a in event.attendees if a.status in ANSWERS),
     )

@@ -47,8 +47,18 @@ class Outcome:
 
 
 class CalendarWrites:
-    def __init__(self, *, outbox: OutboxRepository, access: CalendarAccess, gateway: CalendarGateway, clock: Clock,
-                 background: BackgroundTasks, owner: str, max_attempts: int, lease: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        outbox: OutboxRepository,
+        access: CalendarAccess,
+        gateway: CalendarGateway,
+        clock: Clock,
+        background: BackgroundTasks,
+        owner: str,
+        max_attempts: int,
+        lease: timedelta,
+    ) -> None:
         self._outbox = outbox
         self._access = access
         self._gateway = gateway
@@ -80,21 +90,37 @@ class CalendarWrites:
         due = meeting.due_copies(self._clock())
         # Every copy at once: the answer waits for the slowest calendar, not for their sum.
         outcomes = await asyncio.gather(*(self._apply(meeting, meeting.copies[i]) for i in due))
-        results = {i: self._after(meeting, meeting.copies[i], outcome) for i, outcome in zip(due, outcomes, strict=True)}
+        results = {
+            i: self._after(meeting, meeting.copies[i], outcome) for i, outcome in zip(due, outcomes, strict=True)
+        }
         done = meeting.with_copies(results)
-        if not await self._outbox.finish(meeting.id, results, owner=self._owner, seen_version=meeting.version,
-                                         next_due=done.next_due(self._clock()), now=self._clock()):
+        if not await self._outbox.finish(
+            meeting.id,
+            results,
+            owner=self._owner,
+            seen_version=meeting.version,
+            next_due=done.next_due(self._clock()),
+            now=self._clock(),
+        ):
             log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
         return done
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:
         async def write(access_token: Secret, data_center: str) -> None:
             if meeting.status is MeetingStatus.CANCELLED:
-                await self._gateway.delete_event(access_token=access_token, calendar_id=copy.calendar_id,
-                                                 event_id=meeting.event_id, data_center=data_center)
+                await self._gateway.delete_event(
+                    access_token=access_token,
+                    calendar_id=copy.calendar_id,
+                    event_id=meeting.event_id,
+                    data_center=data_center,
+                )
             else:
-                await self._gateway.upsert_event(access_token=access_token, calendar_id=copy.calendar_id,
-                                                 event=event_of(meeting, copy), data_center=data_center)
+                await self._gateway.upsert_event(
+                    access_token=access_token,
+                    calendar_id=copy.calendar_id,
+                    event=event_of(meeting, copy),
+                    data_center=data_center,
+                )
 
         try:
             await self._access.call(copy.connection_id, write)
@@ -124,12 +150,19 @@ class CalendarWrites:
             return copy.written_ok(meeting.version, meeting.fingerprint, now)
         attempts = (copy.attempts if copy.attempt_version == meeting.version else 0) + 1
         failed = copy.attempt_failed(
-            meeting.version, outcome.error, max_attempts=self._max_attempts, now=now,
+            meeting.version,
+            outcome.error,
+            max_attempts=self._max_attempts,
+            now=now,
             retry_in=BACKOFF.after(attempts, retry_after=outcome.retry_after) if outcome.retry else None,
         )
         if failed.failed_for_good(meeting.version):
-            log.warning("meeting %s: a calendar copy failed for good after %d attempt(s): %s",
-                        meeting.id, failed.attempts, outcome.error)
+            log.warning(
+                "meeting %s: a calendar copy failed for good after %d attempt(s): %s",
+                meeting.id,
+                failed.attempts,
+                outcome.error,
+            )
         return failed
 
 

@@ -68,8 +68,9 @@ class Linking:
             raise UserFacingError(ErrorCode.INVALID_REDIRECT_URI, "This redirect URI is not allowed.", ["redirect_uri"])
         now = self._clock()
         expires_at = now + self._state_ttl
-        state = await self._link_states.create(user_id=user.id, redirect_uri=redirect_uri,
-                                               data_center=self._data_center, now=now, expires_at=expires_at)
+        state = await self._link_states.create(
+            user_id=user.id, redirect_uri=redirect_uri, data_center=self._data_center, now=now, expires_at=expires_at
+        )
         url = self._gateway.authorization_url(
             redirect_uri=redirect_uri,
             state=state,
@@ -80,8 +81,7 @@ class Linking:
 
     async def link(self, user: User, *, code: str, state: str) -> CalendarConnection:
         if not code.strip() or len(code) > MAX_CODE_LENGTH:
-            raise UserFacingError(ErrorCode.INVALID_INPUT, "The authorization code is missing or malformed.",
-                                  ["code"])
+            raise UserFacingError(ErrorCode.INVALID_INPUT, "The authorization code is missing or malformed.", ["code"])
         if not state.strip() or len(state) > MAX_STATE_LENGTH:
             raise UserFacingError(ErrorCode.INVALID_STATE, INVALID_STATE, ["state"])
         link_state = await self._link_states.consume(state, user_id=user.id, now=self._clock())
@@ -89,12 +89,15 @@ class Linking:
             raise UserFacingError(ErrorCode.INVALID_STATE, INVALID_STATE, ["state"])
 
         try:
-            grant = await self._gateway.exchange_code(code=code, redirect_uri=link_state.redirect_uri,
-                                                      data_center=link_state.data_center)
+            grant = await self._gateway.exchange_code(
+                code=code, redirect_uri=link_state.redirect_uri, data_center=link_state.data_center
+            )
         except InvalidGrant:
-            raise UserFacingError(ErrorCode.AUTHORIZATION_REJECTED,
-                                  "Cronofy did not accept this authorization; please link the calendar again.",
-                                  ["code"]) from None
+            raise UserFacingError(
+                ErrorCode.AUTHORIZATION_REJECTED,
+                "Cronofy did not accept this authorization; please link the calendar again.",
+                ["code"],
+            ) from None
         except CronofyError as exc:
             log.warning("code exchange failed: %s", exc)
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
@@ -103,12 +106,14 @@ class Linking:
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE)
         if await self._connections.sub_linked_by_another_user(grant.sub, user.id):
             # Cronofy shares one credential per account: two owners would revoke each other on unlink.
-            raise UserFacingError(ErrorCode.NOT_ALLOWED,
-                                  "This calendar account is already linked to another user of the platform.")
+            raise UserFacingError(
+                ErrorCode.NOT_ALLOWED, "This calendar account is already linked to another user of the platform."
+            )
 
         try:
-            calendars = await self._gateway.list_calendars(access_token=grant.access_token,
-                                                           data_center=link_state.data_center)
+            calendars = await self._gateway.list_calendars(
+                access_token=grant.access_token, data_center=link_state.data_center
+            )
         except CronofyError as exc:
             log.warning("listing calendars after the code exchange failed: %s", exc)
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
@@ -130,7 +135,8 @@ class Linking:
         if replaced is not None and replaced != grant.refresh_token:
             # A relink replaced a grant we will never use again: it must not stay alive at Cronofy.
             await self._revocations.attempt_soon(
-                await self._revocations.record(refresh_token=replaced, data_center=link_state.data_center))
+                await self._revocations.record(refresh_token=replaced, data_center=link_state.data_center)
+            )
         if connection.channel_id is None:
             await self._channels.open_soon(connection, grace=CHANNEL_GRACE_SECONDS)
         # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
@@ -145,7 +151,8 @@ class Linking:
         # Order matters: owe the revocation durably, then forget the credential, then try to pay.
         # By sub as well: that also ends a grant that a concurrent refresh may just have rotated.
         revocation = await self._revocations.record(
-            refresh_token=await self._connections.refresh_token_of(connection.id), sub=connection.sub,
+            refresh_token=await self._connections.refresh_token_of(connection.id),
+            sub=connection.sub,
             data_center=connection.data_center,
         )
         await self._channels.close(connection)

@@ -26,8 +26,16 @@ class MeetingPage:
 
 
 class Meetings:
-    def __init__(self, *, meetings: MeetingRepository, outbox: OutboxRepository, connections: ConnectionRepository,
-                 writes: CalendarWrites, clock: Clock, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        meetings: MeetingRepository,
+        outbox: OutboxRepository,
+        connections: ConnectionRepository,
+        writes: CalendarWrites,
+        clock: Clock,
+        grace_seconds: float,
+    ) -> None:
         self._meetings = meetings
         self._outbox = outbox
         self._connections = connections
@@ -41,9 +49,16 @@ class Meetings:
     async def get(self, user: User, meeting_id: str) -> Meeting | None:
         return await self._meetings.for_participant(user.id, meeting_id)
 
-    async def page(self, user: User, *, first: int | None, after: tuple[datetime, str] | None,
-                   status: MeetingStatus | None, ends_from: datetime | None, starts_before: datetime | None
-                   ) -> MeetingPage:
+    async def page(
+        self,
+        user: User,
+        *,
+        first: int | None,
+        after: tuple[datetime, str] | None,
+        status: MeetingStatus | None,
+        ends_from: datetime | None,
+        starts_before: datetime | None,
+    ) -> MeetingPage:
         """Keyset pages by (start, id); `after` is the position of the last meeting already seen."""
         first = DEFAULT_PAGE if first is None else first
         if not 1 <= first <= MAX_PAGE:
@@ -51,8 +66,9 @@ class Meetings:
         for name, moment in (("from", ends_from), ("to", starts_before)):
             if moment is not None and moment.tzinfo is None:
                 raise BadArgument(f"`filter.{name}` needs an explicit UTC offset.")
-        found = await self._meetings.page_for_participant(user.id, limit=first + 1, after=after, status=status,
-                                                          ends_from=ends_from, starts_before=starts_before)
+        found = await self._meetings.page_for_participant(
+            user.id, limit=first + 1, after=after, status=status, ends_from=ends_from, starts_before=starts_before
+        )
         return MeetingPage(meetings=found[:first], has_next_page=len(found) > first)
 
     async def schedule(self, user: User, request: MeetingRequest) -> Meeting:
@@ -66,23 +82,43 @@ class Meetings:
                 return earlier
 
         active = await self._connections.active_for_users(
-            [user.id] + [p.user_id for p in request.participants if p.user_id])
+            [user.id] + [p.user_id for p in request.participants if p.user_id]
+        )
         organizer_email = user.email or (active[user.id].profile_name if user.id in active else None)
         if not organizer_email:
-            raise UserFacingError(ErrorCode.NOT_ALLOWED,
-                                  "Your account has no e-mail address to send meeting invitations from.")
-        everyone = [MeetingParticipant(email=organizer_email, user_id=user.id, display_name=user.name,
-                                       is_organizer=True, response=ParticipantResponse.ACCEPTED)]
-        everyone += [MeetingParticipant(email=p.email.strip(), user_id=p.user_id or None,
-                                        display_name=p.display_name or None) for p in request.participants]
+            raise UserFacingError(
+                ErrorCode.NOT_ALLOWED, "Your account has no e-mail address to send meeting invitations from."
+            )
+        everyone = [
+            MeetingParticipant(
+                email=organizer_email,
+                user_id=user.id,
+                display_name=user.name,
+                is_organizer=True,
+                response=ParticipantResponse.ACCEPTED,
+            )
+        ]
+        everyone += [
+            MeetingParticipant(email=p.email.strip(), user_id=p.user_id or None, display_name=p.display_name or None)
+            for p in request.participants
+        ]
         placed, copies = plan_copies(everyone, active)
         now = self._clock()
         meeting = Meeting(
-            id=self._meetings.new_id(), organizer_id=user.id, title=request.title.strip(),
-            description=request.description or None, location=request.location or None,
-            start=whole_seconds(request.start), end=whole_seconds(request.end), time_zone=request.time_zone,
-            status=MeetingStatus.SCHEDULED, participants=tuple(placed), copies=tuple(copies), version=1,
-            created_at=now, updated_at=now,
+            id=self._meetings.new_id(),
+            organizer_id=user.id,
+            title=request.title.strip(),
+            description=request.description or None,
+            location=request.location or None,
+            start=whole_seconds(request.start),
+            end=whole_seconds(request.end),
+            time_zone=request.time_zone,
+            status=MeetingStatus.SCHEDULED,
+            participants=tuple(placed),
+            copies=tuple(copies),
+            version=1,
+            created_at=now,
+            updated_at=now,
         )
         stored = await self._meetings.insert(meeting, idempotency_key=key, now=now)
         if stored is None and key is not None:  # a concurrent retry with the same key won
@@ -94,24 +130,28 @@ class Meetings:
     async def update(self, user: User, meeting_id: str, changes: MeetingChanges) -> Meeting:
         for _ in range(MAX_VERSION_RACES):  # the checks hold for the version they were made against
             meeting = await self._existing(user, meeting_id)
-            current = {name: getattr(meeting, name) for name in ("title", "description", "location", "start",
-                                                                   "end", "time_zone")}
+            current = {
+                name: getattr(meeting, name)
+                for name in ("title", "description", "location", "start", "end", "time_zone")
+            }
             errors = check_changes(current, changes)
             if errors:
                 raise InvalidInput(errors)
             fields = normalized_changes(changes)
             if not fields:
                 return meeting
-            changed = await self._meetings.change(user.id, meeting_id, fields, now=self._clock(),
-                                                  expected_version=meeting.version)
+            changed = await self._meetings.change(
+                user.id, meeting_id, fields, now=self._clock(), expected_version=meeting.version
+            )
             if changed is not None:
                 return await self._written_soon(changed)
         raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 
     async def cancel(self, user: User, meeting_id: str) -> Meeting:
         now = self._clock()
-        cancelled = await self._meetings.change(user.id, meeting_id,
-                                                {"status": MeetingStatus.CANCELLED, "cancelled_at": now}, now=now)
+        cancelled = await self._meetings.change(
+            user.id, meeting_id, {"status": MeetingStatus.CANCELLED, "cancelled_at": now}, now=now
+        )
         if cancelled is None:
             await self._existing(user, meeting_id)  # says NOT_FOUND or ALREADY_CANCELLED
             raise UserFacingError(ErrorCode.ALREADY_CANCELLED, "This meeting is already cancelled.", ["meeting_id"])

@@ -23,8 +23,16 @@ TOKEN_BYTES = 24  # 192 bits, URL-safe
 
 
 class PushChannels:
-    def __init__(self, *, reads: ChangeReadRepository, access: CalendarAccess, gateway: CalendarGateway,
-                 clock: Clock, background: BackgroundTasks, public_base_url: str) -> None:
+    def __init__(
+        self,
+        *,
+        reads: ChangeReadRepository,
+        access: CalendarAccess,
+        gateway: CalendarGateway,
+        clock: Clock,
+        background: BackgroundTasks,
+        public_base_url: str,
+    ) -> None:
         self._reads = reads
         self._access = access
         self._gateway = gateway
@@ -41,11 +49,13 @@ class PushChannels:
             channel_id = await self._access.call(
                 connection.id,
                 lambda access_token, data_center: self._gateway.create_channel(
-                    access_token=access_token, callback_url=self._callback_base + token, data_center=data_center),
+                    access_token=access_token, callback_url=self._callback_base + token, data_center=data_center
+                ),
             )
         except (CronofyError, NeedsRelink, ConnectionGone) as exc:
-            log.warning("connection %s: push channel not created (%s); the worker retries",
-                        connection.id, type(exc).__name__)
+            log.warning(
+                "connection %s: push channel not created (%s); the worker retries", connection.id, type(exc).__name__
+            )
             await self._reads.note_changes(connection.id, since=None, now=self._clock() + RETRY_OPEN)
             return False
         await self._reads.channel_open(connection.id, channel_id, now=self._clock())
@@ -63,7 +73,11 @@ class PushChannels:
             return
         try:
             async with asyncio.timeout(CLOSE_GRACE_SECONDS):
-                await self._access.call(connection.id, lambda access_token, data_center: self._gateway.close_channel(
-                    access_token=access_token, channel_id=channel_id, data_center=data_center))
+                await self._access.call(
+                    connection.id,
+                    lambda access_token, data_center: self._gateway.close_channel(
+                        access_token=access_token, channel_id=channel_id, data_center=data_center
+                    ),
+                )
         except (CronofyError, NeedsRelink, ConnectionGone, TimeoutError) as exc:
             log.info("connection %s: channel not closed (%s); revocation ends it", connection.id, type(exc).__name__)

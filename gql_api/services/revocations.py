@@ -24,19 +24,22 @@ BACKOFF = Backoff(first=30.0, longest=3600.0)
 
 
 class Revocations:
-    def __init__(self, *, revocations: RevocationRepository, gateway: CalendarGateway, clock: Clock,
-                 grace_seconds: float = 3.0) -> None:
+    def __init__(
+        self, *, revocations: RevocationRepository, gateway: CalendarGateway, clock: Clock, grace_seconds: float = 3.0
+    ) -> None:
         self._revocations = revocations
         self._gateway = gateway
         self._clock = clock
         self._grace_seconds = grace_seconds
 
-    async def record(self, *, data_center: str, refresh_token: Secret | None = None,
-                     sub: str | None = None) -> PendingRevocation:
+    async def record(
+        self, *, data_center: str, refresh_token: Secret | None = None, sub: str | None = None
+    ) -> PendingRevocation:
         """Persist the debt before the credential is deleted, so a crash cannot forget it."""
         now = self._clock()
-        return await self._revocations.add_claimed(refresh_token=refresh_token, sub=sub, data_center=data_center,
-                                                   now=now, lease_until=now + LEASE)
+        return await self._revocations.add_claimed(
+            refresh_token=refresh_token, sub=sub, data_center=data_center, now=now, lease_until=now + LEASE
+        )
 
     async def attempt_soon(self, revocation: PendingRevocation) -> bool:
         """Revoke now, waiting a short grace at most: an unlink answers at once either way."""
@@ -54,16 +57,19 @@ class Revocations:
         try:
             async with asyncio.timeout(timeout):
                 if revocation.refresh_token is not None:
-                    await self._gateway.revoke(refresh_token=revocation.refresh_token,
-                                               data_center=revocation.data_center)
+                    await self._gateway.revoke(
+                        refresh_token=revocation.refresh_token, data_center=revocation.data_center
+                    )
                 if revocation.sub is not None:  # also ends a grant a concurrent refresh may have rotated
                     await self._gateway.revoke(sub=revocation.sub, data_center=revocation.data_center)
         except (CronofyError, TimeoutError) as exc:
             error = type(exc).__name__
-            log.warning("revocation %s failed (attempt %d, %s); retrying later", revocation.id, revocation.attempts,
-                        error)
-            await self._revocations.retry_later(revocation, at=self._clock() + BACKOFF.after(revocation.attempts),
-                                                error=error)
+            log.warning(
+                "revocation %s failed (attempt %d, %s); retrying later", revocation.id, revocation.attempts, error
+            )
+            await self._revocations.retry_later(
+                revocation, at=self._clock() + BACKOFF.after(revocation.attempts), error=error
+            )
             return False
         await self._revocations.done(revocation)
         log.info("revocation %s confirmed by Cronofy", revocation.id)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FAILOVER_BACKOFF = Backoff(first=0.1, longest=2.0)  # a replica set elects a new primary within seconds
 
+
 def _without_tokens() -> dict[str, int]:
     """A projection that leaves the tokens in the database (fresh each time: some drivers mutate it)."""
     return {"access_token": 0, "refresh_token": 0}
@@ -123,8 +124,9 @@ class ConnectionStore:
         that is not stored is lost for good, so a write that meets a failover is tried again."""
         oid = ObjectId(connection_id)
         update = {"$set": {**self._encrypted(oid, credential), "updated_at": now}}
-        async for attempt in retrying(backoff=FAILOVER_BACKOFF, max_attempts=6,
-                                      retry_on=lambda error: isinstance(error, AutoReconnect)):
+        async for attempt in retrying(
+            backoff=FAILOVER_BACKOFF, max_attempts=6, retry_on=lambda error: isinstance(error, AutoReconnect)
+        ):
             with attempt:
                 await self._collection.update_one({"_id": oid}, update)
 
@@ -132,31 +134,42 @@ class ConnectionStore:
         """At most one refresh per connection at a time, across processes; an expired lease (its
         holder died) can be taken over."""
         result = await self._collection.update_one(
-            {"_id": ObjectId(connection_id),
-             "$or": [{"refresh_lease_until": None}, {"refresh_lease_until": {"$lte": now}}]},
+            {
+                "_id": ObjectId(connection_id),
+                "$or": [{"refresh_lease_until": None}, {"refresh_lease_until": {"$lte": now}}],
+            },
             {"$set": {"refresh_lease_owner": owner, "refresh_lease_until": until}},
         )
         return result.modified_count == 1
 
     async def release_leases(self, *, owner: str) -> int:
         """On shutdown: hand back sync and refresh leases, so another process goes on at once."""
-        synced = await self._collection.update_many({"sync_lease_owner": owner},
-                                                    {"$set": {"sync_lease_owner": None, "sync_lease_until": None}})
+        synced = await self._collection.update_many(
+            {"sync_lease_owner": owner}, {"$set": {"sync_lease_owner": None, "sync_lease_until": None}}
+        )
         refreshed = await self._collection.update_many(
-            {"refresh_lease_owner": owner}, {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
+            {"refresh_lease_owner": owner}, {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}}
+        )
         return synced.modified_count + refreshed.modified_count
 
     async def release_refresh_lease(self, connection_id: str, *, owner: str) -> None:
-        await self._collection.update_one({"_id": ObjectId(connection_id), "refresh_lease_owner": owner},
-                                          {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}})
+        await self._collection.update_one(
+            {"_id": ObjectId(connection_id), "refresh_lease_owner": owner},
+            {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}},
+        )
 
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
         """True when this call made an ACTIVE connection NEEDS_RELINK. Its consequences (failing its
         meetings' copies) are owed until `relink_consequences_done`, so a crash cannot skip them."""
         result = await self._collection.update_one(
             {"_id": ObjectId(connection_id), "status": ConnectionStatus.ACTIVE.value},
-            {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value, "updated_at": now,
-                      "relink_consequences_owed": True}},
+            {
+                "$set": {
+                    "status": ConnectionStatus.NEEDS_RELINK.value,
+                    "updated_at": now,
+                    "relink_consequences_owed": True,
+                }
+            },
         )
         return result.modified_count == 1
 
@@ -165,8 +178,9 @@ class ConnectionStore:
         return [str(doc["_id"]) async for doc in cursor]
 
     async def relink_consequences_done(self, connection_id: str) -> None:
-        await self._collection.update_one({"_id": ObjectId(connection_id)},
-                                          {"$set": {"relink_consequences_owed": False}})
+        await self._collection.update_one(
+            {"_id": ObjectId(connection_id)}, {"$set": {"relink_consequences_owed": False}}
+        )
 
     # --- push channels and reading changes back ----------------------------------------------
 
@@ -176,13 +190,15 @@ class ConnectionStore:
 
     async def prepare_channel(self, connection_id: str, token: str) -> None:
         """Remember the callback URL's token (hashed) before Cronofy can call it."""
-        await self._collection.update_one({"_id": ObjectId(connection_id)},
-                                          {"$set": {"channel_token": _token_hash(token)}})
+        await self._collection.update_one(
+            {"_id": ObjectId(connection_id)}, {"$set": {"channel_token": _token_hash(token)}}
+        )
 
     async def channel_open(self, connection_id: str, channel_id: str, *, now: datetime) -> None:
         """Changes are followed from now on: that is the first successful sync."""
-        await self._collection.update_one({"_id": ObjectId(connection_id)},
-                                          {"$set": {"channel_id": channel_id, "last_synced_at": now}})
+        await self._collection.update_one(
+            {"_id": ObjectId(connection_id)}, {"$set": {"channel_id": channel_id, "last_synced_at": now}}
+        )
 
     async def note_changes(self, connection_id: str, *, since: datetime | None, now: datetime) -> None:
         """Calendar changes wait to be read (a push, a missing channel, or reconciliation)."""
@@ -198,25 +214,42 @@ class ConnectionStore:
         )
         return result.modified_count
 
-    async def claim_sync(self, *, owner: str, now: datetime, until: datetime,
-                         connection_id: str | None = None) -> tuple[CalendarConnection, ChangeReading] | None:
+    async def claim_sync(
+        self, *, owner: str, now: datetime, until: datetime, connection_id: str | None = None
+    ) -> tuple[CalendarConnection, ChangeReading] | None:
         """Lease one connection whose calendar changes are due; also returns the sync bookkeeping."""
-        query: dict[str, Any] = {"sync_due_at": {"$lte": now}, "status": ConnectionStatus.ACTIVE.value,
-                                 "$or": [{"sync_lease_until": None}, {"sync_lease_until": {"$lte": now}}]}
+        query: dict[str, Any] = {
+            "sync_due_at": {"$lte": now},
+            "status": ConnectionStatus.ACTIVE.value,
+            "$or": [{"sync_lease_until": None}, {"sync_lease_until": {"$lte": now}}],
+        }
         if connection_id is not None:
             query["_id"] = ObjectId(connection_id)
         doc = await self._collection.find_one_and_update(
-            query, {"$set": {"sync_lease_owner": owner, "sync_lease_until": until}},
-            sort=[("sync_due_at", 1)], projection=_without_tokens(), return_document=ReturnDocument.AFTER,
+            query,
+            {"$set": {"sync_lease_owner": owner, "sync_lease_until": until}},
+            sort=[("sync_due_at", 1)],
+            projection=_without_tokens(),
+            return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             return None
-        reading = ChangeReading(channel_id=doc.get("channel_id"), changes_since=as_utc(doc.get("changes_since")),
-                                requests_seen=doc.get("sync_requests", 0))
+        reading = ChangeReading(
+            channel_id=doc.get("channel_id"),
+            changes_since=as_utc(doc.get("changes_since")),
+            requests_seen=doc.get("sync_requests", 0),
+        )
         return _connection(doc), reading
 
-    async def finish_sync(self, connection_id: str, *, owner: str, requests_seen: int, synced_at: datetime | None,
-                          retry_at: datetime | None) -> bool:
+    async def finish_sync(
+        self,
+        connection_id: str,
+        *,
+        owner: str,
+        requests_seen: int,
+        synced_at: datetime | None,
+        retry_at: datetime | None,
+    ) -> bool:
         """Give the lease back; False when more changes were noted meanwhile (then it stays due)."""
         done: dict[str, Any] = {"sync_lease_owner": None, "sync_lease_until": None}
         if synced_at is not None:
@@ -225,10 +258,12 @@ class ConnectionStore:
         if synced_at is not None:  # unset, not null: $min treats null as lower than any date
             update["$unset"] = {"changes_since": ""}
         result = await self._collection.update_one(
-            {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen}, update)
+            {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen}, update
+        )
         if result.matched_count == 0:
-            await self._collection.update_one({"_id": ObjectId(connection_id), "sync_lease_owner": owner},
-                                              {"$set": done})
+            await self._collection.update_one(
+                {"_id": ObjectId(connection_id), "sync_lease_owner": owner}, {"$set": done}
+            )
         return result.matched_count == 1
 
     async def refresh_token_of(self, connection_id: str) -> Secret | None:
@@ -242,8 +277,9 @@ class ConnectionStore:
 
     def _refresh_token(self, doc: dict[str, Any]) -> Secret | None:
         try:
-            return self._vault.decrypt(doc["refresh_token"], collection=CONNECTIONS, doc_id=doc["_id"],
-                                       field="refresh_token")
+            return self._vault.decrypt(
+                doc["refresh_token"], collection=CONNECTIONS, doc_id=doc["_id"], field="refresh_token"
+            )
         except DecryptionError:
             log.error("connection %s: refresh token cannot be decrypted; revoking by account instead", doc["_id"])
             return None

@@ -21,18 +21,21 @@ class LinkStateStore:
     def __init__(self, database: Any) -> None:
         self._collection = database[LINK_STATES]
 
-    async def create(self, *, user_id: str, redirect_uri: str, data_center: str, now: datetime,
-                     expires_at: datetime) -> str:
+    async def create(
+        self, *, user_id: str, redirect_uri: str, data_center: str, now: datetime, expires_at: datetime
+    ) -> str:
         state = secrets.token_urlsafe(STATE_BYTES)
-        await self._collection.insert_one({
-            "_id": _key(state),
-            "user_id": user_id,
-            "redirect_uri": redirect_uri,
-            "data_center": data_center,
-            "created_at": now,
-            "expires_at": expires_at,
-            "used_at": None,
-        })
+        await self._collection.insert_one(
+            {
+                "_id": _key(state),
+                "user_id": user_id,
+                "redirect_uri": redirect_uri,
+                "data_center": data_center,
+                "created_at": now,
+                "expires_at": expires_at,
+                "used_at": None,
+            }
+        )
         return state
 
     async def consume(self, state: str, *, user_id: str, now: datetime) -> LinkState | None:

@@ -28,6 +28,7 @@ from ..domain.meetings import (
 )
 from .mongo import MEETINGS, as_utc, object_id
 
+
 def _visible() -> dict[str, int]:
     """A projection without the idempotency key (fresh each time: some drivers mutate it)."""
     return {"idempotency": 0}
@@ -68,8 +69,15 @@ class MeetingStore:
         doc = await self._collection.find_one({"_id": oid}, _visible()) if oid else None
         return _meeting(doc) if doc else None
 
-    async def change(self, user_id: str, meeting_id: str, fields: dict[str, Any], *, now: datetime,
-                     expected_version: int | None = None) -> Meeting | None:
+    async def change(
+        self,
+        user_id: str,
+        meeting_id: str,
+        fields: dict[str, Any],
+        *,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Meeting | None:
         """Apply `fields` to a scheduled meeting the user takes part in, as a new version due for sync;
         None when there is no such meeting (or it moved past `expected_version`)."""
         oid = object_id(meeting_id)
@@ -114,23 +122,33 @@ class MeetingStore:
 
     # --- changes that come from the calendars -----------------------------------------------
 
-    async def take_calendar_change(self, meeting: Meeting, *, copy_index: int, fields: dict[str, Any],
-                                   changed_at: datetime, now: datetime) -> bool:
+    async def take_calendar_change(
+        self, meeting: Meeting, *, copy_index: int, fields: dict[str, Any], changed_at: datetime, now: datetime
+    ) -> bool:
         """A participant moved or edited their copy: the meeting follows, as a new version that the
         changed copy already carries (no echo back to it). False if the meeting changed meanwhile."""
         result = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
-            {"$set": {**_stored(fields), "updated_at": changed_at, "sync_due_at": now,
-                      f"copies.{copy_index}.synced_version": meeting.version + 1,
-                      f"copies.{copy_index}.synced_at": now},
-             "$inc": {"version": 1}},
+            {
+                "$set": {
+                    **_stored(fields),
+                    "updated_at": changed_at,
+                    "sync_due_at": now,
+                    f"copies.{copy_index}.synced_version": meeting.version + 1,
+                    f"copies.{copy_index}.synced_at": now,
+                },
+                "$inc": {"version": 1},
+            },
         )
         return result.modified_count == 1
 
     async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
         """The host event was deleted in its calendar: the meeting is cancelled for everyone."""
         return await self.take_calendar_change(
-            meeting, copy_index=copy_index, changed_at=now, now=now,
+            meeting,
+            copy_index=copy_index,
+            changed_at=now,
+            now=now,
             fields={"status": MeetingStatus.CANCELLED, "cancelled_at": now},
         )
 
@@ -153,9 +171,10 @@ class MeetingStore:
         """The calendar needs relinking: its copies of scheduled meetings show FAILED with `reason`
         until the account is linked again (which makes them due once more, see retry_failed_on)."""
         failed = 0
-        async for doc in self._collection.find({"copies.connection_id": connection_id,
-                                                "status": MeetingStatus.SCHEDULED.value},
-                                               {"copies": 1, "version": 1}):
+        async for doc in self._collection.find(
+            {"copies.connection_id": connection_id, "status": MeetingStatus.SCHEDULED.value},
+            {"copies": 1, "version": 1},
+        ):
             new_version = doc["version"] + 1
             fields = {}
             for i, copy in enumerate(doc["copies"]):
@@ -175,10 +194,10 @@ class MeetingStore:
         """Make copies that failed on this connection due again (it was just linked again). A new
         version is what makes them pending; it also survives a worker releasing the meeting meanwhile."""
         requeued = 0
-        async for doc in self._collection.find({"copies.connection_id": connection_id},
-                                               {"copies": 1, "version": 1}):
-            if any(c["connection_id"] == connection_id and c["failed_version"] >= doc["version"]
-                   for c in doc["copies"]):
+        async for doc in self._collection.find({"copies.connection_id": connection_id}, {"copies": 1, "version": 1}):
+            if any(
+                c["connection_id"] == connection_id and c["failed_version"] >= doc["version"] for c in doc["copies"]
+            ):
                 result = await self._collection.update_one(
                     {"_id": doc["_id"], "version": doc["version"]},
                     {"$inc": {"version": 1}, "$set": {"sync_due_at": now}},
@@ -186,7 +205,9 @@ class MeetingStore:
                 requeued += result.modified_count
         return requeued
 
-    async def claim(self, *, owner: str, now: datetime, until: datetime, meeting_id: str | None = None) -> Meeting | None:
+    async def claim(
+        self, *, owner: str, now: datetime, until: datetime, meeting_id: str | None = None
+    ) -> Meeting | None:
         """Lease the most overdue meeting with calendar work (or that one meeting) to `owner`."""
         query: dict[str, Any] = {
             "sync_due_at": {"$lte": now},
@@ -206,30 +227,47 @@ class MeetingStore:
     async def release_all(self, *, owner: str, now: datetime) -> int:
         """On shutdown: hand back every lease `owner` holds, due at once, so another worker goes on."""
         result = await self._collection.update_many(
-            {"lease_owner": owner}, {"$set": {"lease_owner": None, "lease_until": None, "sync_due_at": now}})
+            {"lease_owner": owner}, {"$set": {"lease_owner": None, "lease_until": None, "sync_due_at": now}}
+        )
         return result.modified_count
 
     async def outbox_stats(self) -> tuple[int, datetime | None]:
         """How many meetings have calendar work waiting, and since when the oldest has been due."""
         depth = await self._collection.count_documents({"sync_due_at": {"$ne": None}})
-        oldest = await self._collection.find_one({"sync_due_at": {"$ne": None}}, {"sync_due_at": 1},
-                                                 sort=[("sync_due_at", 1)])
+        oldest = await self._collection.find_one(
+            {"sync_due_at": {"$ne": None}}, {"sync_due_at": 1}, sort=[("sync_due_at", 1)]
+        )
         return depth, as_utc(oldest["sync_due_at"]) if oldest else None
 
-    async def finish(self, meeting_id: str, copies: dict[int, CalendarCopy], *, owner: str, seen_version: int,
-                     next_due: datetime | None, now: datetime) -> bool:
+    async def finish(
+        self,
+        meeting_id: str,
+        copies: dict[int, CalendarCopy],
+        *,
+        owner: str,
+        seen_version: int,
+        next_due: datetime | None,
+        now: datetime,
+    ) -> bool:
         """Store the copies' outcomes and give the lease back, in one write. If the meeting changed
         meanwhile, its new version is due at once. False when `owner` had lost the lease."""
         # Only the sync state: `removed` may have been set meanwhile by a read of the calendars.
-        fields = {f"copies.{i}.{key}": value for i, copy in copies.items()
-                  for key, value in _copy_document(copy).items() if key in SYNC_STATE}
+        fields = {
+            f"copies.{i}.{key}": value
+            for i, copy in copies.items()
+            for key, value in _copy_document(copy).items()
+            if key in SYNC_STATE
+        }
         free = {"lease_owner": None, "lease_until": None}
         oid = ObjectId(meeting_id)
-        result = await self._collection.update_one({"_id": oid, "lease_owner": owner, "version": seen_version},
-                                                   {"$set": {**fields, **free, "sync_due_at": next_due}})
+        result = await self._collection.update_one(
+            {"_id": oid, "lease_owner": owner, "version": seen_version},
+            {"$set": {**fields, **free, "sync_due_at": next_due}},
+        )
         if result.matched_count == 0:
-            result = await self._collection.update_one({"_id": oid, "lease_owner": owner},
-                                                       {"$set": {**fields, **free, "sync_due_at": now}})
+            result = await self._collection.update_one(
+                {"_id": oid, "lease_owner": owner}, {"$set": {**fields, **free, "sync_due_at": now}}
+            )
         return result.matched_count == 1
 
 
@@ -242,8 +280,18 @@ def _idempotency(organizer_id: str, key: str) -> str:
     return f"{organizer_id}\x1f{key}"
 
 
-SYNC_STATE = frozenset({"synced_version", "synced_at", "attempt_version", "attempts", "next_attempt_at",
-                        "failed_version", "last_error", "written"})
+SYNC_STATE = frozenset(
+    {
+        "synced_version",
+        "synced_at",
+        "attempt_version",
+        "attempts",
+        "next_attempt_at",
+        "failed_version",
+        "last_error",
+        "written",
+    }
+)
 
 
 def _copy_document(copy: CalendarCopy) -> dict[str, Any]:
@@ -308,8 +356,9 @@ def _meeting(doc: dict[str, Any]) -> Meeting:
             for p in doc["participants"]
         ),
         copies=tuple(
-            CalendarCopy(**{**c, "synced_at": as_utc(c.get("synced_at")),
-                            "next_attempt_at": as_utc(c.get("next_attempt_at"))})
+            CalendarCopy(
+                **{**c, "synced_at": as_utc(c.get("synced_at")), "next_attempt_at": as_utc(c.get("next_attempt_at"))}
+            )
             for c in doc.get("copies", [])
         ),
         version=doc["version"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,8 +48,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     MEETINGS: [
         # meetings(first, after, filter): keyset on (start, _id) within one participant's meetings
-        IndexModel([("participant_ids", ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)],
-                   name="participant_start"),
+        IndexModel(
+            [("participant_ids", ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)], name="participant_start"
+        ),
         IndexModel([("sync_due_at", ASCENDING)], name="outbox_due_first"),
         IndexModel([("idempotency", ASCENDING)], unique=True, sparse=True, name="idempotency_unique"),
         IndexModel([("copies.connection_id", ASCENDING)], name="copies_by_connection"),
@@ -123,7 +124,7 @@ def as_utc(value: datetime | None) -> datetime | None:
     """Drivers without tz_aware (and some mocks) hand back naive UTC datetimes."""
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def object_id(value: str) -> ObjectId | None:

@@ -1,10 +1,10 @@
 """Cronofy's application rate limits (50 requests a second, 500 a minute: cronofy.md §8.2), shared by
 every process through MongoDB, so that a burst queues here instead of meeting 429s there.
 
-Each limit is counted in fixed sub-windows (a tenth of its period, fewer for tiny limits) with `$inc`. Cronofy does not say
-whether its windows are fixed or sliding; capping each sub-window at limit / (sub-windows + 1) keeps
-any sliding period within the limit too (it overlaps at most sub-windows + 1 of ours), at 40/s and
-450/min sustained. A call that does not fit waits for the next sub-window.
+Each limit is counted in fixed sub-windows (a tenth of its period, fewer for tiny limits) with `$inc`.
+Cronofy does not say whether its windows are fixed or sliding; capping each sub-window at
+limit / (sub-windows + 1) keeps any sliding period within the limit too (it overlaps at most
+sub-windows + 1 of ours), at 40/s and 450/min sustained. A call that does not fit waits for the next sub-window.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -46,9 +46,15 @@ class Limit:
 
 
 class MongoRateBudget:
-    def __init__(self, database: Any, *, per_second: int, per_minute: int,
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        database: Any,
+        *,
+        per_second: int,
+        per_minute: int,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._collection = database[RATE_WINDOWS]
         self._limits = (Limit("s", per_second, 1.0), Limit("m", per_minute, 60.0))
         self._clock = clock
@@ -72,13 +78,15 @@ class MongoRateBudget:
             window_end = (index + 1) * limit.window
             doc = await self._collection.find_one_and_update(
                 {"_id": key},
-                {"$inc": {"n": 1},
-                 "$setOnInsert": {"expires_at": datetime.fromtimestamp(window_end + limit.period, tz=timezone.utc)}},
+                {
+                    "$inc": {"n": 1},
+                    "$setOnInsert": {"expires_at": datetime.fromtimestamp(window_end + limit.period, tz=UTC)},
+                },
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
             if doc["n"] > limit.per_window:
-                for given_back in taken + [key]:  # this call does not go out: give its slots back
+                for given_back in [*taken, key]:  # this call does not go out: give its slots back
                     await self._collection.update_one({"_id": given_back}, {"$inc": {"n": -1}})
                 return max(0.0, window_end - now)
             taken.append(key)

@@ -19,21 +19,33 @@ class RevocationStore:
         self._collection = database[REVOCATIONS]
         self._vault = vault
 
-    async def add_claimed(self, *, refresh_token: Secret | None, data_center: str, sub: str | None = None,
-                          now: datetime, lease_until: datetime) -> PendingRevocation:
+    async def add_claimed(
+        self,
+        *,
+        refresh_token: Secret | None,
+        data_center: str,
+        sub: str | None = None,
+        now: datetime,
+        lease_until: datetime,
+    ) -> PendingRevocation:
         """Record a revocation that the caller attempts at once; the worker takes it after the lease."""
         doc_id = ObjectId()
-        await self._collection.insert_one({
-            "_id": doc_id,
-            "refresh_token": self._vault.encrypt(refresh_token, collection=REVOCATIONS, doc_id=doc_id,
-                                                 field="refresh_token") if refresh_token else None,
-            "sub": sub,
-            "data_center": data_center,
-            "attempts": 1,
-            "created_at": now,
-            "next_attempt_at": lease_until,
-            "last_error": None,
-        })
+        await self._collection.insert_one(
+            {
+                "_id": doc_id,
+                "refresh_token": self._vault.encrypt(
+                    refresh_token, collection=REVOCATIONS, doc_id=doc_id, field="refresh_token"
+                )
+                if refresh_token
+                else None,
+                "sub": sub,
+                "data_center": data_center,
+                "attempts": 1,
+                "created_at": now,
+                "next_attempt_at": lease_until,
+                "last_error": None,
+            }
+        )
         return PendingRevocation(str(doc_id), refresh_token, sub, data_center, attempts=1)
 
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> PendingRevocation | None:
@@ -46,8 +58,11 @@ class RevocationStore:
         )
         if doc is None:
             return None
-        token = self._vault.decrypt(doc["refresh_token"], collection=REVOCATIONS, doc_id=doc["_id"],
-                                    field="refresh_token") if doc.get("refresh_token") else None
+        token = (
+            self._vault.decrypt(doc["refresh_token"], collection=REVOCATIONS, doc_id=doc["_id"], field="refresh_token")
+            if doc.get("refresh_token")
+            else None
+        )
         return PendingRevocation(str(doc["_id"]), token, doc.get("sub"), doc["data_center"], doc["attempts"])
 
     async def done(self, revocation: PendingRevocation) -> None:

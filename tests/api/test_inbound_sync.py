@@ -17,13 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
-from gql_api import create_app
-from gql_api.keys import RUNTIME
-from gql_api.graphql.ids import decode_id
 from helpers import CLIENT_SECRET, CONNECTIONS, UNLINK, Api, Sandbox, link_account
 from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
+from gql_api import create_app
+from gql_api.graphql.ids import decode_id
+from gql_api.keys import RUNTIME
 
 SYNCED_AT = "query { calendarConnections { lastSyncedAt } }"
 
@@ -107,8 +106,14 @@ async def test_moving_a_copy_moves_the_meeting_and_every_other_copy(api, sandbox
     meeting = await schedule(api)
     bobs = await copy_of(sandbox, "bob@example.test")
 
-    await act(sandbox, "move", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"],
-              start="2027-01-12T15:00:00Z", end="2027-01-12T16:30:00Z")
+    await act(
+        sandbox,
+        "move",
+        calendar_id=bobs["calendar_id"],
+        event_id=bobs["event_id"],
+        start="2027-01-12T15:00:00Z",
+        end="2027-01-12T16:30:00Z",
+    )
     await settled(api)
 
     after = await meeting_now(api, meeting["id"])
@@ -122,8 +127,14 @@ async def test_editing_the_host_event_updates_the_meeting(api, sandbox, people):
     meeting = await schedule(api)
     host = await copy_of(sandbox, "alice@example.test")
 
-    await act(sandbox, "edit", calendar_id=host["calendar_id"], event_id=host["event_id"],
-              summary="Renamed in Google", location="Room 4")
+    await act(
+        sandbox,
+        "edit",
+        calendar_id=host["calendar_id"],
+        event_id=host["event_id"],
+        summary="Renamed in Google",
+        location="Room 4",
+    )
     await settled(api)
 
     after = await meeting_now(api, meeting["id"])
@@ -133,19 +144,35 @@ async def test_editing_the_host_event_updates_the_meeting(api, sandbox, people):
 
 
 async def test_attendee_answers_on_the_host_event_update_responses(api, sandbox, people):
-    meeting = await schedule(api, participants=[{"userId": "carol", "email": "carol@example.test"},
-                                                {"email": "dave@example.test"}])
+    meeting = await schedule(
+        api, participants=[{"userId": "carol", "email": "carol@example.test"}, {"email": "dave@example.test"}]
+    )
     host = await copy_of(sandbox, "alice@example.test")
 
-    await act(sandbox, "respond", calendar_id=host["calendar_id"], event_id=host["event_id"],
-              email="carol@example.test", status="accepted")
-    await act(sandbox, "respond", calendar_id=host["calendar_id"], event_id=host["event_id"],
-              email="dave@example.test", status="tentative")
+    await act(
+        sandbox,
+        "respond",
+        calendar_id=host["calendar_id"],
+        event_id=host["event_id"],
+        email="carol@example.test",
+        status="accepted",
+    )
+    await act(
+        sandbox,
+        "respond",
+        calendar_id=host["calendar_id"],
+        event_id=host["event_id"],
+        email="dave@example.test",
+        status="tentative",
+    )
     await settled(api)
 
     responses = {p["email"]: p["response"] for p in (await meeting_now(api, meeting["id"]))["participants"]}
-    assert responses == {"alice@example.test": "ACCEPTED", "carol@example.test": "ACCEPTED",
-                         "dave@example.test": "TENTATIVE"}
+    assert responses == {
+        "alice@example.test": "ACCEPTED",
+        "carol@example.test": "ACCEPTED",
+        "dave@example.test": "TENTATIVE",
+    }
 
 
 async def test_duplicate_and_out_of_order_pushes_leave_the_same_state(api, sandbox, people, database):
@@ -153,8 +180,14 @@ async def test_duplicate_and_out_of_order_pushes_leave_the_same_state(api, sandb
     bobs = await copy_of(sandbox, "bob@example.test")
     await sandbox.http.post(f"{sandbox.url}/_control/config", json={"push_duplicates": 2})
 
-    await act(sandbox, "move", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"],
-              start="2027-01-13T09:00:00Z", end="2027-01-13T10:00:00Z")
+    await act(
+        sandbox,
+        "move",
+        calendar_id=bobs["calendar_id"],
+        event_id=bobs["event_id"],
+        start="2027-01-13T09:00:00Z",
+        end="2027-01-13T10:00:00Z",
+    )
     await act(sandbox, "edit", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"], summary="Later")
     await settled(api)
     once = await meeting_now(api, meeting["id"])
@@ -173,9 +206,11 @@ async def test_duplicate_and_out_of_order_pushes_leave_the_same_state(api, sandb
 
 async def redeliver(push: dict[str, Any]) -> int:
     async with httpx.AsyncClient() as http:
-        response = await http.post(push["callback_url"], content=push["body"].encode(),
-                                   headers={"Cronofy-HMAC-SHA256": push["hmac"],
-                                            "Content-Type": "application/json; charset=utf-8"})
+        response = await http.post(
+            push["callback_url"],
+            content=push["body"].encode(),
+            headers={"Cronofy-HMAC-SHA256": push["hmac"], "Content-Type": "application/json; charset=utf-8"},
+        )
     return response.status_code
 
 
@@ -217,11 +252,10 @@ async def test_profile_disconnected_needs_relink_and_relinking_resumes(api, sand
     pushes = (await act(sandbox, "disconnect", sub=bob_sub))["pushes"]
     assert [(p["type"], p["status"]) for p in pushes] == [("profile_disconnected", 202)]
 
-    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == \
-        ["NEEDS_RELINK"]
+    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == ["NEEDS_RELINK"]
     bob = next(p for p in (await meeting_now(api, meeting["id"]))["participants"] if p["userId"] == "bob")
     assert bob["calendarEvent"]["status"] == "FAILED" and "relink" in bob["calendarEvent"]["lastError"]
-    changed = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "While away"}}))
+    changed = await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "While away"}})
     assert changed["updateMeeting"]["userErrors"] == []  # a disconnected calendar never fails a mutation
 
     relinked = await link_account(api, user="bob", profile_name="bob@example.test")
@@ -233,6 +267,7 @@ async def test_profile_disconnected_needs_relink_and_relinking_resumes(api, sand
 
 
 # --- channels -----------------------------------------------------------------------------------
+
 
 async def open_channels(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [channel for account in (await sandbox.state())["accounts"] for channel in account["channels"]]
@@ -270,6 +305,7 @@ async def test_a_channel_that_could_not_be_created_is_retried_by_the_worker(api,
 
 # --- the webhook endpoint -------------------------------------------------------------------------
 
+
 def sign(body: bytes, secret: str = CLIENT_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
@@ -279,16 +315,31 @@ async def callback_url(api: Api, sandbox: Sandbox) -> str:
     return (await open_channels(sandbox))[0]["callback_url"]
 
 
-CHANGE = json.dumps({"notification": {"type": "change", "changes_since": "2026-01-01T00:00:00Z"},
-                     "channel": {"channel_id": "chn_x", "callback_url": "x", "filters": {}}},
-                    separators=(",", ":")).encode()
+CHANGE = json.dumps(
+    {
+        "notification": {"type": "change", "changes_since": "2026-01-01T00:00:00Z"},
+        "channel": {"channel_id": "chn_x", "callback_url": "x", "filters": {}},
+    },
+    separators=(",", ":"),
+).encode()
 
 
-@pytest.mark.parametrize("case, status", [
-    ("signed", 202), ("two secrets, ours second", 202), ("tampered body", 401), ("missing header", 401),
-    ("wrong secret", 401), ("unknown token", 404), ("unknown token, unsigned", 401), ("oversized", 413),
-    ("not json", 400), ("verification", 200), ("unknown type", 200),
-])
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("signed", 202),
+        ("two secrets, ours second", 202),
+        ("tampered body", 401),
+        ("missing header", 401),
+        ("wrong secret", 401),
+        ("unknown token", 404),
+        ("unknown token, unsigned", 401),
+        ("oversized", 413),
+        ("not json", 400),
+        ("verification", 200),
+        ("unknown type", 200),
+    ],
+)
 async def test_webhook_checks_size_then_signature_then_token_then_body(api, sandbox, case, status):
     url = await callback_url(api, sandbox)
     body, headers = CHANGE, {"Cronofy-HMAC-SHA256": sign(CHANGE)}
@@ -326,8 +377,9 @@ async def test_the_sandbox_signing_with_two_secrets_is_accepted(api, sandbox, pe
     await sandbox.http.post(f"{sandbox.url}/_control/config", json={"signing_secrets": ["retired", CLIENT_SECRET]})
     host = await copy_of(sandbox, "alice@example.test")
 
-    pushes = (await act(sandbox, "edit", calendar_id=host["calendar_id"], event_id=host["event_id"],
-                        summary="Rotated"))["pushes"]
+    pushes = (
+        await act(sandbox, "edit", calendar_id=host["calendar_id"], event_id=host["event_id"], summary="Rotated")
+    )["pushes"]
     await settled(api)
 
     assert "," in pushes[0]["hmac"] and pushes[0]["status"] == 202
@@ -344,8 +396,7 @@ async def test_a_423_from_cronofy_also_means_relink_for_every_meeting_on_that_ca
     await api.data(UPDATE, {"input": {"meetingId": first["id"], "title": "Moved on"}})
     await settled(api)
 
-    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == \
-        ["NEEDS_RELINK"]
+    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == ["NEEDS_RELINK"]
     for meeting in (first, second):
         bob = next(p for p in (await meeting_now(api, meeting["id"]))["participants"] if p["userId"] == "bob")
         assert bob["calendarEvent"]["status"] == "FAILED" and "relink" in bob["calendarEvent"]["lastError"]
@@ -355,16 +406,23 @@ async def test_a_closed_channel_loses_no_change(api, sandbox, people, clock):
     meeting = await schedule(api)
     state = await sandbox.state()
     [bob] = [a for a in state["accounts"] if a["profile_name"] == "bob@example.test"]
-    bob_token = next(t["token"] for t in state["tokens"]
-                     if t["kind"] == "access" and t["status"] == "alive" and t["sub"] == bob["sub"])
+    bob_token = next(
+        t["token"]
+        for t in state["tokens"]
+        if t["kind"] == "access" and t["status"] == "alive" and t["sub"] == bob["sub"]
+    )
     [bobs_channel] = bob["channels"]
-    closed = await sandbox.http.delete(f"{sandbox.url}/v1/channels/{bobs_channel['channel_id']}",
-                                       headers={"Authorization": f"Bearer {bob_token}"})
+    closed = await sandbox.http.delete(
+        f"{sandbox.url}/v1/channels/{bobs_channel['channel_id']}", headers={"Authorization": f"Bearer {bob_token}"}
+    )
     assert closed.status_code == 202
     bobs = await copy_of(sandbox, "bob@example.test")
 
-    pushes = (await act(sandbox, "edit", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"],
-                        summary="Nobody told you"))["pushes"]
+    pushes = (
+        await act(
+            sandbox, "edit", calendar_id=bobs["calendar_id"], event_id=bobs["event_id"], summary="Nobody told you"
+        )
+    )["pushes"]
     assert pushes == []
     clock.advance(minutes=15, seconds=1)
     await api.work("reconciliation", "calendar changes")
@@ -380,8 +438,13 @@ async def test_changes_spread_over_several_pages_are_all_applied(api, sandbox, p
     bobs_calendar = (await copy_of(sandbox, "bob@example.test"))["calendar_id"]
     await sandbox.http.post(f"{sandbox.url}/_control/config", json={"push_drops": 5})
     for i, meeting in enumerate(meetings):
-        await act(sandbox, "edit", calendar_id=bobs_calendar, event_id="mtg_" + decode_id("Meeting", meeting["id"]),
-                  summary=f"Meeting {i}!")
+        await act(
+            sandbox,
+            "edit",
+            calendar_id=bobs_calendar,
+            event_id="mtg_" + decode_id("Meeting", meeting["id"]),
+            summary=f"Meeting {i}!",
+        )
 
     clock.advance(minutes=15, seconds=1)
     await api.work("reconciliation", "calendar changes")
@@ -397,16 +460,17 @@ async def test_a_push_sent_in_chunks_is_read_whole(api, sandbox):
 
     async def chunks():
         for start in range(0, len(CHANGE), 7):
-            yield CHANGE[start:start + 7]
+            yield CHANGE[start : start + 7]
 
     async with httpx.AsyncClient(timeout=5) as http:
-        signed = await http.post(url, content=chunks(), headers={"Cronofy-HMAC-SHA256": sign(CHANGE),
-                                                                 "Content-Type": "application/json"})
+        signed = await http.post(
+            url, content=chunks(), headers={"Cronofy-HMAC-SHA256": sign(CHANGE), "Content-Type": "application/json"}
+        )
         big = b'{"pad":"' + b"x" * 70_000 + b'"}'
 
         async def big_chunks():
             for start in range(0, len(big), 4096):
-                yield big[start:start + 4096]
+                yield big[start : start + 4096]
 
         oversized = await http.post(url, content=big_chunks(), headers={"Cronofy-HMAC-SHA256": sign(big)})
 

@@ -16,8 +16,12 @@ async def token_requests(sandbox) -> int:
 
 
 async def test_redirect_uri_must_match_the_allow_list_exactly(api):
-    for bad in ("https://evil.example/cb", "https://mentoring.example.test/calendar/linked/",
-                "https://mentoring.example.test/calendar/linked?next=https://evil.example", ""):
+    for bad in (
+        "https://evil.example/cb",
+        "https://mentoring.example.test/calendar/linked/",
+        "https://mentoring.example.test/calendar/linked?next=https://evil.example",
+        "",
+    ):
         payload = (await api.data(BEGIN_LINK, {"input": {"redirectUri": bad}}))["beginCalendarLink"]
         assert payload["authorizationUrl"] is None
         assert codes(payload) == [("INVALID_REDIRECT_URI", ["input", "redirectUri"])], bad
@@ -120,9 +124,9 @@ async def test_bad_client_credentials_are_a_clean_upstream_error(api, sandbox, s
     from dataclasses import replace
 
     from aiohttp.test_utils import TestClient, TestServer
+    from helpers import Api
 
     from gql_api import create_app
-    from helpers import Api
 
     misconfigured = replace(settings, cronofy_client_secret="wrong-secret")
     async with TestClient(TestServer(create_app(misconfigured, database=database), host="127.0.0.1")) as client:

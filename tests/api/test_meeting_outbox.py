@@ -9,13 +9,12 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
-from gql_api import create_app
-from gql_api.keys import RUNTIME
-from gql_api.graphql.ids import decode_id
-from gql_api.store import MeetingStore
 from helpers import Api, link_account
 from test_meetings import CANCEL, MEETING, UPDATE, calendar_events, deliveries, schedule
+
+from gql_api import create_app
+from gql_api.graphql.ids import decode_id
+from gql_api.store import MeetingStore
 
 WRITES = "/v1/calendars/"
 
@@ -45,10 +44,12 @@ async def clear(sandbox) -> None:
     await sandbox.http.delete(f"{sandbox.url}/_control/requests")
 
 
-@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 502}, {"status": 503}, {"status": 504},
-                                   {"status": 429}, {"reset": True}])
+@pytest.mark.parametrize(
+    "fault", [{"status": 500}, {"status": 502}, {"status": 503}, {"status": 504}, {"status": 429}, {"reset": True}]
+)
 async def test_cronofy_failing_during_schedule_leaves_it_pending_until_the_worker_succeeds(
-        api, sandbox, linked, clock, fault):
+    api, sandbox, linked, clock, fault
+):
     await sandbox.fault(path=WRITES, method="POST", times=2, **fault)
 
     meeting = await schedule(api)
@@ -75,8 +76,9 @@ async def test_retry_after_is_honoured(api, sandbox, linked, clock, database):
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
 
 
-async def test_a_slow_cronofy_answers_within_the_grace_and_finishes_in_the_background(api, sandbox, linked,
-                                                                                     database, clock):
+async def test_a_slow_cronofy_answers_within_the_grace_and_finishes_in_the_background(
+    api, sandbox, linked, database, clock
+):
     await sandbox.fault(path=WRITES, method="POST", delay_seconds=0.6)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -120,8 +122,7 @@ async def test_an_update_queued_behind_a_cancel_never_brings_the_event_back(api,
     assert await statuses(api, meeting["id"]) == {"SYNCED"}
 
 
-async def test_after_the_retry_budget_a_copy_fails_safely_and_a_later_change_retries_it(api, sandbox, linked,
-                                                                                      clock):
+async def test_after_the_retry_budget_a_copy_fails_safely_and_a_later_change_retries_it(api, sandbox, linked, clock):
     await sandbox.fault(path=WRITES, method="POST", status=500, times=100, body={"secret": "upstream-detail"})
     meeting = await schedule(api)
     for _ in range(3):
@@ -130,13 +131,12 @@ async def test_after_the_retry_budget_a_copy_fails_safely_and_a_later_change_ret
 
     failed = (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]
     assert {p["calendarEvent"]["status"] for p in failed["participants"]} == {"FAILED"}
-    assert {p["calendarEvent"]["lastError"] for p in failed["participants"]} == \
-        {"The calendar service did not answer."}
+    assert {p["calendarEvent"]["lastError"] for p in failed["participants"]} == {"The calendar service did not answer."}
     clock.advance(hours=1)
     assert (await api.work("calendar writes"))["calendar writes"] == 0  # nothing more is attempted on its own
 
     await clear(sandbox)
-    updated = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Try again"}}))
+    updated = await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Try again"}})
     assert {s for _, s in deliveries(updated["updateMeeting"]["meeting"]).values()} == {"SYNCED"}
     assert {e["summary"] for e in (await calendar_events(sandbox)).values()} == {"Try again"}
 
@@ -157,8 +157,12 @@ async def test_a_new_process_finishes_work_left_pending_or_claimed(settings, dat
         pending = await schedule(first)
         claimed = await schedule(first, title="Claimed")
         now = clock()
-        await MeetingStore(database).claim(owner="dead-worker", now=now, until=now + timedelta(seconds=60),
-                                           meeting_id=decode_id("Meeting", claimed["id"]))
+        await MeetingStore(database).claim(
+            owner="dead-worker",
+            now=now,
+            until=now + timedelta(seconds=60),
+            meeting_id=decode_id("Meeting", claimed["id"]),
+        )
     await clear(sandbox)
     clock.advance(minutes=2)  # past the dead worker's lease
 
@@ -184,8 +188,12 @@ async def test_two_workers_on_one_database_never_do_the_same_work(settings, data
         await clear(sandbox)
         clock.advance(minutes=5)
 
-        handled = await asyncio.gather(one.work("calendar writes"), two.work("calendar writes"),
-                                       one.work("calendar writes"), two.work("calendar writes"))
+        handled = await asyncio.gather(
+            one.work("calendar writes"),
+            two.work("calendar writes"),
+            one.work("calendar writes"),
+            two.work("calendar writes"),
+        )
 
         assert sum(passes["calendar writes"] for passes in handled) == len(meetings)
         for meeting in meetings:
@@ -194,19 +202,21 @@ async def test_two_workers_on_one_database_never_do_the_same_work(settings, data
 
 
 @pytest.mark.parametrize("change", ["update", "cancel"])
-@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 429, "retry_after": 30}, {"status": 429},
-                                   {"delay_seconds": 1.5}])
+@pytest.mark.parametrize(
+    "fault", [{"status": 503}, {"status": 429, "retry_after": 30}, {"status": 429}, {"delay_seconds": 1.5}]
+)
 async def test_cronofy_failing_during_update_or_cancel_answers_pending_then_completes(
-        api, sandbox, linked, clock, database, change, fault):
+    api, sandbox, linked, clock, database, change, fault
+):
     meeting = await schedule(api)
     await sandbox.fault(path=WRITES, times=2, **fault)
     loop = asyncio.get_running_loop()
     started = loop.time()
 
     if change == "update":
-        payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Changed"}}))
+        payload = await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Changed"}})
     else:
-        payload = (await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}}))
+        payload = await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}})
     changed = next(iter(payload.values()))
 
     assert changed["userErrors"] == []

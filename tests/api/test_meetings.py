@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from helpers import Api, Sandbox, link_account
 
 MEETING_FIELDS = """
@@ -84,8 +83,10 @@ async def test_organizer_and_partner_linked_each_get_their_own_copy(api, sandbox
     meeting = await schedule(api)
 
     assert meeting["organizer"] == {"userId": "alice", "email": "alice@example.test"}
-    assert deliveries(meeting) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
-                                   "bob@example.test": ("OWN_CALENDAR", "SYNCED")}
+    assert deliveries(meeting) == {
+        "alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+        "bob@example.test": ("OWN_CALENDAR", "SYNCED"),
+    }
     assert [p["response"] for p in meeting["participants"]] == ["ACCEPTED", "NEEDS_ACTION"]
     events = await calendar_events(sandbox)
     assert set(events) == {"alice@example.test", "bob@example.test"}
@@ -98,31 +99,43 @@ async def test_organizer_and_partner_linked_each_get_their_own_copy(api, sandbox
 
 
 async def test_partner_without_a_calendar_is_invited_on_the_host_event(api, sandbox, linked):
-    meeting = await schedule(api, participants=[{"userId": "carol", "email": "carol@example.test",
-                                                 "displayName": "Carol"}])
+    meeting = await schedule(
+        api, participants=[{"userId": "carol", "email": "carol@example.test", "displayName": "Carol"}]
+    )
 
-    assert deliveries(meeting) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
-                                   "carol@example.test": ("INVITATION", "SYNCED")}
+    assert deliveries(meeting) == {
+        "alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+        "carol@example.test": ("INVITATION", "SYNCED"),
+    }
     events = await calendar_events(sandbox)
     assert set(events) == {"alice@example.test"}
-    assert [(a["email"], a["display_name"]) for a in events["alice@example.test"]["attendees"]] == \
-        [("carol@example.test", "Carol")]
+    assert [(a["email"], a["display_name"]) for a in events["alice@example.test"]["attendees"]] == [
+        ("carol@example.test", "Carol")
+    ]
 
 
 async def test_unlinked_organizer_uses_the_first_linked_participants_calendar(api, sandbox, linked):
-    meeting = await schedule(api, user="carol", participants=[
-        {"email": "dave@example.test"},
-        {"userId": "bob", "email": "bob@example.test"},
-    ])
+    meeting = await schedule(
+        api,
+        user="carol",
+        participants=[
+            {"email": "dave@example.test"},
+            {"userId": "bob", "email": "bob@example.test"},
+        ],
+    )
 
     assert meeting["organizer"]["userId"] == "carol"
-    assert deliveries(meeting) == {"carol@example.test": ("INVITATION", "SYNCED"),
-                                   "dave@example.test": ("INVITATION", "SYNCED"),
-                                   "bob@example.test": ("OWN_CALENDAR", "SYNCED")}
+    assert deliveries(meeting) == {
+        "carol@example.test": ("INVITATION", "SYNCED"),
+        "dave@example.test": ("INVITATION", "SYNCED"),
+        "bob@example.test": ("OWN_CALENDAR", "SYNCED"),
+    }
     events = await calendar_events(sandbox)
     assert set(events) == {"bob@example.test"}
-    assert sorted(a["email"] for a in events["bob@example.test"]["attendees"]) == \
-        ["carol@example.test", "dave@example.test"]
+    assert sorted(a["email"] for a in events["bob@example.test"]["attendees"]) == [
+        "carol@example.test",
+        "dave@example.test",
+    ]
 
 
 async def test_nobody_linked_means_no_calendar_at_all(api, sandbox):
@@ -134,12 +147,18 @@ async def test_nobody_linked_means_no_calendar_at_all(api, sandbox):
 
 
 async def test_update_rewrites_and_cancel_removes_every_copy(api, sandbox, linked):
-    meeting = await schedule(api, participants=[{"userId": "bob", "email": "bob@example.test"},
-                                                {"email": "dave@example.test"}])
+    meeting = await schedule(
+        api, participants=[{"userId": "bob", "email": "bob@example.test"}, {"email": "dave@example.test"}]
+    )
 
     # when Bob (a participant) moves it and changes its title
-    update = {"meetingId": meeting["id"], "title": "Moved session", "start": "2027-01-12T14:00:00+01:00",
-              "end": "2027-01-12T15:30:00+01:00", "description": None}
+    update = {
+        "meetingId": meeting["id"],
+        "title": "Moved session",
+        "start": "2027-01-12T14:00:00+01:00",
+        "end": "2027-01-12T15:30:00+01:00",
+        "description": None,
+    }
     updated = (await api.data(UPDATE, {"input": update}, user="bob"))["updateMeeting"]
 
     # then every copy carries the change
@@ -182,38 +201,55 @@ async def test_only_participants_see_or_change_a_meeting(api, linked):
 async def test_idempotency_key_returns_the_first_meeting(api, sandbox, linked):
     first = await schedule(api, idempotencyKey="retry-1")
     second = await schedule(api, idempotencyKey="retry-1", title="A different title")
-    other_user = await schedule(api, user="bob", idempotencyKey="retry-1",
-                                participants=[{"email": "dave@example.test"}])
+    other_user = await schedule(
+        api, user="bob", idempotencyKey="retry-1", participants=[{"email": "dave@example.test"}]
+    )
 
     assert second["id"] == first["id"] and second["title"] == "Mentoring session"
     assert other_user["id"] != first["id"]  # keys are per organizer
     assert len((await api.data(MEETINGS))["meetings"]["edges"]) == 1
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"end": "2027-01-12T10:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
-    ({"end": "2027-01-12T09:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
-    ({"timeZone": "Mars/Olympus"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
-    ({"timeZone": "../../etc/passwd"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
-    ({"start": "2027-01-12T10:00:00"}, [("INVALID_INPUT", ["input", "start"])]),
-    ({"title": "   "}, [("INVALID_INPUT", ["input", "title"])]),
-    ({"title": "t" * 1025}, [("INVALID_INPUT", ["input", "title"])]),
-    ({"description": "d" * 4097}, [("INVALID_INPUT", ["input", "description"])]),
-    ({"participants": []}, [("INVALID_INPUT", ["input", "participants"])]),
-    ({"participants": [{"email": f"p{i}@example.test"} for i in range(51)]},
-     [("INVALID_INPUT", ["input", "participants"])]),
-    ({"participants": [{"email": "not-an-address"}]}, [("INVALID_INPUT", ["input", "participants", "0", "email"])]),
-    ({"participants": [{"email": "x@example.test"}, {"email": "X@Example.test"}]},
-     [("INVALID_INPUT", ["input", "participants", "1", "email"])]),
-    ({"participants": [{"email": "alice@example.test"}]},
-     [("INVALID_INPUT", ["input", "participants", "0", "email"])]),
-    ({"participants": [{"userId": "alice", "email": "me@example.test"}]},
-     [("INVALID_INPUT", ["input", "participants", "0", "userId"])]),
-    ({"idempotencyKey": ""}, [("INVALID_INPUT", ["input", "idempotencyKey"])]),
-    ({"title": "", "end": "2027-01-12T09:00:00Z", "timeZone": "Nowhere"},
-     [("INVALID_INPUT", ["input", "title"]), ("INVALID_TIME_RANGE", ["input", "end"]),
-      ("INVALID_TIME_ZONE", ["input", "timeZone"])]),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"end": "2027-01-12T10:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
+        ({"end": "2027-01-12T09:00:00Z"}, [("INVALID_TIME_RANGE", ["input", "end"])]),
+        ({"timeZone": "Mars/Olympus"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
+        ({"timeZone": "../../etc/passwd"}, [("INVALID_TIME_ZONE", ["input", "timeZone"])]),
+        ({"start": "2027-01-12T10:00:00"}, [("INVALID_INPUT", ["input", "start"])]),
+        ({"title": "   "}, [("INVALID_INPUT", ["input", "title"])]),
+        ({"title": "t" * 1025}, [("INVALID_INPUT", ["input", "title"])]),
+        ({"description": "d" * 4097}, [("INVALID_INPUT", ["input", "description"])]),
+        ({"participants": []}, [("INVALID_INPUT", ["input", "participants"])]),
+        (
+            {"participants": [{"email": f"p{i}@example.test"} for i in range(51)]},
+            [("INVALID_INPUT", ["input", "participants"])],
+        ),
+        ({"participants": [{"email": "not-an-address"}]}, [("INVALID_INPUT", ["input", "participants", "0", "email"])]),
+        (
+            {"participants": [{"email": "x@example.test"}, {"email": "X@Example.test"}]},
+            [("INVALID_INPUT", ["input", "participants", "1", "email"])],
+        ),
+        (
+            {"participants": [{"email": "alice@example.test"}]},
+            [("INVALID_INPUT", ["input", "participants", "0", "email"])],
+        ),
+        (
+            {"participants": [{"userId": "alice", "email": "me@example.test"}]},
+            [("INVALID_INPUT", ["input", "participants", "0", "userId"])],
+        ),
+        ({"idempotencyKey": ""}, [("INVALID_INPUT", ["input", "idempotencyKey"])]),
+        (
+            {"title": "", "end": "2027-01-12T09:00:00Z", "timeZone": "Nowhere"},
+            [
+                ("INVALID_INPUT", ["input", "title"]),
+                ("INVALID_TIME_RANGE", ["input", "end"]),
+                ("INVALID_TIME_ZONE", ["input", "timeZone"]),
+            ],
+        ),
+    ],
+)
 async def test_every_validation_error_names_its_field_and_stores_nothing(api, database, overrides, expected):
     payload = (await api.data(SCHEDULE, {"input": meeting_input(**overrides)}))["scheduleMeeting"]
     assert payload["meeting"] is None
@@ -228,10 +264,12 @@ async def test_malformed_datetimes_are_graphql_validation_errors(api):
 
 async def test_update_validates_the_merged_meeting(api, linked):
     meeting = await schedule(api)
-    cases = [({"end": "2027-01-12T09:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
-             ({"start": "2027-01-12T12:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
-             ({"title": None}, ("INVALID_INPUT", ["input", "title"])),
-             ({"timeZone": "Nope/Nope"}, ("INVALID_TIME_ZONE", ["input", "timeZone"]))]
+    cases = [
+        ({"end": "2027-01-12T09:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
+        ({"start": "2027-01-12T12:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
+        ({"title": None}, ("INVALID_INPUT", ["input", "title"])),
+        ({"timeZone": "Nope/Nope"}, ("INVALID_TIME_ZONE", ["input", "timeZone"])),
+    ]
     for change, expected in cases:
         payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], **change}}))["updateMeeting"]
         assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [expected], change
@@ -242,8 +280,16 @@ async def test_update_validates_the_merged_meeting(api, linked):
 async def test_meetings_are_keyset_paginated_by_start_with_filters(api, linked):
     ids = []
     for day in (15, 11, 13, 12, 14):
-        ids.append((day, (await schedule(api, start=f"2027-01-{day}T10:00:00Z", end=f"2027-01-{day}T11:00:00Z",
-                                         title=f"Day {day}"))["id"]))
+        ids.append(
+            (
+                day,
+                (
+                    await schedule(
+                        api, start=f"2027-01-{day}T10:00:00Z", end=f"2027-01-{day}T11:00:00Z", title=f"Day {day}"
+                    )
+                )["id"],
+            )
+        )
     in_order = [meeting_id for _, meeting_id in sorted(ids)]
 
     seen, after = [], None
@@ -259,16 +305,23 @@ async def test_meetings_are_keyset_paginated_by_start_with_filters(api, linked):
     await api.data(CANCEL, {"input": {"meetingId": in_order[0]}})
     scheduled = (await api.data(MEETINGS, {"filter": {"status": "SCHEDULED"}}))["meetings"]["edges"]
     assert [e["node"]["id"] for e in scheduled] == in_order[1:]
-    window = (await api.data(MEETINGS, {"filter": {"from": "2027-01-12T10:30:00Z", "to": "2027-01-14T10:00:00Z"}}))
+    window = await api.data(MEETINGS, {"filter": {"from": "2027-01-12T10:30:00Z", "to": "2027-01-14T10:00:00Z"}})
     assert [e["node"]["title"] for e in window["meetings"]["edges"]] == ["Day 12", "Day 13"]
     empty = (await api.data(MEETINGS, {"filter": {"from": "2028-01-01T00:00:00Z"}}))["meetings"]
     assert empty == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
 
 
-@pytest.mark.parametrize("variables", [
-    {"first": 0}, {"first": 101}, {"first": -1}, {"after": "garbage!"}, {"after": "MTIzOm5vdC1hbi1pZA"},
-    {"filter": {"from": "2027-01-01T00:00:00"}},
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": 0},
+        {"first": 101},
+        {"first": -1},
+        {"after": "garbage!"},
+        {"after": "MTIzOm5vdC1hbi1pZA"},
+        {"filter": {"from": "2027-01-01T00:00:00"}},
+    ],
+)
 async def test_bad_page_arguments_are_readable_errors_not_masked(api, variables):
     body = await api.gql(MEETINGS, variables)
     assert body["data"] is None
@@ -277,10 +330,16 @@ async def test_bad_page_arguments_are_readable_errors_not_masked(api, variables)
     assert "Unexpected error" not in error["message"]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("timeZone", "Europe"), ("timeZone", "Etc"), ("timeZone", "localtime"), ("timeZone", "posixrules"),
-    ("timeZone", "UTC/../Europe/London"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timeZone", "Europe"),
+        ("timeZone", "Etc"),
+        ("timeZone", "localtime"),
+        ("timeZone", "posixrules"),
+        ("timeZone", "UTC/../Europe/London"),
+    ],
+)
 async def test_time_zones_that_are_not_iana_names_are_refused_cleanly(api, field, value):
     payload = (await api.data(SCHEDULE, {"input": meeting_input(**{field: value})}))["scheduleMeeting"]
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_TIME_ZONE", ["input", "timeZone"])]

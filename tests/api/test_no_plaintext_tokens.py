@@ -7,19 +7,17 @@ import json
 import logging
 
 import bson
-
-from gql_api.keys import RUNTIME
-from gql_api.observability.logging import JsonFormatter
-from gql_api.graphql.schema import schema
-
 from helpers import CLIENT_SECRET, CONNECTIONS, LINK, UNLINK, begin_link, consent, link_account
 from test_meetings import CANCEL, UPDATE, schedule
+
+from gql_api.graphql.schema import schema
+from gql_api.observability.logging import JsonFormatter
 
 
 def needles(secret: str) -> set[bytes]:
     raw = secret.encode()
     found = {raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode(), json.dumps(secret).encode()}
-    found |= {raw[i:i + 12] for i in range(0, len(raw) - 12, 6)}  # truncated or partial logging
+    found |= {raw[i : i + 12] for i in range(0, len(raw) - 12, 6)}  # truncated or partial logging
     return found
 
 
@@ -47,10 +45,15 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
     await link_account(api, user="bob", profile_name="bob@example.test")
     meeting = await schedule(api)
     await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Renamed"}})
-    host = next(e for e in (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
-                if e["managed"] and not e["deleted"])
-    await sandbox.http.post(f"{sandbox.url}/_control/act/edit",
-                            json={"calendar_id": host["calendar_id"], "event_id": host["event_id"], "summary": "X"})
+    host = next(
+        e
+        for e in (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
+        if e["managed"] and not e["deleted"]
+    )
+    await sandbox.http.post(
+        f"{sandbox.url}/_control/act/edit",
+        json={"calendar_id": host["calendar_id"], "event_id": host["event_id"], "summary": "X"},
+    )
     await sandbox.http.post(f"{sandbox.url}/_control/expire-tokens", json={})
     await api.data(CANCEL, {"input": {"meetingId": meeting["id"]}})
     await api.work("calendar writes")
@@ -82,9 +85,9 @@ async def test_tokens_never_appear_in_documents_logs_or_responses(api, sandbox, 
     # response body or header (GraphQL and /metrics)
     assert caplog.records, "the test must actually capture logs"
     json_lines = "\n".join(JsonFormatter().format(record) for record in caplog.records)
-    assert_absent(tokens + [CLIENT_SECRET], caplog.text.encode(), "the logs")
-    assert_absent(tokens + [CLIENT_SECRET], json_lines.encode(), "the JSON logs")
-    assert_absent(tokens + [CLIENT_SECRET], "".join(api.bodies).encode(), "GraphQL responses")
+    assert_absent([*tokens, CLIENT_SECRET], caplog.text.encode(), "the logs")
+    assert_absent([*tokens, CLIENT_SECRET], json_lines.encode(), "the JSON logs")
+    assert_absent([*tokens, CLIENT_SECRET], "".join(api.bodies).encode(), "GraphQL responses")
 
 
 def test_schema_names_nothing_secret_shaped():

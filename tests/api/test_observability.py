@@ -10,13 +10,12 @@ import logging
 import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-
-from gql_api import create_app
-from gql_api.keys import RUNTIME
-from gql_api.observability.access_log import AccessLogger
-from gql_api.observability.logging import JsonFormatter
 from helpers import Api, link_account
 from test_meetings import SCHEDULE, deliveries, meeting_input, schedule
+
+from gql_api import create_app
+from gql_api.observability.access_log import AccessLogger
+from gql_api.observability.logging import JsonFormatter
 
 
 async def test_every_answer_carries_a_request_id_and_a_good_incoming_one_is_kept(api):
@@ -37,9 +36,14 @@ async def test_one_json_access_line_per_request_without_query_strings(settings, 
         async with httpx.AsyncClient() as http:
             response = await http.get(str(server.make_url("/healthz?code=secret-code&state=secret-state")))
             await http.post(str(server.make_url("/webhooks/cronofy/secret-channel-token")), content=b"{}")
-            await http.post(str(server.make_url("/graphql")), json={
-                "query": "query StatusPoll($x: String) { calendarConnections { id } }",
-                "variables": {"x": "secret-variable"}}, headers={"Authorization": f"Bearer {Api(None, settings).token('alice')}"})
+            await http.post(
+                str(server.make_url("/graphql")),
+                json={
+                    "query": "query StatusPoll($x: String) { calendarConnections { id } }",
+                    "variables": {"x": "secret-variable"},
+                },
+                headers={"Authorization": f"Bearer {Api(None, settings).token('alice')}"},
+            )
         request_id = response.headers["X-Request-ID"]
     finally:
         await server.close()
@@ -76,8 +80,9 @@ async def test_metrics_count_cronofy_calls_refreshes_webhooks_and_the_outbox(api
     assert "cal_" not in text  # calendar ids never become label values
 
 
-async def test_shutdown_finishes_the_request_in_flight_and_hands_back_the_lease(settings, database, sandbox, clock,
-                                                                              api_port):
+async def test_shutdown_finishes_the_request_in_flight_and_hands_back_the_lease(
+    settings, database, sandbox, clock, api_port
+):
     slow = dataclasses.replace(settings, sync_grace_seconds=1.0)
     runner = web.AppRunner(create_app(slow, database=database, clock=clock), shutdown_timeout=5)
     await runner.setup()
@@ -89,9 +94,16 @@ async def test_shutdown_finishes_the_request_in_flight_and_hands_back_the_lease(
         await sandbox.fault(path="/v1/calendars/", method="POST", delay_seconds=3.0)
 
         # given a scheduleMeeting in flight whose calendar write is slow
-        in_flight = asyncio.create_task(http.post("/graphql", json={"query": SCHEDULE, "variables": {
-            "input": meeting_input(participants=[{"email": "dave@example.test"}])}},
-            headers={"Authorization": f"Bearer {api.token('alice')}"}))
+        in_flight = asyncio.create_task(
+            http.post(
+                "/graphql",
+                json={
+                    "query": SCHEDULE,
+                    "variables": {"input": meeting_input(participants=[{"email": "dave@example.test"}])},
+                },
+                headers={"Authorization": f"Bearer {api.token('alice')}"},
+            )
+        )
         await asyncio.sleep(0.3)
 
         # when the server is told to stop

@@ -3,9 +3,8 @@ reason, the meeting mutation still succeeds, and linking the same account again 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from gql_api.keys import RUNTIME
 from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, link_account
 from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
@@ -17,20 +16,23 @@ async def test_relinking_restores_the_connection_in_place_and_writes_failed_copi
     bob_sub = next(a["sub"] for a in (await sandbox.state())["accounts"] if a["profile_name"] == "bob@example.test")
 
     # given Cronofy no longer accepts Bob's credentials (revoked on Cronofy's side, access token expired)
-    await sandbox.http.post(f"{sandbox.url}/oauth/token/revoke",
-                            json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "sub": bob_sub})
+    await sandbox.http.post(
+        f"{sandbox.url}/oauth/token/revoke",
+        json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "sub": bob_sub},
+    )
 
     # when Alice moves the meeting
     payload = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Moved"}}))["updateMeeting"]
 
     # then the mutation succeeds, Alice's copy is written, Bob's fails with a clear reason
     assert payload["userErrors"] == []
-    assert deliveries(payload["meeting"]) == {"alice@example.test": ("OWN_CALENDAR", "SYNCED"),
-                                              "bob@example.test": ("OWN_CALENDAR", "FAILED")}
+    assert deliveries(payload["meeting"]) == {
+        "alice@example.test": ("OWN_CALENDAR", "SYNCED"),
+        "bob@example.test": ("OWN_CALENDAR", "FAILED"),
+    }
     bob = next(p for p in payload["meeting"]["participants"] if p["email"] == "bob@example.test")
     assert "relink" in bob["calendarEvent"]["lastError"]
-    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == \
-        ["NEEDS_RELINK"]
+    assert [c["status"] for c in (await api.data(CONNECTIONS, user="bob"))["calendarConnections"]] == ["NEEDS_RELINK"]
     events = await calendar_events(sandbox)
     assert events["alice@example.test"]["summary"] == "Moved"
     assert events["bob@example.test"]["summary"] == "Mentoring session"
@@ -46,9 +48,10 @@ async def test_relinking_restores_the_connection_in_place_and_writes_failed_copi
 
 
 async def test_copies_owed_failing_by_a_process_that_died_are_failed_by_the_worker(api, sandbox, database):
+    from helpers import KEYS
+
     from gql_api.store import ConnectionStore
     from gql_api.vault import KeyRing, Vault
-    from helpers import KEYS
 
     await link_account(api, user="alice", profile_name="alice@example.test")
     await link_account(api, user="bob", profile_name="bob@example.test")
@@ -56,14 +59,17 @@ async def test_copies_owed_failing_by_a_process_that_died_are_failed_by_the_work
     # given a process that marked Bob's connection NEEDS_RELINK and stopped before failing his copies
     store = ConnectionStore(database, Vault(KeyRing.parse(KEYS)))
     raw_id = next(c.id for c in await store.list_for_user("bob"))
-    assert await store.mark_needs_relink(raw_id, now=datetime.now(timezone.utc))
+    assert await store.mark_needs_relink(raw_id, now=datetime.now(UTC))
     assert deliveries((await api.data(MEETING, {"id": meeting["id"]}))["meeting"])["bob@example.test"][1] == "SYNCED"
 
     # when a worker passes
     await api.work("relinks")
 
     # then the copies show why they are not kept up to date, once
-    bob = next(p for p in (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]["participants"]
-               if p["email"] == "bob@example.test")
+    bob = next(
+        p
+        for p in (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]["participants"]
+        if p["email"] == "bob@example.test"
+    )
     assert bob["calendarEvent"]["status"] == "FAILED"
     assert (await api.work("relinks"))["relinks"] == 0

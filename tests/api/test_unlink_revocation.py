@@ -7,10 +7,9 @@ import asyncio
 import dataclasses
 
 from aiohttp.test_utils import TestClient, TestServer
+from helpers import CONNECTIONS, UNLINK, Api, link_account
 
 from gql_api import create_app
-from gql_api.keys import RUNTIME
-from helpers import CONNECTIONS, UNLINK, Api, link_account
 
 
 async def refresh_token_statuses(sandbox) -> list[str]:
@@ -32,8 +31,16 @@ async def test_unlink_while_cronofy_is_down_revokes_later(api, sandbox, database
 
     # and only what retrying needs is kept: the encrypted token, the account and the data center
     owed = await database["pending_revocations"].find_one({})
-    assert set(owed) == {"_id", "refresh_token", "sub", "data_center", "attempts", "created_at", "next_attempt_at",
-                         "last_error"}
+    assert set(owed) == {
+        "_id",
+        "refresh_token",
+        "sub",
+        "data_center",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "last_error",
+    }
     assert set(owed["refresh_token"]) == {"kid", "n", "ct"}
     assert owed["last_error"] == "CronofyServerError"
 

@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
-from gql_api import create_app
 from helpers import CONNECTIONS, Api, CountingDatabase, link_account
 from test_meetings import MEETINGS, deliveries, schedule
+
+from gql_api import create_app
 
 MEETINGS_WITH_PARTICIPANTS = """
 query { meetings(first: 20) { edges { node { id title participants { email response

@@ -18,7 +18,7 @@ import logging
 import socket
 import time
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -100,8 +100,16 @@ USERINFO_EMBEDDED = {
     "cronofy.type": "account",
     "cronofy.data": {
         "authorization": {"scope": "create_event delete_event", "status": "active"},
-        "profiles": [{"provider_name": "google", "provider_service": "gsuite", "profile_id": "pro_n23kjnwrw2",
-                      "profile_name": "example@cronofy.com", "profile_connected": True, "profile_calendars": []}],
+        "profiles": [
+            {
+                "provider_name": "google",
+                "provider_service": "gsuite",
+                "profile_id": "pro_n23kjnwrw2",
+                "profile_name": "example@cronofy.com",
+                "profile_connected": True,
+                "profile_calendars": [],
+            }
+        ],
         "conferencing_profiles": [],
     },
 }
@@ -136,8 +144,14 @@ BODY_CANARY = "CANARY-upstream-body-e03f17"
 REDIRECT_URI = "https://mentoring.example.test/calendar/linked"
 
 CANARIES = (
-    CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN, AUTH_CODE, BODY_CANARY,
-    TOKEN_FIXTURE["access_token"], TOKEN_FIXTURE["refresh_token"], REFRESH_FIXTURE["access_token"],
+    CLIENT_SECRET,
+    ACCESS_TOKEN,
+    REFRESH_TOKEN,
+    AUTH_CODE,
+    BODY_CANARY,
+    TOKEN_FIXTURE["access_token"],
+    TOKEN_FIXTURE["refresh_token"],
+    REFRESH_FIXTURE["access_token"],
 )
 
 # An upstream body that echoes everything we sent, as a misbehaving server or proxy might.
@@ -204,15 +218,17 @@ class FakeCronofy:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        self.received.append(Received(
-            method=request.method,
-            path=request.path,
-            query=parse_qs(request.query_string),
-            content_type=request.content_type,
-            json=parsed,
-            headers={name.lower(): value for name, value in request.headers.items()},
-            body=raw,
-        ))
+        self.received.append(
+            Received(
+                method=request.method,
+                path=request.path,
+                query=parse_qs(request.query_string),
+                content_type=request.content_type,
+                json=parsed,
+                headers={name.lower(): value for name, value in request.headers.items()},
+                body=raw,
+            )
+        )
         reply = self.replies.get((request.method, request.path))
         if reply is None:  # unscripted: a status no test expects, so the test fails loudly
             return web.Response(status=418, text="unscripted")
@@ -227,8 +243,9 @@ class FakeCronofy:
             return await self._trickle(request, reply.status, headers, body)
         return web.Response(status=reply.status, body=body, headers=headers)
 
-    async def _trickle(self, request: web.Request, status: int, headers: dict[str, str],
-                       body: bytes) -> web.StreamResponse:
+    async def _trickle(
+        self, request: web.Request, status: int, headers: dict[str, str], body: bytes
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=status, headers=headers)
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
@@ -258,8 +275,14 @@ async def make_gateway(cronofy: FakeCronofy):
 
     def make(**overrides: Any) -> CronofyGateway:
         # One attempt: these tests pin how each answer maps (retries have their own tests below).
-        options: dict[str, Any] = dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=cronofy.url,
-                                       app_url=cronofy.url, timeout_seconds=2.0, max_attempts=1)
+        options: dict[str, Any] = {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "api_url": cronofy.url,
+            "app_url": cronofy.url,
+            "timeout_seconds": 2.0,
+            "max_attempts": 1,
+        }
         options.update(overrides)
         gateway = CronofyGateway(**options)
         made.append(gateway)
@@ -417,24 +440,29 @@ async def test_authorization_url_uses_the_data_center_app_host_without_overrides
 # --- data centers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data_center", "api", "app"), [
-    ("us", "https://api.cronofy.com", "https://app.cronofy.com"),
-    ("", "https://api.cronofy.com", "https://app.cronofy.com"),
-    ("uk", "https://api-uk.cronofy.com", "https://app-uk.cronofy.com"),
-    ("de", "https://api-de.cronofy.com", "https://app-de.cronofy.com"),
-    ("au", "https://api-au.cronofy.com", "https://app-au.cronofy.com"),
-    ("ca", "https://api-ca.cronofy.com", "https://app-ca.cronofy.com"),
-    ("sg", "https://api-sg.cronofy.com", "https://app-sg.cronofy.com"),
-])
+@pytest.mark.parametrize(
+    ("data_center", "api", "app"),
+    [
+        ("us", "https://api.cronofy.com", "https://app.cronofy.com"),
+        ("", "https://api.cronofy.com", "https://app.cronofy.com"),
+        ("uk", "https://api-uk.cronofy.com", "https://app-uk.cronofy.com"),
+        ("de", "https://api-de.cronofy.com", "https://app-de.cronofy.com"),
+        ("au", "https://api-au.cronofy.com", "https://app-au.cronofy.com"),
+        ("ca", "https://api-ca.cronofy.com", "https://app-ca.cronofy.com"),
+        ("sg", "https://api-sg.cronofy.com", "https://app-sg.cronofy.com"),
+    ],
+)
 def test_hosts_for_each_data_center(data_center, api, app):
     assert hosts_for(data_center) == CronofyHosts(api=api, app=app)
 
 
 def test_host_overrides_win_over_the_data_center():
-    assert hosts_for("de", api_override="http://127.0.0.1:1234/", app_override="http://127.0.0.1:5678") == \
-        CronofyHosts(api="http://127.0.0.1:1234", app="http://127.0.0.1:5678")
-    assert hosts_for("de", api_override="http://127.0.0.1:1234") == \
-        CronofyHosts(api="http://127.0.0.1:1234", app="https://app-de.cronofy.com")
+    assert hosts_for("de", api_override="http://127.0.0.1:1234/", app_override="http://127.0.0.1:5678") == CronofyHosts(
+        api="http://127.0.0.1:1234", app="http://127.0.0.1:5678"
+    )
+    assert hosts_for("de", api_override="http://127.0.0.1:1234") == CronofyHosts(
+        api="http://127.0.0.1:1234", app="https://app-de.cronofy.com"
+    )
 
 
 class RecordingTransport:
@@ -453,12 +481,15 @@ class RecordingTransport:
         return httpx.Response(200)
 
 
-@pytest.mark.parametrize(("call", "url"), [
-    ("calendars", "https://api-de.cronofy.com/v1/calendars"),
-    ("exchange", "https://api-de.cronofy.com/oauth/token"),
-    ("refresh", "https://api-de.cronofy.com/oauth/token"),
-    ("revoke", "https://api-de.cronofy.com/oauth/token/revoke"),
-])
+@pytest.mark.parametrize(
+    ("call", "url"),
+    [
+        ("calendars", "https://api-de.cronofy.com/v1/calendars"),
+        ("exchange", "https://api-de.cronofy.com/oauth/token"),
+        ("refresh", "https://api-de.cronofy.com/oauth/token"),
+        ("revoke", "https://api-de.cronofy.com/oauth/token/revoke"),
+    ],
+)
 async def test_a_connection_in_de_is_served_by_api_de(call, url):
     # given a gateway with no host override, defaulting to us
     recorder = RecordingTransport()
@@ -482,8 +513,9 @@ async def test_a_connection_in_de_is_served_by_api_de(call, url):
 
 async def test_the_default_data_center_picks_the_host_when_the_call_names_none():
     recorder = RecordingTransport()
-    uk = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, default_data_center="uk",
-                        transport=recorder.transport)
+    uk = CronofyGateway(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, default_data_center="uk", transport=recorder.transport
+    )
     us = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, transport=recorder.transport)
     try:
         await uk.list_calendars(access_token=Secret(ACCESS_TOKEN))
@@ -497,19 +529,30 @@ async def test_the_default_data_center_picks_the_host_when_the_call_names_none()
 
 def events_page(next_page: str | None, event_id: str) -> httpx.Response:
     pages = {"current": 1, "total": 2, **({"next_page": next_page} if next_page else {})}
-    event = {"calendar_id": "cal_a_b", "event_uid": "evt_1", "event_id": event_id, "summary": "S",
-             "start": "2027-01-12T10:00:00Z", "end": "2027-01-12T11:00:00Z", "deleted": False,
-             "updated": "2026-11-25T10:00:00Z", "unknown_key": {"ignored": True}}
+    event = {
+        "calendar_id": "cal_a_b",
+        "event_uid": "evt_1",
+        "event_id": event_id,
+        "summary": "S",
+        "start": "2027-01-12T10:00:00Z",
+        "end": "2027-01-12T11:00:00Z",
+        "deleted": False,
+        "updated": "2026-11-25T10:00:00Z",
+        "unknown_key": {"ignored": True},
+    }
     return httpx.Response(200, json={"pages": pages, "events": [event]})
 
 
-@pytest.mark.parametrize("next_page, followed", [
-    ("https://api-de.cronofy.com/v1/events/pages/p2", True),
-    ("https://api.cronofy.com/v1/events/pages/p2", False),  # another data center
-    ("https://evil.example/v1/events/pages/p2", False),
-    ("https://api-de.cronofy.com.evil.example/v1/events/pages/p2", False),
-    ("http://api-de.cronofy.com/v1/events/pages/p2", False),  # not TLS
-])
+@pytest.mark.parametrize(
+    ("next_page", "followed"),
+    [
+        ("https://api-de.cronofy.com/v1/events/pages/p2", True),
+        ("https://api.cronofy.com/v1/events/pages/p2", False),  # another data center
+        ("https://evil.example/v1/events/pages/p2", False),
+        ("https://api-de.cronofy.com.evil.example/v1/events/pages/p2", False),
+        ("http://api-de.cronofy.com/v1/events/pages/p2", False),  # not TLS
+    ],
+)
 async def test_next_page_is_followed_only_on_the_connections_data_center(next_page, followed):
     seen: list[str] = []
 
@@ -517,24 +560,35 @@ async def test_next_page_is_followed_only_on_the_connections_data_center(next_pa
         seen.append(str(request.url))
         return events_page(next_page if len(seen) == 1 else None, f"mtg_{len(seen)}")
 
-    gateway = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, transport=httpx.MockTransport(answer),
-                             max_attempts=1)
+    gateway = CronofyGateway(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, transport=httpx.MockTransport(answer), max_attempts=1
+    )
     try:
         if followed:
-            events = await gateway.managed_events_since(access_token=Secret(ACCESS_TOKEN), data_center="de",
-                                                        since=datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
+            events = await gateway.managed_events_since(
+                access_token=Secret(ACCESS_TOKEN),
+                data_center="de",
+                since=datetime(2026, 11, 25, 9, tzinfo=UTC),
+            )
             assert [e.event_id for e in events] == ["mtg_1", "mtg_2"]
         else:
             with pytest.raises(CronofyUnavailable):
-                await gateway.managed_events_since(access_token=Secret(ACCESS_TOKEN), data_center="de",
-                                                   since=datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
+                await gateway.managed_events_since(
+                    access_token=Secret(ACCESS_TOKEN),
+                    data_center="de",
+                    since=datetime(2026, 11, 25, 9, tzinfo=UTC),
+                )
     finally:
         await gateway.aclose()
 
     first = httpx.URL(seen[0])
     assert first.host == "api-de.cronofy.com" and first.path == "/v1/events"
-    assert dict(first.params) == {"tzid": "Etc/UTC", "only_managed": "true", "include_deleted": "true",
-                                  "last_modified": "2026-11-25T09:00:00Z"}
+    assert dict(first.params) == {
+        "tzid": "Etc/UTC",
+        "only_managed": "true",
+        "include_deleted": "true",
+        "last_modified": "2026-11-25T09:00:00Z",
+    }
     assert len(seen) == (2 if followed else 1)
 
 
@@ -583,7 +637,7 @@ async def test_exchange_code_parses_the_recorded_token_response(gateway, cronofy
     assert grant.linking_profile.provider_name == "google"
     assert grant.linking_profile.profile_id == "pro_n23kjnwrw2"
     assert grant.linking_profile.profile_name == "example@cronofy.com"
-    now = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
     assert grant.expires_at(now) == now + timedelta(seconds=3600)
     assert_clean(repr(grant), "repr(TokenGrant)")
 
@@ -594,25 +648,53 @@ def token_variant(change: dict[str, Any] | None = None, drop: tuple[str, ...] = 
     return payload
 
 
-@pytest.mark.parametrize(("payload", "sub", "profile"), [
-    pytest.param(token_variant({"unknown_future_field": {"nested": [1, 2]}, "application_calendar_id": None}),
-                 "acc_5ba21743f408617d1269ea1e", ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
-                 id="unknown-extra-keys"),
-    pytest.param(token_variant(drop=("linking_profile",)), "acc_5ba21743f408617d1269ea1e", None,
-                 id="no-linking-profile"),
-    pytest.param(token_variant({"linking_profile": None}), "acc_5ba21743f408617d1269ea1e", None,
-                 id="null-linking-profile"),
-    pytest.param(token_variant({"linking_profile": {"provider_name": "google"}}), "acc_5ba21743f408617d1269ea1e",
-                 ("google", None, None), id="partial-linking-profile"),
-    pytest.param(token_variant(drop=("sub",)), "acc_5ba21743f408617d1269ea1e",
-                 ("google", "pro_n23kjnwrw2", "example@cronofy.com"), id="account-id-without-sub"),
-    pytest.param(token_variant(drop=("sub", "account_id")), None,
-                 ("google", "pro_n23kjnwrw2", "example@cronofy.com"), id="neither-sub-nor-account-id"),
-    pytest.param(OAUTH_TOKEN_RESPONSE_WITH_PROVIDER_SERVICE_JSON, "acc_5ba21743f408617d1269ea1e",
-                 ("google", "pro_n23kjnwrw2", "example@cronofy.com"), id="provider-service"),
-    pytest.param(token_variant({"userinfo": USERINFO_EMBEDDED}), "acc_5ba21743f408617d1269ea1e",
-                 ("google", "pro_n23kjnwrw2", "example@cronofy.com"), id="embedded-userinfo"),
-])
+@pytest.mark.parametrize(
+    ("payload", "sub", "profile"),
+    [
+        pytest.param(
+            token_variant({"unknown_future_field": {"nested": [1, 2]}, "application_calendar_id": None}),
+            "acc_5ba21743f408617d1269ea1e",
+            ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
+            id="unknown-extra-keys",
+        ),
+        pytest.param(
+            token_variant(drop=("linking_profile",)), "acc_5ba21743f408617d1269ea1e", None, id="no-linking-profile"
+        ),
+        pytest.param(
+            token_variant({"linking_profile": None}), "acc_5ba21743f408617d1269ea1e", None, id="null-linking-profile"
+        ),
+        pytest.param(
+            token_variant({"linking_profile": {"provider_name": "google"}}),
+            "acc_5ba21743f408617d1269ea1e",
+            ("google", None, None),
+            id="partial-linking-profile",
+        ),
+        pytest.param(
+            token_variant(drop=("sub",)),
+            "acc_5ba21743f408617d1269ea1e",
+            ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
+            id="account-id-without-sub",
+        ),
+        pytest.param(
+            token_variant(drop=("sub", "account_id")),
+            None,
+            ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
+            id="neither-sub-nor-account-id",
+        ),
+        pytest.param(
+            OAUTH_TOKEN_RESPONSE_WITH_PROVIDER_SERVICE_JSON,
+            "acc_5ba21743f408617d1269ea1e",
+            ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
+            id="provider-service",
+        ),
+        pytest.param(
+            token_variant({"userinfo": USERINFO_EMBEDDED}),
+            "acc_5ba21743f408617d1269ea1e",
+            ("google", "pro_n23kjnwrw2", "example@cronofy.com"),
+            id="embedded-userinfo",
+        ),
+    ],
+)
 async def test_exchange_code_tolerates_the_shapes_cronofy_may_send(gateway, cronofy, payload, sub, profile):
     # given
     cronofy.on("POST", TOKEN_PATH, json_reply(payload))
@@ -630,9 +712,21 @@ async def test_exchange_code_tolerates_the_shapes_cronofy_may_send(gateway, cron
         assert (lp.provider_name, lp.profile_id, lp.profile_name) == profile
 
 
-@pytest.mark.parametrize("expires_in", [
-    pytest.param(..., id="missing"), None, "soon", "3600", 0, -60, True, 12.5, [3600], {},
-])
+@pytest.mark.parametrize(
+    "expires_in",
+    [
+        pytest.param(..., id="missing"),
+        None,
+        "soon",
+        "3600",
+        0,
+        -60,
+        True,
+        12.5,
+        [3600],
+        {},
+    ],
+)
 async def test_exchange_code_falls_back_to_a_bounded_lifetime_for_unusable_expires_in(gateway, cronofy, expires_in):
     # given
     payload = token_variant(drop=("expires_in",)) if expires_in is ... else token_variant({"expires_in": expires_in})
@@ -643,7 +737,7 @@ async def test_exchange_code_falls_back_to_a_bounded_lifetime_for_unusable_expir
 
     # then the lifetime is a positive whole number of seconds, no longer than an hour
     assert type(grant.expires_in) is int and 0 < grant.expires_in <= 3600
-    assert grant.expires_at(datetime.now(timezone.utc)) > datetime.now(timezone.utc)
+    assert grant.expires_at(datetime.now(UTC)) > datetime.now(UTC)
 
 
 async def test_exchange_code_keeps_a_short_documented_lifetime(gateway, cronofy):
@@ -663,18 +757,21 @@ async def test_an_absurd_expires_in_still_gives_a_usable_expiry(gateway, cronofy
 
     # then the expiry can still be computed and stored
     assert grant.expires_in <= 2**31 - 1
-    grant.expires_at(datetime.now(timezone.utc))
+    grant.expires_at(datetime.now(UTC))
 
 
-@pytest.mark.parametrize("reply", [
-    pytest.param(json_reply(token_variant(drop=("access_token",))), id="no-access-token"),
-    pytest.param(json_reply(token_variant({"access_token": None})), id="null-access-token"),
-    pytest.param(json_reply(token_variant({"access_token": 12345})), id="numeric-access-token"),
-    pytest.param(json_reply(token_variant(drop=("refresh_token",))), id="no-refresh-token-on-exchange"),
-    pytest.param(json_reply([TOKEN_FIXTURE]), id="a-list"),
-    pytest.param(json_reply({"error": "nothing"}), id="unrelated-object"),
-    pytest.param(Reply(status=200, body=b""), id="empty-body"),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(json_reply(token_variant(drop=("access_token",))), id="no-access-token"),
+        pytest.param(json_reply(token_variant({"access_token": None})), id="null-access-token"),
+        pytest.param(json_reply(token_variant({"access_token": 12345})), id="numeric-access-token"),
+        pytest.param(json_reply(token_variant(drop=("refresh_token",))), id="no-refresh-token-on-exchange"),
+        pytest.param(json_reply([TOKEN_FIXTURE]), id="a-list"),
+        pytest.param(json_reply({"error": "nothing"}), id="unrelated-object"),
+        pytest.param(Reply(status=200, body=b""), id="empty-body"),
+    ],
+)
 async def test_exchange_code_rejects_an_unusable_token_response(gateway, cronofy, caplog, reply):
     cronofy.on("POST", TOKEN_PATH, reply)
 
@@ -805,10 +902,18 @@ async def test_list_calendars_sends_the_bearer_token_and_parses_the_recorded_lis
 
 async def test_list_calendars_accepts_minimal_calendars_from_older_responses(gateway, cronofy):
     # given calendars with only an id (and no top-level sub), as the SDK tests use
-    cronofy.on("GET", CALENDARS_PATH, json_reply({"calendars": [
-        {"calendar_id": "cal_U9uuErStTG@EAAAB_IsAsykA2DBTWqQTf-f0kJw"},
-        {"calendar_id": "cal_min_2", "calendar_name": ""},
-    ]}))
+    cronofy.on(
+        "GET",
+        CALENDARS_PATH,
+        json_reply(
+            {
+                "calendars": [
+                    {"calendar_id": "cal_U9uuErStTG@EAAAB_IsAsykA2DBTWqQTf-f0kJw"},
+                    {"calendar_id": "cal_min_2", "calendar_name": ""},
+                ]
+            }
+        ),
+    )
 
     # when
     calendars = await gateway.list_calendars(access_token=Secret(ACCESS_TOKEN))
@@ -822,14 +927,22 @@ async def test_list_calendars_accepts_minimal_calendars_from_older_responses(gat
 
 
 async def test_list_calendars_skips_items_without_a_calendar_id(gateway, cronofy):
-    cronofy.on("GET", CALENDARS_PATH, json_reply({"calendars": [
-        {"calendar_name": "No id"},
-        {"calendar_id": "", "calendar_name": "Empty id"},
-        {"calendar_id": None},
-        "cal_not_an_object",
-        None,
-        {"calendar_id": "cal_kept", "calendar_name": "Kept"},
-    ]}))
+    cronofy.on(
+        "GET",
+        CALENDARS_PATH,
+        json_reply(
+            {
+                "calendars": [
+                    {"calendar_name": "No id"},
+                    {"calendar_id": "", "calendar_name": "Empty id"},
+                    {"calendar_id": None},
+                    "cal_not_an_object",
+                    None,
+                    {"calendar_id": "cal_kept", "calendar_name": "Kept"},
+                ]
+            }
+        ),
+    )
 
     calendars = await gateway.list_calendars(access_token=Secret(ACCESS_TOKEN))
 
@@ -837,28 +950,57 @@ async def test_list_calendars_skips_items_without_a_calendar_id(gateway, cronofy
 
 
 async def test_list_calendars_reads_readonly_deleted_and_primary_flags(gateway, cronofy):
-    cronofy.on("GET", CALENDARS_PATH, json_reply({"calendars": [
-        {"calendar_id": "cal_ro", "calendar_readonly": True, "calendar_deleted": False, "calendar_primary": True},
-        {"calendar_id": "cal_del", "calendar_readonly": False, "calendar_deleted": True, "calendar_primary": False},
-        {"calendar_id": "cal_rw", "calendar_readonly": False, "calendar_deleted": False, "calendar_primary": False},
-    ]}))
+    cronofy.on(
+        "GET",
+        CALENDARS_PATH,
+        json_reply(
+            {
+                "calendars": [
+                    {
+                        "calendar_id": "cal_ro",
+                        "calendar_readonly": True,
+                        "calendar_deleted": False,
+                        "calendar_primary": True,
+                    },
+                    {
+                        "calendar_id": "cal_del",
+                        "calendar_readonly": False,
+                        "calendar_deleted": True,
+                        "calendar_primary": False,
+                    },
+                    {
+                        "calendar_id": "cal_rw",
+                        "calendar_readonly": False,
+                        "calendar_deleted": False,
+                        "calendar_primary": False,
+                    },
+                ]
+            }
+        ),
+    )
 
     calendars = {c.calendar_id: c for c in await gateway.list_calendars(access_token=Secret(ACCESS_TOKEN))}
 
-    assert (calendars["cal_ro"].readonly, calendars["cal_ro"].primary, calendars["cal_ro"].writable) == \
-        (True, True, False)
+    assert (calendars["cal_ro"].readonly, calendars["cal_ro"].primary, calendars["cal_ro"].writable) == (
+        True,
+        True,
+        False,
+    )
     assert (calendars["cal_del"].deleted, calendars["cal_del"].writable) == (True, False)
     assert (calendars["cal_rw"].primary, calendars["cal_rw"].writable) == (False, True)
 
 
-@pytest.mark.parametrize("payload", [
-    {"calendars": {"calendar_id": "cal_x"}},
-    {"calendars": None},
-    {"calendars": "cal_x"},
-    {"sub": "acc_5ba21743f408617d1269ea1e"},
-    [],
-    "calendars",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"calendars": {"calendar_id": "cal_x"}},
+        {"calendars": None},
+        {"calendars": "cal_x"},
+        {"sub": "acc_5ba21743f408617d1269ea1e"},
+        [],
+        "calendars",
+    ],
+)
 async def test_list_calendars_rejects_a_response_without_a_calendar_list(gateway, cronofy, caplog, payload):
     cronofy.on("GET", CALENDARS_PATH, json_reply(payload))
 
@@ -888,21 +1030,25 @@ class ErrorCase:
 
 
 ERROR_CASES = {
-    "exchange-400-invalid_grant": ErrorCase("exchange", json_reply(echo(error="invalid_grant"), 400), InvalidGrant, 400),
+    "exchange-400-invalid_grant": ErrorCase(
+        "exchange", json_reply(echo(error="invalid_grant"), 400), InvalidGrant, 400
+    ),
     "refresh-400-invalid_grant": ErrorCase("refresh", json_reply(echo(error="invalid_grant"), 400), InvalidGrant, 400),
-    "refresh-400-invalid_request": ErrorCase("refresh", json_reply(echo(error="invalid_request"), 400),
-                                             CronofyBadRequest, 400),
+    "refresh-400-invalid_request": ErrorCase(
+        "refresh", json_reply(echo(error="invalid_request"), 400), CronofyBadRequest, 400
+    ),
     "refresh-400-no-error-key": ErrorCase("refresh", json_reply(echo(), 400), CronofyBadRequest, 400),
     "refresh-400-html": ErrorCase("refresh", Reply(400, HTML_ECHO, "text/html"), CronofyBadRequest, 400),
     "exchange-401": ErrorCase("exchange", Reply(401, HTML_ECHO, "text/html"), InvalidClient, 401),
     "refresh-401-empty": ErrorCase("refresh", Reply(401, b""), InvalidClient, 401),
-    "refresh-400-invalid_client": ErrorCase("refresh", json_reply(echo(error="invalid_client"), 400),
-                                            InvalidClient, 400),
-    "revoke-400-invalid_client": ErrorCase("revoke", json_reply(echo(error="invalid_client"), 400),
-                                           InvalidClient, 400),
+    "refresh-400-invalid_client": ErrorCase(
+        "refresh", json_reply(echo(error="invalid_client"), 400), InvalidClient, 400
+    ),
+    "revoke-400-invalid_client": ErrorCase("revoke", json_reply(echo(error="invalid_client"), 400), InvalidClient, 400),
     "calendars-401": ErrorCase("calendars", Reply(401, HTML_ECHO, "text/plain"), CronofyUnauthorized, 401),
-    "calendars-401-invalid_client-body": ErrorCase("calendars", json_reply(echo(error="invalid_client"), 401),
-                                                   CronofyUnauthorized, 401),
+    "calendars-401-invalid_client-body": ErrorCase(
+        "calendars", json_reply(echo(error="invalid_client"), 401), CronofyUnauthorized, 401
+    ),
     "calendars-403": ErrorCase("calendars", json_reply(echo(), 403), CronofyForbidden, 403),
     "calendars-404": ErrorCase("calendars", Reply(404, HTML_ECHO, "text/html"), CronofyNotFound, 404),
     "calendars-423": ErrorCase("calendars", json_reply(echo(), 423), CronofyLocked, 423),
@@ -915,11 +1061,11 @@ ERROR_CASES = {
     "refresh-500": ErrorCase("refresh", json_reply(echo(error="server_error"), 500), CronofyServerError, 500),
     "revoke-503": ErrorCase("revoke", Reply(503, HTML_ECHO, "text/html"), CronofyServerError, 503),
     "calendars-200-not-json": ErrorCase("calendars", Reply(200, HTML_ECHO, "text/html"), CronofyUnavailable, None),
-    "exchange-200-not-json": ErrorCase("exchange", Reply(200, ECHO_TEXT, "application/json"), CronofyUnavailable,
-                                       None),
+    "exchange-200-not-json": ErrorCase("exchange", Reply(200, ECHO_TEXT, "application/json"), CronofyUnavailable, None),
     "calendars-402": ErrorCase("calendars", json_reply(echo(), 402), CronofyError, 402),
-    "calendars-302": ErrorCase("calendars", Reply(302, b"", None, {"Location": "http://127.0.0.1:9/elsewhere"}),
-                               CronofyError, 302),
+    "calendars-302": ErrorCase(
+        "calendars", Reply(302, b"", None, {"Location": "http://127.0.0.1:9/elsewhere"}), CronofyError, 302
+    ),
 }
 
 
@@ -959,12 +1105,17 @@ async def test_422_keeps_the_errors_map_for_code(gateway, cronofy, caplog):
     assert_nothing_leaks(caught.value, caplog)
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param({"errors": {"event_id": [{"key": "errors.required", "description": "required"}]},
-                  "echo": ECHO_TEXT}, id="with-extra-keys"),
-    pytest.param({"errors": ["errors.required"], "echo": ECHO_TEXT}, id="errors-not-a-map"),
-    pytest.param(HTML_ECHO, id="not-json"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            {"errors": {"event_id": [{"key": "errors.required", "description": "required"}]}, "echo": ECHO_TEXT},
+            id="with-extra-keys",
+        ),
+        pytest.param({"errors": ["errors.required"], "echo": ECHO_TEXT}, id="errors-not-a-map"),
+        pytest.param(HTML_ECHO, id="not-json"),
+    ],
+)
 async def test_422_with_odd_bodies_still_maps_and_leaks_nothing(gateway, cronofy, caplog, body):
     cronofy.on("GET", CALENDARS_PATH, Reply(422, body if isinstance(body, str) else json.dumps(body)))
 
@@ -992,17 +1143,20 @@ async def test_the_oauth_error_string_of_a_400_is_not_copied_into_the_exception(
 # --- 429 and Retry-After -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("retry_after", "expected"), [
-    pytest.param(None, None, id="absent"),
-    pytest.param("7", 7.0, id="seconds"),
-    pytest.param(" 7 ", 7.0, id="padded-seconds"),
-    pytest.param("0", 0.0, id="zero"),
-    pytest.param("soon", None, id="garbage"),
-    pytest.param("-3", None, id="negative"),
-    pytest.param("1.5", None, id="fraction"),
-    pytest.param("²", None, id="non-ascii-digit"),
-    pytest.param("9" * 400, 86_400.0, id="absurdly-long"),
-])
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        pytest.param(None, None, id="absent"),
+        pytest.param("7", 7.0, id="seconds"),
+        pytest.param(" 7 ", 7.0, id="padded-seconds"),
+        pytest.param("0", 0.0, id="zero"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param("-3", None, id="negative"),
+        pytest.param("1.5", None, id="fraction"),
+        pytest.param("²", None, id="non-ascii-digit"),
+        pytest.param("9" * 400, 86_400.0, id="absurdly-long"),
+    ],
+)
 async def test_429_reads_retry_after_seconds(gateway, cronofy, caplog, retry_after, expected):
     # given
     headers = {} if retry_after is None else {"Retry-After": retry_after}
@@ -1013,7 +1167,7 @@ async def test_429_reads_retry_after_seconds(gateway, cronofy, caplog, retry_aft
         await gateway.list_calendars(access_token=Secret(ACCESS_TOKEN))
     except CronofyRateLimited as exc:
         caught = exc
-    except Exception as exc:  # noqa: BLE001 - report what escaped instead
+    except Exception as exc:
         raise AssertionError(f"{type(exc).__name__} escaped instead of CronofyRateLimited") from None
     else:
         raise AssertionError("no error raised")
@@ -1026,8 +1180,9 @@ async def test_429_reads_retry_after_seconds(gateway, cronofy, caplog, retry_aft
 
 async def test_429_reads_retry_after_as_an_http_date(gateway, cronofy):
     # given a Retry-After 30 seconds ahead, as an HTTP date
-    cronofy.on("GET", CALENDARS_PATH, Reply(429, b"", headers={"Retry-After": formatdate(time.time() + 30,
-                                                                                         usegmt=True)}))
+    cronofy.on(
+        "GET", CALENDARS_PATH, Reply(429, b"", headers={"Retry-After": formatdate(time.time() + 30, usegmt=True)})
+    )
 
     # when
     with pytest.raises(CronofyRateLimited) as caught:
@@ -1052,10 +1207,13 @@ def test_parse_retry_after_measures_an_http_date_from_now():
 # --- timeouts and unreachable hosts ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reply", [
-    pytest.param(json_reply(CALENDARS_LIST_JSON, hang=True), id="slow-headers"),
-    pytest.param(json_reply(CALENDARS_LIST_JSON, trickle=True), id="trickling-body"),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(json_reply(CALENDARS_LIST_JSON, hang=True), id="slow-headers"),
+        pytest.param(json_reply(CALENDARS_LIST_JSON, trickle=True), id="trickling-body"),
+    ],
+)
 async def test_a_slow_cronofy_times_out_quickly(make_gateway, cronofy, caplog, reply):
     # given a gateway with a short deadline and a Cronofy slower than it
     gateway = make_gateway(timeout_seconds=SHORT_TIMEOUT)

@@ -5,15 +5,16 @@ refresh never do; other 4xx never do."""
 from __future__ import annotations
 
 import pytest
+from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 
 from gql_api.cronofy import (
+    CronofyError,
     CronofyGateway,
     CronofyNotFound,
     CronofyRateLimited,
     CronofyServerError,
     CronofyUnavailable,
 )
-from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 
 
 class RecordingSleep:
@@ -31,9 +32,16 @@ async def sleeps():
 
 @pytest.fixture
 async def gateway(sandbox, sleeps):
-    gateway = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=sandbox.url,
-                             app_url=sandbox.url, timeout_seconds=0.5, max_attempts=4, retry_budget_seconds=20,
-                             sleep=sleeps)
+    gateway = CronofyGateway(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=sandbox.url,
+        app_url=sandbox.url,
+        timeout_seconds=0.5,
+        max_attempts=4,
+        retry_budget_seconds=20,
+        sleep=sleeps,
+    )
     yield gateway
     await gateway.aclose()
 
@@ -48,8 +56,18 @@ async def attempts(sandbox, path: str) -> int:
     return sum(1 for r in await sandbox.requests() if r["path"] == path)
 
 
-@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 502}, {"status": 503}, {"status": 504},
-                                   {"status": 429}, {"reset": True}, {"delay_seconds": 1.0}])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 502},
+        {"status": 503},
+        {"status": 504},
+        {"status": 429},
+        {"reset": True},
+        {"delay_seconds": 1.0},
+    ],
+)
 async def test_a_transient_failure_is_retried_once_and_succeeds(sandbox, gateway, grant, sleeps, fault):
     await sandbox.fault(path="/v1/calendars", **fault)
 
@@ -69,7 +87,7 @@ async def test_backoff_grows_with_jitter_and_the_attempts_are_bounded(sandbox, g
     assert await attempts(sandbox, "/v1/calendars") == 4
     assert len(sleeps.waits) == 3
     for attempt, wait in enumerate(sleeps.waits, start=1):
-        assert 0 <= wait <= min(8.0, 0.5 * 2 ** attempt)
+        assert 0 <= wait <= min(8.0, 0.5 * 2**attempt)
 
 
 async def test_retry_after_is_honoured_in_seconds(sandbox, gateway, grant, sleeps):
@@ -102,9 +120,16 @@ async def test_a_long_retry_after_is_left_to_the_caller(sandbox, gateway, grant,
 
 
 async def test_the_waiting_budget_bounds_the_retries(sandbox, sleeps, grant):
-    tight = CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=sandbox.url,
-                           app_url=sandbox.url, timeout_seconds=0.5, max_attempts=10, retry_budget_seconds=7,
-                           sleep=sleeps)
+    tight = CronofyGateway(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=sandbox.url,
+        app_url=sandbox.url,
+        timeout_seconds=0.5,
+        max_attempts=10,
+        retry_budget_seconds=7,
+        sleep=sleeps,
+    )
     await sandbox.fault(path="/v1/calendars", status=429, retry_after=3, times=10)
     try:
         with pytest.raises(CronofyRateLimited):
@@ -137,7 +162,7 @@ async def test_revocation_is_retried(sandbox, gateway, grant, sleeps):
 @pytest.mark.parametrize("status", [400, 403, 404, 422])
 async def test_other_client_errors_are_not_retried(sandbox, gateway, grant, sleeps, status):
     await sandbox.fault(path="/v1/calendars", status=status, body={"errors": {}})
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(CronofyError) as raised:
         await gateway.list_calendars(access_token=grant.access_token)
     assert not isinstance(raised.value, (CronofyUnavailable, CronofyRateLimited))
     assert await attempts(sandbox, "/v1/calendars") == 1 and sleeps.waits == []

@@ -11,18 +11,23 @@ import time
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
+from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 from mongomock_motor import AsyncMongoMockClient
 
 from gql_api.cronofy import CronofyGateway
 from gql_api.sandbox import SandboxConfig, create_sandbox_app
 from gql_api.store import MongoRateBudget, prepare
-from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 
 
 @pytest.fixture
 async def limited_sandbox():
-    config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,),
-                           rate_limit_per_second=50, rate_limit_per_minute=500)
+    config = SandboxConfig(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uris=(REDIRECT_URI,),
+        rate_limit_per_second=50,
+        rate_limit_per_minute=500,
+    )
     server = TestServer(create_sandbox_app(config), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")
@@ -37,8 +42,9 @@ async def database():
 
 
 def gateway(url: str, budget) -> CronofyGateway:
-    return CronofyGateway(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=url, app_url=url,
-                          max_attempts=1, rate_budget=budget)
+    return CronofyGateway(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=url, app_url=url, max_attempts=1, rate_budget=budget
+    )
 
 
 async def statuses(url: str) -> list[int]:
@@ -56,9 +62,9 @@ async def test_a_burst_from_two_processes_queues_and_never_meets_a_429(limited_s
         started = time.monotonic()
 
         # when they fire 80 calls at once, more than the per-second limit
-        results = await asyncio.gather(*[
-            (one if i % 2 else two).list_calendars(access_token=grant.access_token) for i in range(80)
-        ])
+        results = await asyncio.gather(
+            *[(one if i % 2 else two).list_calendars(access_token=grant.access_token) for i in range(80)]
+        )
 
         elapsed = time.monotonic() - started
     finally:
@@ -76,8 +82,9 @@ async def test_without_the_budget_the_same_burst_meets_429s(limited_sandbox, dat
     try:
         callback = await consent(bare.authorization_url(redirect_uri=REDIRECT_URI, state="s"))
         grant = await bare.exchange_code(code=callback["code"], redirect_uri=REDIRECT_URI)
-        await asyncio.gather(*[bare.list_calendars(access_token=grant.access_token) for _ in range(120)],
-                             return_exceptions=True)
+        await asyncio.gather(
+            *[bare.list_calendars(access_token=grant.access_token) for _ in range(120)], return_exceptions=True
+        )
     finally:
         await bare.aclose()
     assert 429 in await statuses(limited_sandbox)  # the sandbox would have told on us

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from helpers import Api, FakeClock
 
 from gql_api import Settings, create_app
-from helpers import Api, FakeClock
 
 MakeApi = Callable[..., Awaitable[Api]]
 
@@ -30,4 +30,3 @@ async def api_with(settings: Settings, database: Any, clock: FakeClock) -> Async
     yield make
     for client in clients:
         await client.close()
-

@@ -15,11 +15,15 @@ TYPO = "query { meetingz { edges { cursor } } }"
 
 
 def preflight(origin: str, method: str = "POST") -> dict[str, str]:
-    return {"Origin": origin, "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization, content-type"}
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
 
 
 # --- CORS ------------------------------------------------------------------------------------
+
 
 async def test_an_allowed_origin_may_read_the_answer(api_with):
     # given a server that allows the SPA's origin
@@ -78,10 +82,12 @@ async def test_by_default_no_origin_is_allowed(api):
 async def test_an_error_answer_is_readable_by_an_allowed_origin(api_with):
     api = await api_with(cors_allowed_origins=(APP_ORIGIN,))
 
-    too_big = await api.client.post("/graphql", data="x" * 300_000,
-                                    headers={"Origin": APP_ORIGIN, "Content-Type": "application/json"})
-    wrong_type = await api.client.post("/graphql", data="{}", headers={"Origin": APP_ORIGIN,
-                                                                      "Content-Type": "text/plain"})
+    too_big = await api.client.post(
+        "/graphql", data="x" * 300_000, headers={"Origin": APP_ORIGIN, "Content-Type": "application/json"}
+    )
+    wrong_type = await api.client.post(
+        "/graphql", data="{}", headers={"Origin": APP_ORIGIN, "Content-Type": "text/plain"}
+    )
 
     assert too_big.status == 413 and too_big.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert wrong_type.status == 415 and wrong_type.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
@@ -104,6 +110,7 @@ def test_allowed_origins_are_read_from_the_environment_and_must_be_exact_origins
 
 
 # --- introspection ---------------------------------------------------------------------------
+
 
 async def test_introspection_is_on_by_default(api):
     body = await api.gql(INTROSPECTION, user=None)
@@ -134,6 +141,7 @@ def test_the_introspection_switch_is_read_from_the_environment():
 
 # --- GraphiQL --------------------------------------------------------------------------------
 
+
 async def test_graphiql_is_served_to_browsers_when_enabled(api_with):
     api = await api_with(graphiql_enabled=True)
 
@@ -150,11 +158,14 @@ async def test_graphiql_is_not_served_when_disabled(api_with):
     assert page.status == 404 and "graphiql" not in (await page.text()).lower()
 
 
-@pytest.mark.parametrize("env, enabled", [
-    ({}, True),                                                    # dev auth: a developer's machine
-    ({"AUTH_JWT_SECRET": "s" * 32}, False),                        # real client auth: off
-    ({"AUTH_JWT_SECRET": "s" * 32, "GRAPHIQL_ENABLED": "true"}, True),
-    ({"GRAPHIQL_ENABLED": "false"}, False),
-])
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [
+        ({}, True),  # dev auth: a developer's machine
+        ({"AUTH_JWT_SECRET": "s" * 32}, False),  # real client auth: off
+        ({"AUTH_JWT_SECRET": "s" * 32, "GRAPHIQL_ENABLED": "true"}, True),
+        ({"GRAPHIQL_ENABLED": "false"}, False),
+    ],
+)
 def test_graphiql_from_the_environment_is_for_dev_mode_or_when_asked_for(env, enabled):
     assert Settings.from_env(env).graphiql is enabled

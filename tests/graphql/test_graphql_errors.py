@@ -30,6 +30,7 @@ class CalendarStoreDown(RuntimeError):
 @pytest.fixture
 def broken_meetings(api, monkeypatch):
     """The meetings service fails in a way nobody planned for, with a secret in its message."""
+
     async def page(*args, **kwargs):
         raise CalendarStoreDown(f"store answered 500 with body {{'token': '{SECRET}'}}")
 
@@ -44,8 +45,9 @@ async def test_an_unexpected_error_is_masked_with_the_request_id_and_logged_once
     caplog.set_level(logging.DEBUG)
 
     # when a resolver fails unexpectedly
-    response = await api.client.post("/graphql", json={"query": MEETINGS},
-                                      headers={"Authorization": f"Bearer {api.token('alice')}"})
+    response = await api.client.post(
+        "/graphql", json={"query": MEETINGS}, headers={"Authorization": f"Bearer {api.token('alice')}"}
+    )
     text = await response.text()
     body = await response.json()
 
@@ -66,8 +68,11 @@ async def test_an_unexpected_error_is_masked_with_the_request_id_and_logged_once
 
 
 async def test_an_incoming_request_id_is_the_one_in_the_masked_error(api, broken_meetings):
-    response = await api.client.post("/graphql", json={"query": MEETINGS}, headers={
-        "Authorization": f"Bearer {api.token('alice')}", "X-Request-ID": "support-ticket-4711"})
+    response = await api.client.post(
+        "/graphql",
+        json={"query": MEETINGS},
+        headers={"Authorization": f"Bearer {api.token('alice')}", "X-Request-ID": "support-ticket-4711"},
+    )
 
     assert (await response.json())["errors"][0]["extensions"]["requestId"] == "support-ticket-4711"
 
@@ -115,5 +120,10 @@ def test_what_is_masked():
     assert should_mask(GraphQLError("boom", original_error=RuntimeError("boom")))  # no path, no location
     assert not should_mask(GraphQLError("Variable '$x' got invalid value", node, original_error=ValueError("x")))
     assert not should_mask(GraphQLError("Cannot query field 'a'", node))
-    assert not should_mask(GraphQLError("first must be between 1 and 100", path=["meetings"],
-                                        original_error=GraphQLError("first must be between 1 and 100")))
+    assert not should_mask(
+        GraphQLError(
+            "first must be between 1 and 100",
+            path=["meetings"],
+            original_error=GraphQLError("first must be between 1 and 100"),
+        )
+    )

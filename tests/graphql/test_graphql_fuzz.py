@@ -4,22 +4,23 @@ app (with the Cronofy sandbox behind it): none may produce a 500 or a masked "Un
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import hypothesis_graphql
 import pytest
+from helpers import link_account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
 from gql_api.graphql.schema import export_schema
-from helpers import link_account
 
 SDL = export_schema()
 MAX_EXAMPLES = 150
 DATE_TIMES = st.one_of(
-    st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(timezone.utc))
-    .map(lambda moment: nodes.String(moment.isoformat())),
+    st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)).map(
+        lambda moment: nodes.String(moment.isoformat())
+    ),
     st.datetimes().map(lambda moment: nodes.String(moment.isoformat())),  # no offset
     st.text(max_size=40).map(nodes.String),
 )
@@ -27,9 +28,12 @@ OPERATIONS = hypothesis_graphql.from_schema(SDL, custom_scalars={"DateTime": DAT
 
 
 def internal_errors(body: dict) -> list[dict]:
-    return [error for error in body.get("errors") or []
-            if error.get("message") == "Unexpected error." or
-            (error.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"]
+    return [
+        error
+        for error in body.get("errors") or []
+        if error.get("message") == "Unexpected error."
+        or (error.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"
+    ]
 
 
 @pytest.fixture
@@ -46,8 +50,13 @@ def run():
     print(f"\nfuzz: {stats['examples']} generated operations in {time.monotonic() - stats['started']:.1f} s")
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(document=OPERATIONS)
 async def test_generated_operations_never_fail_unexpectedly(api, alice, run, document):
     # when a generated query or mutation is sent with a valid token

@@ -29,12 +29,14 @@ def bearer(api) -> dict[str, str]:
 async def raw_post(api, body: bytes | str, content_type: str | None, **headers: str) -> tuple[int, str]:
     if content_type is not None:
         headers["Content-Type"] = content_type
-    response = await api.client.post("/graphql", data=body, headers={**bearer(api), **headers},
-                                      skip_auto_headers=["Content-Type"])
+    response = await api.client.post(
+        "/graphql", data=body, headers={**bearer(api), **headers}, skip_auto_headers=["Content-Type"]
+    )
     return response.status, await response.text()
 
 
 # --- what a request may be -----------------------------------------------------------------
+
 
 async def test_a_mutation_over_get_is_refused(api):
     response = await api.client.get("/graphql", params={"query": BEGIN_LINK}, headers=bearer(api))
@@ -66,8 +68,9 @@ async def test_a_multipart_post_is_refused(api):
     assert response.status == 415
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; application/json", "application/jsonx",
-                                          "application/graphql"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "text/plain; application/json", "application/jsonx", "application/graphql"]
+)
 async def test_other_content_types_are_refused(api, content_type):
     status, _ = await raw_post(api, json.dumps({"query": TYPENAME}), content_type)
 
@@ -102,12 +105,19 @@ async def test_deeply_nested_json_gets_400_not_500(api):
     assert status == 400 and "Unable to parse request body as JSON" in text
 
 
-@pytest.mark.parametrize("body", [
-    "42", '"query"', "null", "true",           # JSON, but not an object
-    '{"query": 1' + "0" * 5000 + "}",          # an integer past Python's 4,300-digit conversion limit
-    b'{"query": "\xff\xfe"}',                  # not UTF-8
-    '{"query": "query { __typename }"',        # not JSON
-], ids=["number", "string", "null", "boolean", "huge-integer", "not-utf8", "truncated"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "42",
+        '"query"',
+        "null",
+        "true",  # JSON, but not an object
+        '{"query": 1' + "0" * 5000 + "}",  # an integer past Python's 4,300-digit conversion limit
+        b'{"query": "\xff\xfe"}',  # not UTF-8
+        '{"query": "query { __typename }"',  # not JSON
+    ],
+    ids=["number", "string", "null", "boolean", "huge-integer", "not-utf8", "truncated"],
+)
 async def test_bodies_that_are_not_a_json_object_get_400(api, body):
     status, _ = await raw_post(api, body, "application/json")
 
@@ -122,10 +132,15 @@ async def test_batching_is_refused(api):
 
 # --- application/graphql-response+json and application/json -----------------------------------
 
-async def post(api, document: str, variables: dict | None = None, *, headers: dict[str, str],
-               authenticated: bool = True) -> tuple[int, str, dict]:
-    response = await api.client.post("/graphql", json={"query": document, "variables": variables},
-                                      headers={**(bearer(api) if authenticated else {}), **headers})
+
+async def post(
+    api, document: str, variables: dict | None = None, *, headers: dict[str, str], authenticated: bool = True
+) -> tuple[int, str, dict]:
+    response = await api.client.post(
+        "/graphql",
+        json={"query": document, "variables": variables},
+        headers={**(bearer(api) if authenticated else {}), **headers},
+    )
     return response.status, response.headers["Content-Type"], await response.json(content_type=None)
 
 
@@ -137,26 +152,29 @@ async def test_a_client_preferring_graphql_response_json_gets_it_with_200_when_e
     assert "Accept" in (await api.client.post("/graphql", json={"query": TYPENAME})).headers["Vary"]
 
 
-@pytest.mark.parametrize("document, variables, authenticated, expected_status", [
-    (SYNTAX_ERROR, None, True, 400),
-    (UNKNOWN_FIELD, None, True, 400),
-    ("query Deep { " + "__typename " * 2001 + "}", None, True, 400),  # over the token limit
-    (NEEDS_ID, {"id": None}, True, 400),                               # variable coercion
-    (CONNECTIONS, None, False, 401),
-], ids=["syntax", "validation", "limit", "variables", "unauthenticated"])
-async def test_requests_that_never_ran_get_4xx_and_no_data_entry(api, document, variables, authenticated,
-                                                                expected_status):
+@pytest.mark.parametrize(
+    ("document", "variables", "authenticated", "expected_status"),
+    [
+        (SYNTAX_ERROR, None, True, 400),
+        (UNKNOWN_FIELD, None, True, 400),
+        ("query Deep { " + "__typename " * 2001 + "}", None, True, 400),  # over the token limit
+        (NEEDS_ID, {"id": None}, True, 400),  # variable coercion
+        (CONNECTIONS, None, False, 401),
+    ],
+    ids=["syntax", "validation", "limit", "variables", "unauthenticated"],
+)
+async def test_requests_that_never_ran_get_4xx_and_no_data_entry(
+    api, document, variables, authenticated, expected_status
+):
     # when the client prefers application/graphql-response+json
-    status, content_type, body = await post(api, document, variables, headers=PREFERS_NEW,
-                                            authenticated=authenticated)
+    status, content_type, body = await post(api, document, variables, headers=PREFERS_NEW, authenticated=authenticated)
 
     # then the status says the request failed, and there is no data entry at all
     assert (status, "data" in body) == (expected_status, False)
     assert content_type.startswith(GRAPHQL_RESPONSE_JSON) and body["errors"]
 
     # and a client that asks for application/json keeps getting 200 with data: null
-    status, content_type, body = await post(api, document, variables, headers=PREFERS_JSON,
-                                            authenticated=authenticated)
+    status, content_type, body = await post(api, document, variables, headers=PREFERS_JSON, authenticated=authenticated)
     assert (status, body["data"]) == (200, None) and content_type.startswith("application/json")
 
 
@@ -173,21 +191,24 @@ async def test_a_field_error_after_execution_started_is_200_with_data_null(api):
     assert status == 200 and body["data"] is None and body["errors"][0]["path"] == ["meetings"]
 
 
-@pytest.mark.parametrize("accept, expected", [
-    (None, "application/json"),
-    ("", "application/json"),
-    ("*/*", "application/json"),
-    ("application/json", "application/json"),
-    ("application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
-    ("application/graphql-response+json, application/json", GRAPHQL_RESPONSE_JSON),
-    ("application/json, application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
-    ("application/graphql-response+json;q=0.9, application/json", "application/json"),
-    ("application/json;q=0.5, application/graphql-response+json;q=0.8", GRAPHQL_RESPONSE_JSON),
-    ("application/graphql-response+json;q=0", "application/json"),
-    ("APPLICATION/GRAPHQL-RESPONSE+JSON", GRAPHQL_RESPONSE_JSON),
-    ("text/html", "application/json"),
-    ("application/graphql-response+json;q=nonsense, */*", "application/json"),
-])
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "application/json"),
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        ("application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json, application/json", GRAPHQL_RESPONSE_JSON),
+        ("application/json, application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json;q=0.9, application/json", "application/json"),
+        ("application/json;q=0.5, application/graphql-response+json;q=0.8", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json;q=0", "application/json"),
+        ("APPLICATION/GRAPHQL-RESPONSE+JSON", GRAPHQL_RESPONSE_JSON),
+        ("text/html", "application/json"),
+        ("application/graphql-response+json;q=nonsense, */*", "application/json"),
+    ],
+)
 def test_media_type_negotiation(accept, expected):
     assert preferred_media_type(accept) == expected
 

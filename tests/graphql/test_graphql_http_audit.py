@@ -29,8 +29,13 @@ def installed_audit() -> None:
     if AUDIT_PACKAGE.exists():
         return
     try:
-        subprocess.run([npm, "ci", "--prefix", str(HERE), "--no-audit", "--no-fund", "--loglevel=error"],
-                       check=True, capture_output=True, text=True, timeout=INSTALL_SECONDS)
+        subprocess.run(
+            [npm, "ci", "--prefix", str(HERE), "--no-audit", "--no-fund", "--loglevel=error"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_SECONDS,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         pytest.fail(f"could not install graphql-http with npm ci in {HERE}: {getattr(error, 'stderr', '')[-2000:]}")
 
@@ -43,9 +48,14 @@ async def test_the_graphql_over_http_audit_finds_no_errors(api):
 
     # when the audit runs against it, as an authenticated client
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node"), str(HERE / "audit.mjs"), url, cwd=HERE,
+        shutil.which("node"),
+        str(HERE / "audit.mjs"),
+        url,
+        cwd=HERE,
         env={**os.environ, "AUDIT_AUTHORIZATION": f"Bearer {api.token('auditor')}"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), AUDIT_SECONDS)
     except TimeoutError:

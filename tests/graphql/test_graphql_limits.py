@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from graphql import get_introspection_query, parse
+from helpers import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
 from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from gql_api import Settings
 from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
 from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
-from helpers import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
 
 
 def _api_tests(name: str):
@@ -32,8 +32,13 @@ _meetings = _api_tests("test_meetings")
 MEETING_FIELDS, MEETINGS, MEETING = _meetings.MEETING_FIELDS, _meetings.MEETINGS, _meetings.MEETING
 SCHEDULE, UPDATE, CANCEL = _meetings.SCHEDULE, _meetings.UPDATE, _meetings.CANCEL
 
-GRAPHIQL_INTROSPECTION = get_introspection_query(descriptions=True, specified_by_url=True, directive_is_repeatable=True,
-                                                 schema_description=True, input_value_deprecation=True)
+GRAPHIQL_INTROSPECTION = get_introspection_query(
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+)
 
 FULL_PAGE = f"""
 query FullPage {{
@@ -55,13 +60,25 @@ PARTICIPANT_PAGE = """
 query Page {{
   {pages}
 }}"""
-ONE_PAGE = ("{alias}: meetings(first: {first}) "
-            "{{ edges {{ node {{ participants {{ calendarEvent {{ status }} }} }} }} }}")
+ONE_PAGE = (
+    "{alias}: meetings(first: {first}) {{ edges {{ node {{ participants {{ calendarEvent {{ status }} }} }} }} }}"
+)
 
 INTROSPECTION_LOOP = "query Loop { __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
 
-CONTRACT_OPERATIONS = [MEETINGS, MEETING, SCHEDULE, UPDATE, CANCEL, BEGIN_LINK, LINK, UNLINK, CONNECTIONS, FULL_PAGE,
-                       GRAPHIQL_INTROSPECTION]
+CONTRACT_OPERATIONS = [
+    MEETINGS,
+    MEETING,
+    SCHEDULE,
+    UPDATE,
+    CANCEL,
+    BEGIN_LINK,
+    LINK,
+    UNLINK,
+    CONNECTIONS,
+    FULL_PAGE,
+    GRAPHIQL_INTROSPECTION,
+]
 
 
 def pages(first: int, count: int) -> str:
@@ -78,6 +95,7 @@ def refusal(body: dict, code: str) -> dict:
 
 
 # --- the limits refuse -------------------------------------------------------------------
+
 
 async def test_an_operation_deeper_than_the_limit_is_refused(api_with):
     # given a server that allows 3 fields of depth
@@ -170,9 +188,24 @@ async def test_introspection_that_loops_through_types_is_refused(api):
 
 # --- and let the real operations through ---------------------------------------------------
 
-@pytest.mark.parametrize("document", CONTRACT_OPERATIONS, ids=[
-    "meetings", "meeting", "schedule", "update", "cancel", "begin-link", "link", "unlink", "connections",
-    "full-page", "graphiql-introspection"])
+
+@pytest.mark.parametrize(
+    "document",
+    CONTRACT_OPERATIONS,
+    ids=[
+        "meetings",
+        "meeting",
+        "schedule",
+        "update",
+        "cancel",
+        "begin-link",
+        "link",
+        "unlink",
+        "connections",
+        "full-page",
+        "graphiql-introspection",
+    ],
+)
 def test_the_contract_operations_fit_the_default_limits(document):
     limits = GraphQLLimits()
     schema = build_schema(limits)
@@ -200,8 +233,9 @@ def test_the_cost_model_counts_pages_lists_and_mutations():
     one = cost("{ meetings(first: 1) { edges { node { participants { email } } } } }")
     hundred = cost("{ meetings(first: 100) { edges { node { participants { email } } } } }")
     default_page = cost("{ meetings { edges { node { id } } } }")
-    through_fragment = cost("{ meetings(first: 100) { ...Page } } "
-                            "fragment Page on MeetingConnection { edges { node { id } } }")
+    through_fragment = cost(
+        "{ meetings(first: 100) { ...Page } } fragment Page on MeetingConnection { edges { node { id } } }"
+    )
 
     assert (one, hundred) == (53, 5201)
     assert default_page == 1 + 20 * 2  # `first` defaults to 20
@@ -226,17 +260,28 @@ def test_a_fragment_bomb_is_measured_in_linear_time():
 
 # --- configuration -----------------------------------------------------------------------
 
-def test_each_limit_is_read_from_the_environment():
-    settings = Settings.from_env({"GRAPHQL_MAX_DEPTH": "7", "GRAPHQL_MAX_ALIASES": "3", "GRAPHQL_MAX_TOKENS": "500",
-                                  "GRAPHQL_MAX_DIRECTIVES": "4", "GRAPHQL_MAX_COST": "900"})
 
-    assert GraphQLLimits.from_settings(settings) == GraphQLLimits(max_depth=7, max_aliases=3, max_tokens=500,
-                                                                  max_directives=4, max_cost=900)
+def test_each_limit_is_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "GRAPHQL_MAX_DEPTH": "7",
+            "GRAPHQL_MAX_ALIASES": "3",
+            "GRAPHQL_MAX_TOKENS": "500",
+            "GRAPHQL_MAX_DIRECTIVES": "4",
+            "GRAPHQL_MAX_COST": "900",
+        }
+    )
+
+    assert GraphQLLimits.from_settings(settings) == GraphQLLimits(
+        max_depth=7, max_aliases=3, max_tokens=500, max_directives=4, max_cost=900
+    )
     assert GraphQLLimits.from_settings(Settings.from_env({})) == GraphQLLimits(10, 15, 2000, 20, 20_000)
 
 
-@pytest.mark.parametrize("name", ["GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_ALIASES", "GRAPHQL_MAX_TOKENS",
-                                  "GRAPHQL_MAX_DIRECTIVES", "GRAPHQL_MAX_COST"])
+@pytest.mark.parametrize(
+    "name",
+    ["GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_ALIASES", "GRAPHQL_MAX_TOKENS", "GRAPHQL_MAX_DIRECTIVES", "GRAPHQL_MAX_COST"],
+)
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
 def test_a_limit_below_one_or_not_a_number_is_a_configuration_error(name, value):
     with pytest.raises(ConfigError, match=name):
@@ -244,6 +289,7 @@ def test_a_limit_below_one_or_not_a_number_is_a_configuration_error(name, value)
 
 
 # --- built once, so validation stays cached ---------------------------------------------------
+
 
 def test_the_rules_are_built_once_per_configuration():
     limits = GraphQLLimits(max_depth=9)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-
 from sandbox_support import START, FakeClock, Sandbox, sandbox_app, serving
 
 

@@ -11,8 +11,6 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 import pytest
 from aiohttp import web
-
-from gql_api.sandbox import SANDBOX_STATE
 from sandbox_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -26,6 +24,8 @@ from sandbox_support import (
     sandbox_app,
     serving,
 )
+
+from gql_api.sandbox import SANDBOX_STATE
 
 SCOPE = "list_calendars create_event delete_event"
 
@@ -132,9 +132,7 @@ async def refresh(http: httpx.AsyncClient, refresh_token: str) -> httpx.Response
 
 
 async def revoke(http: httpx.AsyncClient, **body: str) -> httpx.Response:
-    return await http.post(
-        "oauth/token/revoke", json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **body}
-    )
+    return await http.post("oauth/token/revoke", json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **body})
 
 
 async def calendars(http: httpx.AsyncClient, access_token: str | None) -> httpx.Response:
@@ -380,12 +378,15 @@ async def test_rotating_refresh_supersedes_the_old_refresh_token(sandbox: Sandbo
     linked = await link(sandbox.http)
     config = await sandbox.http.post("_control/config", json={"rotate_refresh_tokens": True, "access_token_ttl": 60})
     # The answer shows the whole configuration; the push settings are checked in test_sandbox_push.py.
-    assert config.json().items() >= {
-        "access_token_ttl": 60,
-        "code_ttl": 600,
-        "rotate_refresh_tokens": True,
-        "events_page_size": 50,
-    }.items()
+    assert (
+        config.json().items()
+        >= {
+            "access_token_ttl": 60,
+            "code_ttl": 600,
+            "rotate_refresh_tokens": True,
+            "events_page_size": 50,
+        }.items()
+    )
 
     rotated = (await refresh(sandbox.http, linked["refresh_token"])).json()
     stale = await refresh(sandbox.http, linked["refresh_token"])

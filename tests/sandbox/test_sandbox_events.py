@@ -9,7 +9,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from aiohttp import web
-
 from sandbox_support import (
     PROFILE,
     START,
@@ -249,8 +248,9 @@ async def test_calendar_ids_with_at_and_dash_are_url_decoded(sandbox: Sandbox) -
     assert "@" in user.primary and "-" in user.calendars["Work"]
 
     encoded = await user.upsert(event_body("at"), calendar_id=user.primary)  # "@" sent as %40
-    raw = await sandbox.http.post(f"v1/calendars/{user.calendars['Work']}/events", json=event_body("dash"),
-                                  headers=user.headers)
+    raw = await sandbox.http.post(
+        f"v1/calendars/{user.calendars['Work']}/events", json=event_body("dash"), headers=user.headers
+    )
 
     assert (encoded.status_code, raw.status_code) == (202, 202)
     listed = {e["event_id"]: e["calendar_id"] for e in managed(await control_events(sandbox.http))}
@@ -266,8 +266,9 @@ async def test_writing_needs_create_event_and_deleting_needs_delete_event(sandbo
     refused_upsert = await reader.upsert(event_body())
     allowed_upsert = await writer.upsert(event_body())
     refused_delete = await writer.delete({"event_id": "meeting-1"})
-    unauthenticated = await sandbox.http.post(f"v1/calendars/{quote(writer.primary, safe='')}/events",
-                                              json=event_body())
+    unauthenticated = await sandbox.http.post(
+        f"v1/calendars/{quote(writer.primary, safe='')}/events", json=event_body()
+    )
 
     assert (refused_upsert.status_code, refused_upsert.content) == (403, b"")
     assert allowed_upsert.status_code == 202
@@ -409,8 +410,12 @@ async def test_calendar_ids_restrict_the_read(sandbox: Sandbox) -> None:
     )
     both = await user.http.get(
         "v1/events",
-        params=[("tzid", "Etc/UTC"), ("only_managed", "true"),
-                ("calendar_ids[]", user.calendars["Work"]), ("calendar_ids[]", user.primary)],
+        params=[
+            ("tzid", "Etc/UTC"),
+            ("only_managed", "true"),
+            ("calendar_ids[]", user.calendars["Work"]),
+            ("calendar_ids[]", user.primary),
+        ],
         headers=user.headers,
     )
 
@@ -514,8 +519,7 @@ async def test_events_work_when_mounted_as_a_sub_app() -> None:
     assert second.status_code == 200
     assert [e["event_id"] for e in first["events"] + second.json()["events"]] == ["m-0", "m-1", "m-2"]
     assert deleted.status_code == 202
-    assert log[-1] == {"method": "DELETE", "path": f"/v1/calendars/{user.primary}/events",
-                       "at": START, "status": 202}
+    assert log[-1] == {"method": "DELETE", "path": f"/v1/calendars/{user.primary}/events", "at": START, "status": 202}
 
 
 # -- faults and the control API ----------------------------------------------------------
@@ -557,8 +561,22 @@ async def test_control_lists_events_with_filters_and_reset_clears_them(sandbox: 
     dentist, session = mine
     assert (dentist["managed"], dentist["event_id"], dentist["last_written_by"]) == (False, None, "external")
     assert set(session) == {
-        "sub", "calendar_id", "event_id", "event_uid", "summary", "description", "start", "end", "tzid",
-        "location", "attendees", "deleted", "managed", "last_written_by", "created", "updated",
+        "sub",
+        "calendar_id",
+        "event_id",
+        "event_uid",
+        "summary",
+        "description",
+        "start",
+        "end",
+        "tzid",
+        "location",
+        "attendees",
+        "deleted",
+        "managed",
+        "last_written_by",
+        "created",
+        "updated",
     }
     assert session["location"] == {"description": "Room 1"}
     assert [e["event_id"] for e in their_work] == ["theirs"]

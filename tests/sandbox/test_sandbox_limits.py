@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-
 from sandbox_support import CLIENT_ID, CLIENT_SECRET, FakeClock, allow, exchange, sandbox_app, serving
 from sandbox_support import Sandbox as PlainSandbox
 
@@ -230,12 +229,15 @@ async def test_limits_apply_when_mounted_as_a_sub_app() -> None:
 
 async def test_control_config_round_trip(sandbox: Sandbox) -> None:
     echoed = await sandbox.configure(rate_limit_per_second=50, rate_limit_per_minute=500)
-    assert echoed.items() >= {
-        "rate_limit_per_second": 50,
-        "rate_limit_per_minute": 500,
-        "rate_limit_retry_after": False,
-        "access_token_ttl": 3600,  # the rest is unchanged
-    }.items()
+    assert (
+        echoed.items()
+        >= {
+            "rate_limit_per_second": 50,
+            "rate_limit_per_minute": 500,
+            "rate_limit_retry_after": False,
+            "access_token_ttl": 3600,  # the rest is unchanged
+        }.items()
+    )
     limits = await sandbox.limits()
     assert (limits["rate_limit_per_second"], limits["rate_limit_per_minute"]) == (50, 500)
 

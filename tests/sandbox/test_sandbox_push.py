@@ -1,8 +1,8 @@
 """The Cronofy sandbox's channels and push notifications, over real HTTP both ways.
 
 A tiny receiver app on loopback plays the callback URL: it keeps the raw body and headers of
-each push and answers 200 (500 on paths under /fail, late on paths under /slow). Every push the sandbox records must have
-gone to 127.0.0.1, which each test checks on the way out.
+each push and answers 200 (500 on paths under /fail, late on paths under /slow). Every push the sandbox records
+must have gone to 127.0.0.1, which each test checks on the way out.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
-
-from gql_api.sandbox.keys import SANDBOX_PUSHER
-from gql_api.sandbox.push import sign
 from sandbox_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -39,6 +36,9 @@ from sandbox_support import (
     serving,
 )
 from sandbox_support import Sandbox as PlainSandbox
+
+from gql_api.sandbox.keys import SANDBOX_PUSHER
+from gql_api.sandbox.push import sign
 
 FULL_SCOPE = "list_calendars read_events create_event delete_event"
 GATEWAY_SCOPE = "list_calendars create_event delete_event"  # DESIGN.md §1: no read_events
@@ -147,7 +147,9 @@ class User(LinkedUser):
         assert response.status_code == 200, response.text
         return response.json()["channels"]
 
-    async def upsert(self, event_id: str = "meeting-1", calendar_id: str | None = None, **fields: Any) -> httpx.Response:
+    async def upsert(
+        self, event_id: str = "meeting-1", calendar_id: str | None = None, **fields: Any
+    ) -> httpx.Response:
         body = {
             "event_id": event_id,
             "summary": "Mentoring session",
@@ -163,8 +165,7 @@ class User(LinkedUser):
 
     async def changed_since(self, changes_since: str) -> httpx.Response:
         """What a gateway reads on a `change` push (cronofy.md §7.2)."""
-        params = {"only_managed": "true", "include_deleted": "true", "last_modified": changes_since,
-                  "tzid": "Etc/UTC"}
+        params = {"only_managed": "true", "include_deleted": "true", "last_modified": changes_since, "tzid": "Etc/UTC"}
         return await self.http.get("v1/events", params=params, headers=self.headers)
 
 
@@ -185,9 +186,7 @@ async def open_channel(sandbox: Sandbox, user: User, path: str = "/cronofy", **f
 
 def expected_hmac(body: bytes, *secrets: str) -> str:
     """Computed here, independently of the sandbox's signing code."""
-    return ",".join(
-        base64.b64encode(hmac.new(s.encode(), body, hashlib.sha256).digest()).decode() for s in secrets
-    )
+    return ",".join(base64.b64encode(hmac.new(s.encode(), body, hashlib.sha256).digest()).decode() for s in secrets)
 
 
 def notification(record: dict[str, Any]) -> dict[str, Any]:
@@ -209,11 +208,13 @@ async def test_create_list_and_close_a_channel(sandbox: Sandbox) -> None:
     created = await user.create_channel(sandbox.receiver.url())
     listed = await user.channels()
     theirs = await other.channels()
-    foreign_close = await other.http.delete(f"v1/channels/{created.json()['channel']['channel_id']}",
-                                            headers=other.headers)
+    foreign_close = await other.http.delete(
+        f"v1/channels/{created.json()['channel']['channel_id']}", headers=other.headers
+    )
     closed = await user.http.delete(f"v1/channels/{created.json()['channel']['channel_id']}", headers=user.headers)
-    closed_again = await user.http.delete(f"v1/channels/{created.json()['channel']['channel_id']}",
-                                          headers=user.headers)
+    closed_again = await user.http.delete(
+        f"v1/channels/{created.json()['channel']['channel_id']}", headers=user.headers
+    )
     anonymous = await sandbox.http.get("v1/channels")
 
     assert created.status_code == 200
@@ -293,8 +294,11 @@ LOOPBACK = "http://127.0.0.1:9/"
         ({"callback_url": LOOPBACK, "filters": []}, "filters", "errors.invalid"),
         ({"callback_url": LOOPBACK, "filters": {"calendar_ids": []}}, "filters.calendar_ids", "errors.required"),
         ({"callback_url": LOOPBACK, "filters": {"calendar_ids": "cal_x"}}, "filters.calendar_ids", "errors.invalid"),
-        ({"callback_url": LOOPBACK, "filters": {"calendar_ids": ["cal_not_mine"]}}, "filters.calendar_ids",
-         "errors.not_found"),
+        (
+            {"callback_url": LOOPBACK, "filters": {"calendar_ids": ["cal_not_mine"]}},
+            "filters.calendar_ids",
+            "errors.not_found",
+        ),
         ({"callback_url": LOOPBACK, "filters": {"only_managed": "yes"}}, "filters.only_managed", "errors.invalid"),
     ],
 )
@@ -352,8 +356,10 @@ async def test_a_new_channel_is_verified_with_a_signed_push(sandbox: Sandbox) ->
 
     channel = response.json()["channel"]
     expected_body = (
-        '{"notification":{"type":"verification"},"channel":{"channel_id":"%s",'
-        '"callback_url":"%s","filters":{"only_managed":true}}}' % (channel["channel_id"], channel["callback_url"])
+        '{{"notification":{{"type":"verification"}},"channel":{{"channel_id":"{}",'
+        '"callback_url":"{}","filters":{{"only_managed":true}}}}}}'.format(
+            channel["channel_id"], channel["callback_url"]
+        )
     ).encode()
     assert pushed.path == "/cronofy/abc"
     assert pushed.body == expected_body
@@ -486,8 +492,9 @@ async def test_filters_decide_which_channels_hear_of_a_change(sandbox: Sandbox) 
     managed = await open_channel(sandbox, user, "/managed", only_managed=True)
     work = await open_channel(sandbox, user, "/work", calendar_ids=[user.calendars["Work"]])
 
-    external = await sandbox.act("edit", calendar_id=user.primary, event_id=await dentist_uid(sandbox, user),
-                                 summary="Dentist (moved?)")
+    external = await sandbox.act(
+        "edit", calendar_id=user.primary, event_id=await dentist_uid(sandbox, user), summary="Dentist (moved?)"
+    )
     home = await sandbox.act("edit", calendar_id=user.primary, event_id="home", summary="Home")
     at_work = await sandbox.act("edit", calendar_id=user.calendars["Work"], event_id="work", summary="Work")
 
@@ -530,14 +537,25 @@ async def test_acting_on_what_does_not_exist_is_404_and_on_a_deleted_event_409(s
 
     unknown_calendar = await sandbox.act("delete", calendar_id="cal_nope", event_id="meeting-1")
     unknown_event = await sandbox.act("delete", calendar_id=user.primary, event_id="never")
-    stranger = await sandbox.act("respond", calendar_id=user.primary, event_id=await dentist_uid(sandbox, user),
-                                 email="nobody@example.com", status="accepted")
+    stranger = await sandbox.act(
+        "respond",
+        calendar_id=user.primary,
+        event_id=await dentist_uid(sandbox, user),
+        email="nobody@example.com",
+        status="accepted",
+    )
     deleted = await sandbox.act("edit", calendar_id=user.primary, event_id="meeting-1", summary="Too late")
     malformed = await sandbox.act("move", calendar_id=user.primary, event_id="meeting-1", start="soon")
-    backwards = await sandbox.act("move", calendar_id=user.primary, event_id=await dentist_uid(sandbox, user),
-                                  start="2023-11-21T10:00:00Z", end="2023-11-21T09:00:00Z")
-    bad_status = await sandbox.act("respond", calendar_id=user.primary, event_id="meeting-1",
-                                   email=PROFILE, status="maybe")
+    backwards = await sandbox.act(
+        "move",
+        calendar_id=user.primary,
+        event_id=await dentist_uid(sandbox, user),
+        start="2023-11-21T10:00:00Z",
+        end="2023-11-21T09:00:00Z",
+    )
+    bad_status = await sandbox.act(
+        "respond", calendar_id=user.primary, event_id="meeting-1", email=PROFILE, status="maybe"
+    )
     unknown_sub = await sandbox.act("disconnect", sub="acc_000000000000000000000000")
 
     assert (unknown_calendar.status_code, unknown_event.status_code, stranger.status_code) == (404, 404, 404)
@@ -551,8 +569,9 @@ async def test_the_owner_answering_sets_the_participation_status(sandbox: Sandbo
     user = await link(sandbox.http)
     uid = await dentist_uid(sandbox, user)
 
-    answered = await sandbox.act("respond", calendar_id=user.primary, event_uid=uid, email=PROFILE.upper(),
-                                 status="tentative")
+    answered = await sandbox.act(
+        "respond", calendar_id=user.primary, event_uid=uid, email=PROFILE.upper(), status="tentative"
+    )
     read = await user.http.get("v1/events", params={"tzid": "Etc/UTC"}, headers=user.headers)
 
     assert answered.status_code == 200
@@ -635,13 +654,17 @@ async def test_any_notification_type_can_be_pushed_to_a_channel(sandbox: Sandbox
     channel = await open_channel(sandbox, user)
     sandbox.clock.advance(5)
 
-    synced = await sandbox.http.post("_control/push", json={"channel_id": channel["channel_id"],
-                                                            "type": "profile_initial_sync_completed"})
-    novel = await sandbox.http.post("_control/push", json={"channel_id": channel["channel_id"],
-                                                           "type": "something_new_from_cronofy"})
+    synced = await sandbox.http.post(
+        "_control/push", json={"channel_id": channel["channel_id"], "type": "profile_initial_sync_completed"}
+    )
+    novel = await sandbox.http.post(
+        "_control/push", json={"channel_id": channel["channel_id"], "type": "something_new_from_cronofy"}
+    )
     change = await sandbox.http.post("_control/push", json={"channel_id": channel["channel_id"], "type": "change"})
-    given = await sandbox.http.post("_control/push", json={"channel_id": channel["channel_id"], "type": "change",
-                                                           "changes_since": "2023-01-01T00:00:00Z"})
+    given = await sandbox.http.post(
+        "_control/push",
+        json={"channel_id": channel["channel_id"], "type": "change", "changes_since": "2023-01-01T00:00:00Z"},
+    )
     unknown = await sandbox.http.post("_control/push", json={"channel_id": "chn_nope", "type": "change"})
 
     bodies = [json.loads(r.json()["pushes"][0]["body"]) for r in (synced, novel, change, given)]
@@ -653,7 +676,10 @@ async def test_any_notification_type_can_be_pushed_to_a_channel(sandbox: Sandbox
     ]
     assert all(b["channel"] == channel for b in bodies)
     assert [p.json["notification"]["type"] for p in sandbox.receiver.received[1:]] == [
-        "profile_initial_sync_completed", "something_new_from_cronofy", "change", "change"
+        "profile_initial_sync_completed",
+        "something_new_from_cronofy",
+        "change",
+        "change",
     ]
     assert unknown.status_code == 404
 
@@ -669,8 +695,9 @@ async def test_revoking_the_authorization_closes_the_accounts_channels(sandbox: 
     await sandbox.http.post("oauth/token/revoke", json={**revoke, "token": by_token.refresh_token})
     await sandbox.http.post("oauth/token/revoke", json={**revoke, "sub": by_sub.sub})
     state = (await sandbox.http.get("_control/state")).json()
-    acted = await sandbox.act("edit", calendar_id=by_token.primary, event_id=await dentist_uid(sandbox, by_token),
-                              summary="Nobody listens")
+    acted = await sandbox.act(
+        "edit", calendar_id=by_token.primary, event_id=await dentist_uid(sandbox, by_token), summary="Nobody listens"
+    )
 
     channels = {account["sub"]: account["channels"] for account in state["accounts"]}
     assert channels[by_token.sub] == [] and channels[by_sub.sub] == []
@@ -683,8 +710,10 @@ async def test_a_second_authorization_keeps_the_channels_when_the_first_is_revok
     second = await link(sandbox.http)  # the same account authorized again
     await open_channel(sandbox, first)
 
-    await sandbox.http.post("oauth/token/revoke", json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                                        "token": first.refresh_token})
+    await sandbox.http.post(
+        "oauth/token/revoke",
+        json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": first.refresh_token},
+    )
 
     assert len(await second.channels()) == 1
 
@@ -713,8 +742,14 @@ async def test_clearing_pushes_and_checking_push_settings(sandbox: Sandbox) -> N
     cleared = await sandbox.http.delete("_control/pushes")
     bad = [
         await sandbox.http.post("_control/config", json=settings)
-        for settings in ({"signing_secrets": []}, {"signing_secrets": ["ok", ""]}, {"signing_secrets": "s"},
-                         {"push_drops": -1}, {"push_duplicates": 1.5}, {"push_timeout": 0})
+        for settings in (
+            {"signing_secrets": []},
+            {"signing_secrets": ["ok", ""]},
+            {"signing_secrets": "s"},
+            {"push_drops": -1},
+            {"push_duplicates": 1.5},
+            {"push_timeout": 0},
+        )
     ]
     bad_wait = await sandbox.http.get("_control/pushes", params={"wait": "forever"})
 
@@ -740,10 +775,15 @@ async def test_pushes_work_when_mounted_as_a_sub_app() -> None:
             await user.upsert()
             created = await user.create_channel(receiver.url(), only_managed=True)
             [verification] = await receiver.wait_for(1)
-            acted = await http.post("_control/act/move", json={
-                "calendar_id": user.primary, "event_id": "meeting-1",
-                "start": "2023-11-22T10:00:00Z", "end": "2023-11-22T11:00:00Z",
-            })
+            acted = await http.post(
+                "_control/act/move",
+                json={
+                    "calendar_id": user.primary,
+                    "event_id": "meeting-1",
+                    "start": "2023-11-22T10:00:00Z",
+                    "end": "2023-11-22T11:00:00Z",
+                },
+            )
             profiles = (await http.get("v1/profiles", headers=user.headers)).json()
             await http.post("_control/act/disconnect", json={"sub": user.sub})
             relink_url = (await http.get("v1/profiles", headers=user.headers)).json()["profiles"][0]

@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-
 from sandbox_support import CLIENT_ID, PROFILE, REDIRECT_URI, FakeClock, Sandbox, sandbox_app, serving
 
 SCOPE = "list_calendars create_event"

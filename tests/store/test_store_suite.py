@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bson
 import pytest
 from bson import ObjectId
+from helpers import KEYS
 from mongomock_motor import AsyncMongoMockClient
 from pymongo.errors import DuplicateKeyError
 
@@ -22,11 +23,10 @@ from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Crede
 from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
 from gql_api.store.mongo import CONNECTIONS, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
-from helpers import KEYS
 
 # MongoDB keeps milliseconds: every instant here is whole milliseconds, in UTC. Near the real time
 # so a real server's TTL monitor never removes a link state a test still uses.
-T0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1, milliseconds=250)
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, milliseconds=250)
 LEASE = timedelta(seconds=60)
 
 
@@ -70,16 +70,32 @@ def credential(tag: str, *, expires_at: datetime = T0 + timedelta(hours=1)) -> C
     return Credential(Secret(f"access-{tag}"), Secret(f"refresh-{tag}"), expires_at)
 
 
-async def save(store: ConnectionStore, *, user_id: str = "alice", sub: str = "acc_1", now: datetime = T0,
-               scopes: tuple[str, ...] = ("read_free_busy",), calendar: TargetCalendar | None = None,
-               tag: str = "1", profile_name: str = "alice@example.test"):
+async def save(
+    store: ConnectionStore,
+    *,
+    user_id: str = "alice",
+    sub: str = "acc_1",
+    now: datetime = T0,
+    scopes: tuple[str, ...] = ("read_free_busy",),
+    calendar: TargetCalendar | None = None,
+    tag: str = "1",
+    profile_name: str = "alice@example.test",
+):
     return await store.save_link(
-        user_id=user_id, sub=sub, provider=CalendarProvider.GOOGLE, profile_name=profile_name, scopes=scopes,
-        calendar=calendar, data_center="de", credential=credential(tag), now=now,
+        user_id=user_id,
+        sub=sub,
+        provider=CalendarProvider.GOOGLE,
+        profile_name=profile_name,
+        scopes=scopes,
+        calendar=calendar,
+        data_center="de",
+        credential=credential(tag),
+        now=now,
     )
 
 
 # --- calendar connections --------------------------------------------------------------------------
+
 
 async def test_save_link_creates_then_updates_in_place(connections: ConnectionStore, db: Any) -> None:
     first = await save(connections, scopes=("read_free_busy",), calendar=TargetCalendar("cal_1", "Work", True))
@@ -93,11 +109,18 @@ async def test_save_link_creates_then_updates_in_place(connections: ConnectionSt
     assert first.linked_at == T0
     assert first.last_synced_at is None
 
-    await db[CONNECTIONS].update_one({"_id": ObjectId(first.id)},
-                                     {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value}})
+    await db[CONNECTIONS].update_one(
+        {"_id": ObjectId(first.id)}, {"$set": {"status": ConnectionStatus.NEEDS_RELINK.value}}
+    )
     later = T0 + timedelta(minutes=5)
-    second = await save(connections, now=later, scopes=("read_free_busy", "create_event"),
-                        calendar=TargetCalendar("cal_2", "Home", False), tag="2", profile_name="alice@home.test")
+    second = await save(
+        connections,
+        now=later,
+        scopes=("read_free_busy", "create_event"),
+        calendar=TargetCalendar("cal_2", "Home", False),
+        tag="2",
+        profile_name="alice@home.test",
+    )
 
     assert second.id == first.id
     assert second.linked_at == T0  # kept from the first link
@@ -187,10 +210,13 @@ async def test_unique_index_rejects_a_second_user_sub_pair(db: Any) -> None:
 
 # --- link states -------------------------------------------------------------------------------------
 
-async def create_state(db: Any, *, user_id: str = "alice", now: datetime = T0,
-                       ttl: timedelta = timedelta(minutes=10)) -> str:
-    return await LinkStateStore(db).create(user_id=user_id, redirect_uri="https://app.test/linked",
-                                           data_center="uk", now=now, expires_at=now + ttl)
+
+async def create_state(
+    db: Any, *, user_id: str = "alice", now: datetime = T0, ttl: timedelta = timedelta(minutes=10)
+) -> str:
+    return await LinkStateStore(db).create(
+        user_id=user_id, redirect_uri="https://app.test/linked", data_center="uk", now=now, expires_at=now + ttl
+    )
 
 
 async def test_link_state_is_single_use(db: Any) -> None:
@@ -199,8 +225,9 @@ async def test_link_state_is_single_use(db: Any) -> None:
     assert await db[LINK_STATES].find_one({"_id": state}) is None  # stored as a hash only
 
     consumed = await states.consume(state, user_id="alice", now=T0 + timedelta(minutes=1))
-    assert consumed == LinkState(user_id="alice", redirect_uri="https://app.test/linked", data_center="uk",
-                                 expires_at=T0 + timedelta(minutes=10))
+    assert consumed == LinkState(
+        user_id="alice", redirect_uri="https://app.test/linked", data_center="uk", expires_at=T0 + timedelta(minutes=10)
+    )
     assert await states.consume(state, user_id="alice", now=T0 + timedelta(minutes=1)) is None
     assert await states.consume("never-issued", user_id="alice", now=T0) is None
 
@@ -225,13 +252,20 @@ async def test_expired_link_state_is_refused(db: Any) -> None:
 
 # --- pending revocations -------------------------------------------------------------------------------
 
+
 async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    added = await revocations.add_claimed(refresh_token=Secret("refresh-x"), sub="acc_x", data_center="au", now=T0,
-                                          lease_until=T0 + LEASE)
+    added = await revocations.add_claimed(
+        refresh_token=Secret("refresh-x"), sub="acc_x", data_center="au", now=T0, lease_until=T0 + LEASE
+    )
     assert added.attempts == 1 and added.data_center == "au" and added.refresh_token == Secret("refresh-x")
     assert await revocations.count() == 1
-    assert await revocations.claim_due(now=T0 + LEASE - timedelta(milliseconds=1), lease_until=T0 + LEASE - timedelta(milliseconds=1) + LEASE) is None
+    assert (
+        await revocations.claim_due(
+            now=T0 + LEASE - timedelta(milliseconds=1), lease_until=T0 + LEASE - timedelta(milliseconds=1) + LEASE
+        )
+        is None
+    )
 
     claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert claimed is not None
@@ -247,8 +281,12 @@ async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault
 
 async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
     revocations = RevocationStore(db, vault)
-    added = await revocations.add_claimed(refresh_token=Secret("refresh-y"), data_center="us", now=T0, lease_until=T0 + LEASE)
-    await revocations.add_claimed(refresh_token=Secret("refresh-z"), data_center="us", now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
+    added = await revocations.add_claimed(
+        refresh_token=Secret("refresh-y"), data_center="us", now=T0, lease_until=T0 + LEASE
+    )
+    await revocations.add_claimed(
+        refresh_token=Secret("refresh-z"), data_center="us", now=T0 + LEASE, lease_until=T0 + LEASE + LEASE
+    )
     assert await revocations.count() == 2
 
     claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
@@ -259,10 +297,17 @@ async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
     assert stored["last_error"] == "cronofy 503"
     assert stored["next_attempt_at"] == retry_at
 
-    second = await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE)
+    second = await revocations.claim_due(
+        now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE
+    )
     assert second is not None and second.refresh_token == Secret("refresh-z")
     await revocations.done(second)
-    assert await revocations.claim_due(now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE) is None
+    assert (
+        await revocations.claim_due(
+            now=retry_at - timedelta(milliseconds=1), lease_until=retry_at - timedelta(milliseconds=1) + LEASE
+        )
+        is None
+    )
 
     retried = await revocations.claim_due(now=retry_at, lease_until=retry_at + LEASE)
     assert retried is not None and retried.id == added.id and retried.attempts == 3
@@ -275,7 +320,9 @@ async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault:
     await revocations.add_claimed(refresh_token=Secret("refresh-c"), data_center="ca", now=T0, lease_until=T0 + LEASE)
     workers = [RevocationStore(db, vault) for _ in range(4)]
     claims = await asyncio.wait_for(
-        asyncio.gather(*(worker.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE) for worker in workers)), timeout=10)
+        asyncio.gather(*(worker.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE) for worker in workers)),
+        timeout=10,
+    )
     winners = [claim for claim in claims if claim is not None]
     assert len(winners) == 1
     assert winners[0].attempts == 2 and winners[0].refresh_token == Secret("refresh-c")
@@ -294,20 +341,33 @@ async def test_finishing_a_sync_keeps_a_copy_removal_made_meanwhile(db: Any) -> 
 
     meetings = MeetingStore(db)
     meeting = Meeting(
-        id=str(ObjectId()), organizer_id="alice", title="t", description=None, location=None, start=T0,
-        end=T0 + timedelta(hours=1), time_zone="Etc/UTC", status=MeetingStatus.SCHEDULED,
-        participants=(MeetingParticipant(email="a@x.test", user_id="alice", is_organizer=True, copy=0),
-                      MeetingParticipant(email="b@x.test", user_id="bob", copy=1)),
+        id=str(ObjectId()),
+        organizer_id="alice",
+        title="t",
+        description=None,
+        location=None,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        time_zone="Etc/UTC",
+        status=MeetingStatus.SCHEDULED,
+        participants=(
+            MeetingParticipant(email="a@x.test", user_id="alice", is_organizer=True, copy=0),
+            MeetingParticipant(email="b@x.test", user_id="bob", copy=1),
+        ),
         copies=(CalendarCopy("c1", "cal_1", True), CalendarCopy("c2", "cal_2", False)),
-        version=1, created_at=T0, updated_at=T0,
+        version=1,
+        created_at=T0,
+        updated_at=T0,
     )
     await meetings.insert(meeting, idempotency_key=None, now=T0)
     claimed = await meetings.claim(owner="w", now=T0, until=T0 + LEASE)
     # while the worker writes the copies, a read of Bob's calendar finds his copy deleted
     assert await meetings.copy_removed(claimed, copy_index=1, decliners=[1])
 
-    synced = {i: CalendarCopy(c.connection_id, c.calendar_id, c.is_host, synced_version=1, synced_at=T0)
-              for i, c in enumerate(claimed.copies)}
+    synced = {
+        i: CalendarCopy(c.connection_id, c.calendar_id, c.is_host, synced_version=1, synced_at=T0)
+        for i, c in enumerate(claimed.copies)
+    }
     assert await meetings.finish(claimed.id, synced, owner="w", seen_version=1, next_due=None, now=T0)
 
     after = await meetings.get(claimed.id)

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import bson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from bson import ObjectId
+from helpers import KEYS
 from mockupdb import MockupDB, OpMsg
 from pymongo.errors import NotPrimaryError, PyMongoError
 
@@ -43,18 +44,31 @@ from gql_api.store import (
     prepare,
 )
 from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES
-from helpers import KEYS
 from gql_api.vault import KeyRing, Secret, Vault
 
 DRIVERS = ["motor", "pymongo"]
 HELLO = {"maxWireVersion": 21, "minWireVersion": 0}  # a 7.0 standalone, no sessions
-NOW = datetime(2026, 3, 4, 5, 6, 7, 123000, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 4, 5, 6, 7, 123000, tzinfo=UTC)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_VARIABLES = (
-    "HOST", "PORT", "PUBLIC_BASE_URL", "MONGODB_URI", "MONGODB_DATABASE", "MONGODB_DRIVER",
-    "CRONOFY_CLIENT_ID", "CRONOFY_CLIENT_SECRET", "CRONOFY_DATA_CENTER", "CRONOFY_API_URL",
-    "CRONOFY_APP_URL", "CRONOFY_TIMEOUT_SECONDS", "TOKEN_ENCRYPTION_KEYS", "AUTH_JWT_SECRET",
-    "AUTH_JWT_PUBLIC_KEY", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "ALLOWED_REDIRECT_URIS",
+    "HOST",
+    "PORT",
+    "PUBLIC_BASE_URL",
+    "MONGODB_URI",
+    "MONGODB_DATABASE",
+    "MONGODB_DRIVER",
+    "CRONOFY_CLIENT_ID",
+    "CRONOFY_CLIENT_SECRET",
+    "CRONOFY_DATA_CENTER",
+    "CRONOFY_API_URL",
+    "CRONOFY_APP_URL",
+    "CRONOFY_TIMEOUT_SECONDS",
+    "TOKEN_ENCRYPTION_KEYS",
+    "AUTH_JWT_SECRET",
+    "AUTH_JWT_PUBLIC_KEY",
+    "AUTH_JWT_ISSUER",
+    "AUTH_JWT_AUDIENCE",
+    "ALLOWED_REDIRECT_URIS",
 )
 
 
@@ -122,7 +136,9 @@ def mongo() -> Iterator[ScriptedMongo]:
 
 @contextlib.asynccontextmanager
 async def database(mongo: ScriptedMongo, driver: str) -> AsyncIterator[Any]:
-    client = open_client(Settings(mongodb_uri=mongo.uri, mongodb_driver=driver, worker_enabled=False, token_encryption_keys=KEYS))
+    client = open_client(
+        Settings(mongodb_uri=mongo.uri, mongodb_driver=driver, worker_enabled=False, token_encryption_keys=KEYS)
+    )
     try:
         yield client["gql_api"]
     finally:
@@ -150,6 +166,7 @@ def upserted_document(request: Any) -> None:
 
 # --- start-up ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMongo, driver: str) -> None:
     async with TestClient(TestServer(create_app(app_settings(mongo.uri, driver)), host="127.0.0.1")) as client:
@@ -166,7 +183,8 @@ async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMo
                 index = sent.pop(expected["name"])
                 assert list(index["key"].items()) == list(expected["key"].items())
                 assert {k: v for k, v in index.items() if k != "key"} == {
-                    k: v for k, v in expected.items() if k != "key"}
+                    k: v for k, v in expected.items() if k != "key"
+                }
             assert sent == {}, f"unexpected indexes on {collection}"
 
         unique = created[CONNECTIONS][0]
@@ -186,12 +204,18 @@ async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMo
 
 # --- writes through the real drivers ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_link_state_is_inserted_under_its_hash_never_the_raw_state(mongo: ScriptedMongo, driver: str) -> None:
     mongo.script["insert"] = lambda request: request.ok(n=1)
     async with database(mongo, driver) as db:
-        state = await LinkStateStore(db).create(user_id="alice", redirect_uri="https://app.test/cb", data_center="de",
-                                                now=NOW, expires_at=NOW + timedelta(minutes=10))
+        state = await LinkStateStore(db).create(
+            user_id="alice",
+            redirect_uri="https://app.test/cb",
+            data_center="de",
+            now=NOW,
+            expires_at=NOW + timedelta(minutes=10),
+        )
 
     (insert,) = mongo.named("insert")
     assert insert["insert"] == LINK_STATES
@@ -213,9 +237,14 @@ async def test_save_link_sends_only_ciphertext_tokens(mongo: ScriptedMongo, driv
     access, refresh = f"at-{secrets.token_urlsafe(18)}", f"rt-{secrets.token_urlsafe(18)}"
     async with database(mongo, driver) as db:
         connection = await ConnectionStore(db, vault).save_link(
-            user_id="alice", sub="acc_1", provider=CalendarProvider.GOOGLE, profile_name="alice@example.test",
-            scopes=("read_free_busy", "create_event"), calendar=TargetCalendar("cal_1", "Work", True),
-            data_center="us", now=NOW,
+            user_id="alice",
+            sub="acc_1",
+            provider=CalendarProvider.GOOGLE,
+            profile_name="alice@example.test",
+            scopes=("read_free_busy", "create_event"),
+            calendar=TargetCalendar("cal_1", "Work", True),
+            data_center="us",
+            now=NOW,
             credential=Credential(Secret(access), Secret(refresh), NOW + timedelta(hours=1)),
         )
 
@@ -253,6 +282,7 @@ async def test_save_link_sends_only_ciphertext_tokens(mongo: ScriptedMongo, driv
 
 
 # --- MongoDB not there ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def refused() -> tuple[str, str]:
@@ -303,8 +333,14 @@ def test_serve_exits_non_zero_saying_mongodb_is_not_usable(refused: tuple[str, s
         http_port = probe.getsockname()[1]
     env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
     env.update(MONGODB_URI=uri, MONGODB_DRIVER=driver, TOKEN_ENCRYPTION_KEYS=KEYS)
-    result = subprocess.run([sys.executable, "-m", "gql_api", "serve", "--port", str(http_port)], env=env,
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gql_api", "serve", "--port", str(http_port)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1, result.stderr
     assert f"cannot start: MongoDB at {where} is not usable: ServerSelectionTimeoutError" in result.stderr
     assert "Traceback" not in result.stderr
@@ -312,9 +348,11 @@ def test_serve_exits_non_zero_saying_mongodb_is_not_usable(refused: tuple[str, s
 
 # --- readiness follows the server -------------------------------------------------------------------
 
+
 def _shutting_down(request: Any) -> None:
-    request.command_err(code=91, errmsg="The server is in quiesce mode and will shut down",
-                        codeName="ShutdownInProgress")
+    request.command_err(
+        code=91, errmsg="The server is in quiesce mode and will shut down", codeName="ShutdownInProgress"
+    )
 
 
 def _never_answer(request: Any) -> None:
@@ -357,6 +395,7 @@ async def test_readyz_is_503_when_mongodb_stops_answering(mongo: ScriptedMongo, 
 
 # --- a primary that steps down ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_not_primary_reaches_the_caller(mongo: ScriptedMongo, driver: str) -> None:
     def not_primary(request: Any) -> None:
@@ -367,12 +406,23 @@ async def test_not_primary_reaches_the_caller(mongo: ScriptedMongo, driver: str)
     mongo.script["findandmodify"] = not_primary
     async with database(mongo, driver) as db:
         with pytest.raises(NotPrimaryError) as insert_error:
-            await LinkStateStore(db).create(user_id="alice", redirect_uri="https://app.test/cb", data_center="us",
-                                            now=NOW, expires_at=NOW + timedelta(minutes=10))
+            await LinkStateStore(db).create(
+                user_id="alice",
+                redirect_uri="https://app.test/cb",
+                data_center="us",
+                now=NOW,
+                expires_at=NOW + timedelta(minutes=10),
+            )
         with pytest.raises(PyMongoError) as upsert_error:
             await ConnectionStore(db, Vault(KeyRing.ephemeral())).save_link(
-                user_id="alice", sub="acc_1", provider=CalendarProvider.GOOGLE, profile_name="alice",
-                scopes=("read_free_busy",), calendar=None, data_center="us", now=NOW,
+                user_id="alice",
+                sub="acc_1",
+                provider=CalendarProvider.GOOGLE,
+                profile_name="alice",
+                scopes=("read_free_busy",),
+                calendar=None,
+                data_center="us",
+                now=NOW,
                 credential=Credential(Secret("at"), Secret("rt"), NOW + timedelta(hours=1)),
             )
     assert insert_error.value.details["code"] == 10107
@@ -383,8 +433,9 @@ async def test_not_primary_reaches_the_caller(mongo: ScriptedMongo, driver: str)
 
 @pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("fault", ["step-down", "dropped connection"])
-async def test_a_rotated_refresh_token_survives_a_failover_during_its_write(mongo: ScriptedMongo, driver: str,
-                                                                           fault: str) -> None:
+async def test_a_rotated_refresh_token_survives_a_failover_during_its_write(
+    mongo: ScriptedMongo, driver: str, fault: str
+) -> None:
     # given the first write of a refreshed credential meets a primary stepping down (or a dropped socket)
     failures = {"left": 2}
 
@@ -411,6 +462,7 @@ async def test_a_rotated_refresh_token_survives_a_failover_during_its_write(mong
     updates = mongo.named("update")
     assert len(updates) == 3
     landed = updates[-1]["updates"][0]["u"]["$set"]["refresh_token"]
-    assert vault.decrypt(landed, collection=CONNECTIONS, doc_id=ObjectId(connection_id),
-                         field="refresh_token") == Secret("rotated-refresh-token")
+    assert vault.decrypt(
+        landed, collection=CONNECTIONS, doc_id=ObjectId(connection_id), field="refresh_token"
+    ) == Secret("rotated-refresh-token")
     assert b"rotated-refresh-token" not in bson.encode(updates[-1])

@@ -7,7 +7,7 @@ import base64
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mongomock_motor import AsyncMongoMockClient
 
@@ -15,7 +15,7 @@ from gql_api.domain.connections import CalendarProvider, Credential
 from gql_api.store import ConnectionStore, RevocationStore, prepare
 from gql_api.vault import KeyRing, Secret, Vault
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def entry(kid: str) -> str:
@@ -29,11 +29,19 @@ async def test_rotation_in_interrupted_batches_leaves_nothing_under_the_old_key(
     before = Vault(KeyRing.parse(old))
     for i in range(5):
         await ConnectionStore(database, before).save_link(
-            user_id=f"user{i}", sub=f"acc_{i}", provider=CalendarProvider.GOOGLE, profile_name="p", scopes=(),
-            calendar=None, data_center="us", now=NOW,
-            credential=Credential(Secret(f"access-{i}"), Secret(f"refresh-{i}"), NOW + timedelta(hours=1)))
-    await RevocationStore(database, before).add_claimed(refresh_token=Secret("owed"), sub="acc_9",
-                                                        data_center="us", now=NOW, lease_until=NOW + timedelta(minutes=1))
+            user_id=f"user{i}",
+            sub=f"acc_{i}",
+            provider=CalendarProvider.GOOGLE,
+            profile_name="p",
+            scopes=(),
+            calendar=None,
+            data_center="us",
+            now=NOW,
+            credential=Credential(Secret(f"access-{i}"), Secret(f"refresh-{i}"), NOW + timedelta(hours=1)),
+        )
+    await RevocationStore(database, before).add_claimed(
+        refresh_token=Secret("owed"), sub="acc_9", data_center="us", now=NOW, lease_until=NOW + timedelta(minutes=1)
+    )
     after = Vault(KeyRing.parse(f"{new},{old}"))
     connections, revocations = ConnectionStore(database, after), RevocationStore(database, after)
 
@@ -52,13 +60,15 @@ async def test_rotation_in_interrupted_batches_leaves_nothing_under_the_old_key(
         connection = (await ConnectionStore(database, only_new).list_for_user(f"user{i}"))[0]
         _, credential = await ConnectionStore(database, only_new).with_credential(connection.id)
         assert credential.refresh_token == Secret(f"refresh-{i}")
-    owed = await RevocationStore(database, only_new).claim_due(now=NOW + timedelta(minutes=2),
-                                                                  lease_until=NOW + timedelta(minutes=3))
+    owed = await RevocationStore(database, only_new).claim_due(
+        now=NOW + timedelta(minutes=2), lease_until=NOW + timedelta(minutes=3)
+    )
     assert owed.refresh_token == Secret("owed")
 
 
 def test_rotate_keys_needs_the_real_database_and_keys():
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "TOKEN_ENCRYPTION_KEYS")}
-    result = subprocess.run([sys.executable, "-m", "gql_api", "rotate-keys"], capture_output=True, text=True,
-                            env=env, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gql_api", "rotate-keys"], capture_output=True, text=True, env=env, timeout=30
+    )
     assert result.returncode == 2 and "MONGODB_URI and TOKEN_ENCRYPTION_KEYS" in result.stderr

@@ -20,13 +20,24 @@ def test_nothing_set_means_every_embedded_default():
 
 
 def test_production_names_are_read():
-    settings = Settings.from_env({
-        "HOST": "0.0.0.0", "PORT": "9000", "PUBLIC_BASE_URL": "https://api.example.com/",
-        "MONGODB_URI": "mongodb://db:27017", "MONGODB_DATABASE": "prod", "MONGODB_DRIVER": "PyMongo",
-        "CRONOFY_CLIENT_ID": "id", "CRONOFY_CLIENT_SECRET": "secret", "CRONOFY_DATA_CENTER": "DE",
-        "TOKEN_ENCRYPTION_KEYS": "k:x", "AUTH_JWT_SECRET": "s", "AUTH_JWT_ISSUER": "iss", "AUTH_JWT_AUDIENCE": "aud",
-        "ALLOWED_REDIRECT_URIS": " https://app.example.com/cb , https://m.example.com/cb,, ",
-    })
+    settings = Settings.from_env(
+        {
+            "HOST": "0.0.0.0",
+            "PORT": "9000",
+            "PUBLIC_BASE_URL": "https://api.example.com/",
+            "MONGODB_URI": "mongodb://db:27017",
+            "MONGODB_DATABASE": "prod",
+            "MONGODB_DRIVER": "PyMongo",
+            "CRONOFY_CLIENT_ID": "id",
+            "CRONOFY_CLIENT_SECRET": "secret",
+            "CRONOFY_DATA_CENTER": "DE",
+            "TOKEN_ENCRYPTION_KEYS": "k:x",
+            "AUTH_JWT_SECRET": "s",
+            "AUTH_JWT_ISSUER": "iss",
+            "AUTH_JWT_AUDIENCE": "aud",
+            "ALLOWED_REDIRECT_URIS": " https://app.example.com/cb , https://m.example.com/cb,, ",
+        }
+    )
     assert settings.port == 9000 and settings.mongodb_driver == "pymongo" and settings.cronofy_data_center == "de"
     assert not settings.uses_sandbox and not settings.uses_dev_auth
     assert settings.cronofy_urls_override == (None, None)  # the gateway picks the data center's hosts
@@ -36,19 +47,32 @@ def test_production_names_are_read():
 
 
 def test_one_host_override_serves_both_api_and_app():
-    settings = Settings.from_env({"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s", "AUTH_JWT_SECRET": "j",
-                                  "CRONOFY_API_URL": "http://127.0.0.1:9/cronofy"})
+    settings = Settings.from_env(
+        {
+            "CRONOFY_CLIENT_ID": "i",
+            "CRONOFY_CLIENT_SECRET": "s",
+            "AUTH_JWT_SECRET": "j",
+            "CRONOFY_API_URL": "http://127.0.0.1:9/cronofy",
+        }
+    )
     assert settings.cronofy_urls_override == ("http://127.0.0.1:9/cronofy",) * 2
 
 
-@pytest.mark.parametrize("env", [
-    {"PORT": "0"}, {"PORT": "70000"}, {"PORT": "http"}, {"CRONOFY_TIMEOUT_SECONDS": "soon"},
-    {"AUTH_JWT_SECRET": "a", "AUTH_JWT_PUBLIC_KEY": "b"}, {"CRONOFY_CLIENT_SECRET": "only-secret"},
-    {"MONGODB_URI": "mongodb://db"},  # durable tokens under an ephemeral key
-    {"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s"},  # real Cronofy, dev auth
-    {"PUBLIC_BASE_URL": "https://" + "x" * 100 + ".example"},  # callback URL over Cronofy's 128
-    {"SYNC_RECONCILE_INTERVAL_SECONDS": "-1"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PORT": "0"},
+        {"PORT": "70000"},
+        {"PORT": "http"},
+        {"CRONOFY_TIMEOUT_SECONDS": "soon"},
+        {"AUTH_JWT_SECRET": "a", "AUTH_JWT_PUBLIC_KEY": "b"},
+        {"CRONOFY_CLIENT_SECRET": "only-secret"},
+        {"MONGODB_URI": "mongodb://db"},  # durable tokens under an ephemeral key
+        {"CRONOFY_CLIENT_ID": "i", "CRONOFY_CLIENT_SECRET": "s"},  # real Cronofy, dev auth
+        {"PUBLIC_BASE_URL": "https://" + "x" * 100 + ".example"},  # callback URL over Cronofy's 128
+        {"SYNC_RECONCILE_INTERVAL_SECONDS": "-1"},
+    ],
+)
 def test_contradictions_and_nonsense_are_refused(env):
     with pytest.raises(ConfigError):
         Settings.from_env(env)
@@ -101,17 +125,20 @@ def test_a_wait_of_zero_or_less_is_refused_naming_the_variable(name, value):
     assert message.startswith(f"{name} must be > 0, got ")
 
 
-@pytest.mark.parametrize("name, value, rule", [
-    ("SYNC_GRACE_SECONDS", "-1", "must be at least 0"),
-    ("SYNC_GRACE_SECONDS", "-0.1", "must be at least 0"),
-    ("SYNC_RECONCILE_INTERVAL_SECONDS", "-1", "must be at least 0"),
-    ("CRONOFY_REFRESH_MARGIN_SECONDS", "-1", "must be at least 0"),
-    ("CRONOFY_MAX_ATTEMPTS", "0", "must be at least 1"),
-    ("OUTBOX_MAX_ATTEMPTS", "-1", "must be at least 1"),
-    ("CRONOFY_RATE_PER_SECOND", "1", "must be at least 2"),
-    ("CRONOFY_RATE_PER_MINUTE", "0", "must be at least 2"),
-    ("PORT", "-1", "must be between 1 and 65535"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("SYNC_GRACE_SECONDS", "-1", "must be at least 0"),
+        ("SYNC_GRACE_SECONDS", "-0.1", "must be at least 0"),
+        ("SYNC_RECONCILE_INTERVAL_SECONDS", "-1", "must be at least 0"),
+        ("CRONOFY_REFRESH_MARGIN_SECONDS", "-1", "must be at least 0"),
+        ("CRONOFY_MAX_ATTEMPTS", "0", "must be at least 1"),
+        ("OUTBOX_MAX_ATTEMPTS", "-1", "must be at least 1"),
+        ("CRONOFY_RATE_PER_SECOND", "1", "must be at least 2"),
+        ("CRONOFY_RATE_PER_MINUTE", "0", "must be at least 2"),
+        ("PORT", "-1", "must be between 1 and 65535"),
+    ],
+)
 def test_a_number_below_its_bound_is_refused_naming_the_variable(name, value, rule):
     # given a number below what the setting can work with
     env = {name: value}
@@ -123,11 +150,14 @@ def test_a_number_below_its_bound_is_refused_naming_the_variable(name, value, ru
     assert message.startswith(f"{name} {rule}, got ")
 
 
-@pytest.mark.parametrize("name, field", [
-    ("SYNC_GRACE_SECONDS", "sync_grace_seconds"),                            # answer PENDING at once
-    ("SYNC_RECONCILE_INTERVAL_SECONDS", "sync_reconcile_interval_seconds"),  # no reconciliation
-    ("CRONOFY_REFRESH_MARGIN_SECONDS", "cronofy_refresh_margin_seconds"),    # refresh on expiry
-])
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("SYNC_GRACE_SECONDS", "sync_grace_seconds"),  # answer PENDING at once
+        ("SYNC_RECONCILE_INTERVAL_SECONDS", "sync_reconcile_interval_seconds"),  # no reconciliation
+        ("CRONOFY_REFRESH_MARGIN_SECONDS", "cronofy_refresh_margin_seconds"),  # refresh on expiry
+    ],
+)
 def test_zero_is_accepted_where_it_means_something(name, field):
     # given zero for a setting where zero has a meaning
     env = {name: "0"}
@@ -139,13 +169,16 @@ def test_zero_is_accepted_where_it_means_something(name, field):
     assert getattr(settings, field) == 0
 
 
-@pytest.mark.parametrize("changes, name", [
-    ({"worker_poll_seconds": math.nan}, "WORKER_POLL_SECONDS"),
-    ({"worker_poll_seconds": 0.0}, "WORKER_POLL_SECONDS"),
-    ({"cronofy_timeout_seconds": math.inf}, "CRONOFY_TIMEOUT_SECONDS"),
-    ({"sync_grace_seconds": -math.inf}, "SYNC_GRACE_SECONDS"),
-    ({"shutdown_timeout_seconds": -1.0}, "SHUTDOWN_TIMEOUT_SECONDS"),
-])
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"worker_poll_seconds": math.nan}, "WORKER_POLL_SECONDS"),
+        ({"worker_poll_seconds": 0.0}, "WORKER_POLL_SECONDS"),
+        ({"cronofy_timeout_seconds": math.inf}, "CRONOFY_TIMEOUT_SECONDS"),
+        ({"sync_grace_seconds": -math.inf}, "SYNC_GRACE_SECONDS"),
+        ({"shutdown_timeout_seconds": -1.0}, "SHUTDOWN_TIMEOUT_SECONDS"),
+    ],
+)
 def test_settings_built_in_code_are_checked_the_same_way(changes, name):
     # given settings built directly, as tests and embedders do
     # when one of their numbers is out of bounds

@@ -85,7 +85,7 @@ def readme_default_problems(names: list[str], shown: list[str]) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("names, shown", readme_rows(), ids=lambda value: ",".join(value))
+@pytest.mark.parametrize(("names", "shown"), readme_rows(), ids=lambda value: ",".join(value))
 def test_the_readme_default_is_the_settings_default(names, shown):
     # given one row of the README's table and the settings' defaults of its variables
     # when the defaults it shows are read as the environment would be

@@ -42,8 +42,14 @@ def test_tampered_ciphertext_nonce_or_key_id_does_not_decrypt():
     blob = vault.encrypt(TOKEN, **WHERE)
     flipped = bytearray(blob["ct"])
     flipped[0] ^= 1
-    for tampered in ({**blob, "ct": Binary(bytes(flipped))}, {**blob, "n": Binary(os.urandom(12))},
-                     {**blob, "kid": "k1"}, {**blob, "ct": Binary(bytes(blob["ct"])[:-1])}, {"kid": "k2"}, {}):
+    for tampered in (
+        {**blob, "ct": Binary(bytes(flipped))},
+        {**blob, "n": Binary(os.urandom(12))},
+        {**blob, "kid": "k1"},
+        {**blob, "ct": Binary(bytes(blob["ct"])[:-1])},
+        {"kid": "k2"},
+        {},
+    ):
         with pytest.raises(DecryptionError):
             vault.decrypt(tampered, **WHERE)
 
@@ -73,17 +79,26 @@ def test_rotation_old_key_still_decrypts_new_key_encrypts():
         Vault(KeyRing.parse(old_entry)).decrypt(fresh, **WHERE)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("", "comma-separated"),
-    ("k1", "KEY_ID:KEY"),
-    ("k1:", "32 bytes"),
-    ("k1:not base64!!", "base64"),
-    (f"k1:{base64.urlsafe_b64encode(os.urandom(16)).decode()}", "32 bytes, got 16"),
-    (f"bad id:{base64.urlsafe_b64encode(os.urandom(32)).decode()}", "key id"),
-    (f"{'k' * 33}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}", "key id"),
-    ("k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode() + ",k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(), "twice"),
-    ("k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode() + ",", "comma-separated"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "comma-separated"),
+        ("k1", "KEY_ID:KEY"),
+        ("k1:", "32 bytes"),
+        ("k1:not base64!!", "base64"),
+        (f"k1:{base64.urlsafe_b64encode(os.urandom(16)).decode()}", "32 bytes, got 16"),
+        (f"bad id:{base64.urlsafe_b64encode(os.urandom(32)).decode()}", "key id"),
+        (f"{'k' * 33}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}", "key id"),
+        (
+            "k1:"
+            + base64.urlsafe_b64encode(os.urandom(32)).decode()
+            + ",k1:"
+            + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "twice",
+        ),
+        ("k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode() + ",", "comma-separated"),
+    ],
+)
 def test_malformed_key_rings_are_refused_without_echoing_key_material(spec, message):
     with pytest.raises(KeyRingError, match=message) as raised:
         KeyRing.parse(spec)
@@ -103,6 +118,6 @@ def test_keys_with_or_without_padding_and_generated_entries_parse():
 
 
 def test_secret_never_prints_or_serialises_by_accident():
-    assert "P531" not in repr(TOKEN) + str(TOKEN) + f"{TOKEN}" + "%s" % (TOKEN,)
+    assert "P531" not in repr(TOKEN) + str(TOKEN) + f"{TOKEN}" + f"{TOKEN}"
     with pytest.raises(TypeError):
         json.dumps({"token": TOKEN})

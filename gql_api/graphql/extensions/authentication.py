@@ -18,8 +18,7 @@ class RequireAuthentication(SchemaExtension):
     def on_execute(self) -> Iterator[None]:  # type: ignore[override]
         context = self.execution_context.context
         if context.user is None and not introspection_only(self.execution_context):
-            error = GraphQLError(context.auth_error or "Authentication required.",
-                                 extensions={"code": UNAUTHENTICATED})
+            error = GraphQLError(context.auth_error or "Authentication required.", extensions={"code": UNAUTHENTICATED})
             self.execution_context.result = ExecutionResult(data=None, errors=[error])
         yield
 

@@ -27,12 +27,18 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    """"Unexpected error." with a code and the request id, so support can find the logged traceback."""
+    """ "Unexpected error." with a code and the request id, so support can find the logged traceback."""
     extensions: dict[str, Any] = {"code": INTERNAL_ERROR_CODE}
     if request_id is not None:
         extensions["requestId"] = request_id
-    return GraphQLError(UNEXPECTED_ERROR, nodes=error.nodes, source=error.source, positions=error.positions,
-                        path=error.path, extensions=extensions)
+    return GraphQLError(
+        UNEXPECTED_ERROR,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
 
 
 def request_id_of(context: Any) -> str | None:

@@ -11,14 +11,14 @@ from ...domain.errors import ErrorCode
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
 
-@strawberry.type(description="An expected failure the client can act on. Unexpected failures are GraphQL "
-                             "errors with masked messages.")
+@strawberry.type(
+    description="An expected failure the client can act on. Unexpected failures are GraphQL "
+    "errors with masked messages."
+)
 class UserError:
     code: UserErrorCode
     message: str
-    field: list[str] | None = strawberry.field(
-        description='Path to the input field at fault, e.g. ["input", "end"].'
-    )
+    field: list[str] | None = strawberry.field(description='Path to the input field at fault, e.g. ["input", "end"].')
 
 
 @strawberry.type

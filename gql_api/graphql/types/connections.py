@@ -16,7 +16,7 @@ CalendarConnectionStatus = strawberry.enum(
     domain.ConnectionStatus,
     name="CalendarConnectionStatus",
     description="ACTIVE: credentials work and meetings are written to the calendar. NEEDS_RELINK: Cronofy or the "
-                "provider no longer accepts the credentials; link the same account again.",
+    "provider no longer accepts the credentials; link the same account again.",
 )
 
 
@@ -49,7 +49,9 @@ class CalendarConnection:
             profile_name=connection.profile_name,
             status=connection.status,
             scopes=list(connection.scopes),
-            calendar=Calendar(id=strawberry.ID(target.id), name=target.name, primary=target.primary) if target else None,
+            calendar=Calendar(id=strawberry.ID(target.id), name=target.name, primary=target.primary)
+            if target
+            else None,
             linked_at=connection.linked_at,
             last_synced_at=connection.last_synced_at,
         )

@@ -19,8 +19,8 @@ CalendarDelivery = strawberry.enum(
     domain.Delivery,
     name="CalendarDelivery",
     description="How a participant receives the meeting in a calendar. OWN_CALENDAR: written to the participant's "
-                "own linked calendar. INVITATION: invited as an attendee of the event in the host calendar. "
-                "NONE: no linked calendar can carry it.",
+    "own linked calendar. INVITATION: invited as an attendee of the event in the host calendar. "
+    "NONE: no linked calendar can carry it.",
 )
 CalendarSyncStatus = strawberry.enum(domain.SyncStatus, name="CalendarSyncStatus")
 
@@ -53,8 +53,9 @@ class Participant:
             display_name=participant.display_name,
             is_organizer=participant.is_organizer,
             response=participant.response,
-            calendar_event=CalendarEventSync(delivery=participant.delivery, status=sync.status,
-                                             last_error=sync.last_error, synced_at=sync.synced_at),
+            calendar_event=CalendarEventSync(
+                delivery=participant.delivery, status=sync.status, last_error=sync.last_error, synced_at=sync.synced_at
+            ),
         )
 
 
@@ -97,9 +98,12 @@ class Meeting:
 @strawberry.input
 class MeetingFilter:
     status: MeetingStatus | None = strawberry.UNSET
-    from_: datetime | None = strawberry.field(name="from", default=strawberry.UNSET,
-                                              description="Meetings that end at or after this instant.")
-    to: datetime | None = strawberry.field(default=strawberry.UNSET, description="Meetings that start before this instant.")
+    from_: datetime | None = strawberry.field(
+        name="from", default=strawberry.UNSET, description="Meetings that end at or after this instant."
+    )
+    to: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Meetings that start before this instant."
+    )
 
 
 @strawberry.type
@@ -138,13 +142,19 @@ class ScheduleMeetingInput:
         description="The other participants; the signed-in user is the organizer."
     )
     idempotency_key: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Retrying with the same key returns the first result instead of a second meeting."
+        default=strawberry.UNSET,
+        description="Retrying with the same key returns the first result instead of a second meeting.",
     )
 
     def to_request(self) -> MeetingRequest:
         return MeetingRequest(
-            title=self.title, description=given(self.description), location=given(self.location), start=self.start,
-            end=self.end, time_zone=self.time_zone, participants=tuple(p.to_request() for p in self.participants),
+            title=self.title,
+            description=given(self.description),
+            location=given(self.location),
+            start=self.start,
+            end=self.end,
+            time_zone=self.time_zone,
+            participants=tuple(p.to_request() for p in self.participants),
             idempotency_key=given(self.idempotency_key),
         )
 
@@ -166,8 +176,12 @@ class UpdateMeetingInput:
     time_zone: str | None = strawberry.UNSET
 
     def to_changes(self) -> MeetingChanges:
-        return MeetingChanges(**{name: _changed(getattr(self, name)) for name in
-                                 ("title", "description", "location", "start", "end", "time_zone")})
+        return MeetingChanges(
+            **{
+                name: _changed(getattr(self, name))
+                for name in ("title", "description", "location", "start", "end", "time_zone")
+            }
+        )
 
 
 @strawberry.type
