@@ -180,7 +180,7 @@ def build_services(
         gateway=gateway,
         clock=clock,
         background=background,
-        public_base_url=settings.base_url,
+        callback_base=settings.webhook_url_base,
     )
     changes = CalendarChanges(
         reads=connections,

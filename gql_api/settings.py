@@ -32,7 +32,8 @@ SANDBOX_PATH = "/sandbox/cronofy"
 DEMO_CALLBACK_PATH = "/demo/calendar-linked"
 MAX_CALLBACK_URL = 128  # Cronofy's limit for a channel's callback_url
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
-WEBHOOK_CALLBACK_SUFFIX = "/webhooks/cronofy/" + "x" * 32  # the path and a 192-bit URL-safe token
+WEBHOOK_PATH = "/webhooks/cronofy/"  # + the channel's token: where Cronofy pushes (http/webhooks.py)
+WEBHOOK_TOKEN_LENGTH = 32  # characters of a 192-bit URL-safe token (services/push_channels.py)
 
 
 class ConfigError(Exception):
@@ -288,6 +289,11 @@ class Settings:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def webhook_url_base(self) -> str:
+        """Cronofy's callback URLs are this and a channel's token."""
+        return self.base_url + WEBHOOK_PATH
+
+    @property
     def client_id(self) -> str:
         return self.cronofy_client_id or SANDBOX_CLIENT_ID
 
@@ -345,7 +351,7 @@ def _one_jwt_key(settings: Settings) -> str | None:
 
 
 def _callback_url_fits(settings: Settings) -> str | None:
-    if len(settings.base_url) + len(WEBHOOK_CALLBACK_SUFFIX) > MAX_CALLBACK_URL:
+    if len(settings.webhook_url_base) + WEBHOOK_TOKEN_LENGTH > MAX_CALLBACK_URL:
         return f"PUBLIC_BASE_URL is too long: Cronofy callback URLs may have at most {MAX_CALLBACK_URL} characters"
     return None
 

@@ -111,6 +111,3 @@ class Vault:
     @property
     def active_kid(self) -> str:
         return self._ring.active_kid
-
-    def needs_rotation(self, blob: dict) -> bool:
-        return blob.get("kid") != self._ring.active_kid

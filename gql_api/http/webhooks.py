@@ -13,11 +13,12 @@ from aiohttp import web
 
 from ..cronofy.push import SIGNATURE_HEADER, parse_notification, signature_valid
 from ..keys import METRICS, NOTIFICATION_TYPE, RUNTIME, SETTINGS
+from ..settings import WEBHOOK_PATH
 
 log = logging.getLogger(__name__)
 
 MAX_NOTIFICATION_BYTES = 64 * 1024  # real notifications are a few hundred bytes
-WEBHOOK_ROUTE = "/webhooks/cronofy/{token}"
+WEBHOOK_ROUTE = WEBHOOK_PATH + "{token}"
 
 
 async def cronofy_webhook(request: web.Request) -> web.Response:

@@ -16,10 +16,9 @@ from .ports import BackgroundTasks, CalendarGateway, ChangeReadRepository
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/cronofy/"
 RETRY_OPEN = timedelta(seconds=30)
 CLOSE_GRACE_SECONDS = 2.0
-TOKEN_BYTES = 24  # 192 bits, URL-safe
+TOKEN_BYTES = 24  # 192 bits: 32 URL-safe characters
 
 
 class PushChannels:
@@ -31,14 +30,14 @@ class PushChannels:
         gateway: CalendarGateway,
         clock: Clock,
         background: BackgroundTasks,
-        public_base_url: str,
+        callback_base: str,
     ) -> None:
         self._reads = reads
         self._access = access
         self._gateway = gateway
         self._clock = clock
         self._background = background
-        self._callback_base = public_base_url.rstrip("/") + WEBHOOK_PATH
+        self._callback_base = callback_base  # + a channel's token: the URL Cronofy pushes to
 
     async def open(self, connection: CalendarConnection) -> bool:
         """When Cronofy cannot be reached, a read of the connection becomes due later, and that read

@@ -90,6 +90,3 @@ class RevocationStore:
             )
             rotated += result.modified_count
         return seen, rotated
-
-    async def count(self) -> int:
-        return await self._collection.count_documents({})

@@ -259,7 +259,7 @@ async def test_revocation_is_not_due_before_its_lease_ends(db: Any, vault: Vault
         refresh_token=Secret("refresh-x"), sub="acc_x", data_center="au", now=T0, lease_until=T0 + LEASE
     )
     assert added.attempts == 1 and added.data_center == "au" and added.refresh_token == Secret("refresh-x")
-    assert await revocations.count() == 1
+    assert await db["pending_revocations"].count_documents({}) == 1
     assert (
         await revocations.claim_due(
             now=T0 + LEASE - timedelta(milliseconds=1), lease_until=T0 + LEASE - timedelta(milliseconds=1) + LEASE
@@ -287,7 +287,7 @@ async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
     await revocations.add_claimed(
         refresh_token=Secret("refresh-z"), data_center="us", now=T0 + LEASE, lease_until=T0 + LEASE + LEASE
     )
-    assert await revocations.count() == 2
+    assert await db["pending_revocations"].count_documents({}) == 2
 
     claimed = await revocations.claim_due(now=T0 + LEASE, lease_until=T0 + LEASE + LEASE)
     assert claimed is not None and claimed.id == added.id  # the oldest due first
@@ -312,7 +312,7 @@ async def test_retry_later_done_and_count(db: Any, vault: Vault) -> None:
     retried = await revocations.claim_due(now=retry_at, lease_until=retry_at + LEASE)
     assert retried is not None and retried.id == added.id and retried.attempts == 3
     await revocations.done(retried)
-    assert await revocations.count() == 0
+    assert await db["pending_revocations"].count_documents({}) == 0
 
 
 async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault: Vault) -> None:
@@ -326,7 +326,7 @@ async def test_concurrent_claims_hand_a_revocation_to_one_worker(db: Any, vault:
     winners = [claim for claim in claims if claim is not None]
     assert len(winners) == 1
     assert winners[0].attempts == 2 and winners[0].refresh_token == Secret("refresh-c")
-    assert await revocations.count() == 1
+    assert await db["pending_revocations"].count_documents({}) == 1
 
 
 async def test_a_revocation_by_account_alone_keeps_no_token(db: Any, vault: Vault) -> None:

@@ -72,9 +72,9 @@ def test_rotation_old_key_still_decrypts_new_key_encrypts():
     rotated = Vault(KeyRing.parse(f"{new_entry},{old_entry}"))
 
     assert rotated.decrypt(blob, **WHERE) == TOKEN
-    assert rotated.needs_rotation(blob)
+    assert blob["kid"] != rotated.active_kid  # still under the old key: rotate-keys rewrites it
     fresh = rotated.encrypt(TOKEN, **WHERE)
-    assert fresh["kid"] == "new" and not rotated.needs_rotation(fresh)
+    assert fresh["kid"] == "new" == rotated.active_kid
     with pytest.raises(DecryptionError):
         Vault(KeyRing.parse(old_entry)).decrypt(fresh, **WHERE)
 
