@@ -61,6 +61,7 @@ class CalendarEvent:
     end: datetime
     tzid: str
     attendees: tuple[Attendee, ...] = ()
+    rejected: tuple[Attendee, ...] = ()  # invitations to withdraw (Cronofy's `attendees.reject`)
 
 
 @dataclasses.dataclass(frozen=True)

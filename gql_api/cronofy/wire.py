@@ -63,8 +63,12 @@ def event_body(event: CalendarEvent) -> dict[str, Any]:
     }
     if event.location:
         body["location"] = {"description": event.location}
-    if event.attendees:
-        body["attendees"] = {"invite": [_attendee(a) for a in event.attendees]}
+    if event.attendees or event.rejected:
+        body["attendees"] = {
+            key: [_attendee(a) for a in people]
+            for key, people in (("invite", event.attendees), ("reject", event.rejected))
+            if people
+        }
     return body
 
 

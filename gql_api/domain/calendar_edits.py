@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .meetings import Meeting, ParticipantResponse, content_fingerprint
+from .validation import MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +77,12 @@ def answers_on_host_event(meeting: Meeting, seen: SeenEvent) -> dict[int, Partic
 
 
 def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
-    """The meeting fields the calendar's copy now says differently."""
+    """The meeting fields the calendar's copy now says differently. Text is cut to the API's own limits
+    (DESIGN.md §9): a calendar may hold more, but the meeting never does."""
     shown: dict[str, Any] = {
-        "title": seen.title,
-        "description": seen.description or None,
-        "location": seen.location,
+        "title": _cut(seen.title, MAX_TITLE).strip() if seen.title else seen.title,
+        "description": _cut(seen.description, MAX_DESCRIPTION) or None,
+        "location": _cut(seen.location, MAX_LOCATION),
         "start": seen.start,
         "end": seen.end,
     }
@@ -102,3 +104,7 @@ def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
         edits.pop("start", None)
         edits.pop("end", None)
     return edits
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text[:limit] if text is not None else None

@@ -52,8 +52,9 @@ class CalendarCopy:
     next_attempt_at: datetime | None = None
     failed_version: int = 0
     last_error: str | None = None
-    removed: bool = False  # its owner deleted it from their calendar (declined): left alone from then on
+    removed: bool = False  # not in its calendar any more (its owner declined): left alone from then on
     written: str | None = None  # fingerprint of what we last wrote there: reading it back is no edit
+    withdrawn: bool = False  # its owner declined through the API: delete it from the calendar, then removed
 
     def status(self, version: int) -> SyncStatus:
         if self.removed or self.synced_version >= version:
@@ -67,9 +68,10 @@ class CalendarCopy:
         return self.attempt_version == version and self.next_attempt_at is not None and self.next_attempt_at > now
 
     def written_ok(self, version: int, fingerprint: str, now: datetime) -> CalendarCopy:
-        """The calendar now holds `version`, whose content is `fingerprint`."""
+        """The calendar now holds `version`, whose content is `fingerprint` (or, withdrawn, no longer the event)."""
         return dataclasses.replace(
             self,
+            removed=self.removed or self.withdrawn,
             synced_version=version,
             synced_at=now,
             attempt_version=0,
@@ -98,6 +100,20 @@ class CalendarCopy:
     def failed_for_good(self, version: int) -> bool:
         return self.failed_version >= version
 
+    def carried_to(self, old: int, new: int) -> CalendarCopy:
+        """The same state under a new version of the meeting that does not change this copy's content:
+        written, failed or backing off on `old` stays so on `new` (no write it does not need)."""
+        return dataclasses.replace(
+            self,
+            synced_version=new if self.synced_version >= old else self.synced_version,
+            failed_version=new if self.failed_version >= old else self.failed_version,
+            attempt_version=new if self.attempt_version == old else self.attempt_version,
+        )
+
+    def restored(self) -> CalendarCopy:
+        """Back in its calendar: its owner accepted after declining."""
+        return dataclasses.replace(self, removed=False, withdrawn=False)
+
 
 def content_fingerprint(
     title: str | None, description: str | None, location: str | None, start: datetime | None, end: datetime | None
@@ -121,6 +137,7 @@ class MeetingParticipant:
     response: ParticipantResponse = ParticipantResponse.NEEDS_ACTION
     delivery: Delivery = Delivery.NONE
     copy: int | None = None  # index into Meeting.copies: own calendar, or the host event for invitations
+    uninvited: bool = False  # declined through the API: the host event no longer invites them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +216,25 @@ class Meeting:
         """Only the host event invites: other calendars hold their own copy."""
         if not copy.is_host:
             return ()
-        return tuple(p for p in self.participants if p.delivery is Delivery.INVITATION)
+        return tuple(p for p in self.participants if p.delivery is Delivery.INVITATION and not p.uninvited)
+
+    def uninvited_of(self, copy: CalendarCopy) -> tuple[MeetingParticipant, ...]:
+        """Invitations the host event withdraws: those who declined through the API."""
+        if not copy.is_host:
+            return ()
+        return tuple(p for p in self.participants if p.delivery is Delivery.INVITATION and p.uninvited)
+
+    def participant_of(self, user_id: str) -> int | None:
+        return next((i for i, p in enumerate(self.participants) if p.user_id == user_id), None)
+
+    def next_version(self, rewrite: set[int]) -> Meeting:
+        """A new version in which only the copies in `rewrite` need writing again."""
+        new = self.version + 1
+        return dataclasses.replace(
+            self,
+            version=new,
+            copies=tuple(c if i in rewrite else c.carried_to(self.version, new) for i, c in enumerate(self.copies)),
+        )
 
     def owners_of(self, copy_index: int) -> list[int]:
         """The participants (by index) whose calendar holds that copy."""

@@ -12,14 +12,13 @@ from .meetings import CalendarCopy, Delivery, MeetingParticipant
 def plan_copies(
     participants: Sequence[MeetingParticipant], active: Mapping[str, CalendarConnection]
 ) -> tuple[list[MeetingParticipant], list[CalendarCopy]]:
-    """Exactly one copy per participant. The host calendar is the organizer's ACTIVE connection, else the
-    first participant's that has one; participants with their own ACTIVE connection get the event there,
-    the others are invited on the host event; with no connection at all, NONE.
+    """Exactly one copy per participant. The host calendar is the organizer's ACTIVE connection and nobody
+    else's: another user's calendar never sends invitations on the organizer's behalf. Participants with
+    their own ACTIVE connection get the event there (OWN_CALENDAR); the others are invited on the host
+    event (INVITATION), or get NONE when the organizer has no ACTIVE connection.
 
-    `active` maps a user id to that user's ACTIVE connection with a calendar to write to."""
-    host = next((i for i, p in enumerate(participants) if p.user_id in active), None)
-    if host is None:
-        return [dataclasses.replace(p, delivery=Delivery.NONE, copy=None) for p in participants], []
+    `participants` starts with the organizer; `active` maps a user id to that user's ACTIVE connection
+    with a calendar to write to."""
     copies: list[CalendarCopy] = []
     owners: dict[int, int] = {}
     for i, participant in enumerate(participants):
@@ -27,12 +26,17 @@ def plan_copies(
         if connection is not None and connection.calendar is not None:
             owners[i] = len(copies)
             copies.append(
-                CalendarCopy(connection_id=connection.id, calendar_id=connection.calendar.id, is_host=i == host)
+                CalendarCopy(
+                    connection_id=connection.id, calendar_id=connection.calendar.id, is_host=participant.is_organizer
+                )
             )
-    placed = [
-        dataclasses.replace(p, delivery=Delivery.OWN_CALENDAR, copy=owners[i])
-        if i in owners
-        else dataclasses.replace(p, delivery=Delivery.INVITATION, copy=owners[host])
-        for i, p in enumerate(participants)
-    ]
+    host = next((owners[i] for i, p in enumerate(participants) if p.is_organizer and i in owners), None)
+    placed = []
+    for i, participant in enumerate(participants):
+        if i in owners:
+            placed.append(dataclasses.replace(participant, delivery=Delivery.OWN_CALENDAR, copy=owners[i]))
+        elif host is not None:
+            placed.append(dataclasses.replace(participant, delivery=Delivery.INVITATION, copy=host))
+        else:
+            placed.append(dataclasses.replace(participant, delivery=Delivery.NONE, copy=None))
     return placed, copies

@@ -95,9 +95,16 @@ def check_request(organizer: User, request: MeetingRequest) -> list[UserFacingEr
 
 
 def check_changes(current: dict[str, Any], changes: MeetingChanges) -> list[UserFacingError]:
-    """Check the meeting as it would be after `changes` (`current`: its fields as stored now)."""
+    """Check the meeting as it would be after `changes` (`current`: its fields as stored now), blaming only
+    fields the client sent: a mutation is never refused for a value it did not send (DESIGN.md §9)."""
     given = changes.given()
-    errors = check_details(**{**current, **given})
+    errors = []
+    for error in check_details(**{**current, **given}):
+        name = error.field[0] if error.field else None
+        if error.code is ErrorCode.INVALID_TIME_RANGE and ("start" in given or "end" in given):
+            errors.append(invalid("end" if "end" in given else "start", error.message, error.code))
+        elif name in given:
+            errors.append(error)
     errors += [
         invalid(name, "This field cannot be null.")
         for name in MeetingChanges.REQUIRED

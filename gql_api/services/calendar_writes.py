@@ -107,7 +107,7 @@ class CalendarWrites:
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:
         async def write(access_token: Secret, data_center: str) -> None:
-            if meeting.status is MeetingStatus.CANCELLED:
+            if meeting.status is MeetingStatus.CANCELLED or copy.withdrawn:
                 await self._gateway.delete_event(
                     access_token=access_token,
                     calendar_id=copy.calendar_id,
@@ -176,4 +176,5 @@ def event_of(meeting: Meeting, copy: CalendarCopy) -> CalendarEvent:
         end=meeting.end,
         tzid=meeting.time_zone,
         attendees=tuple(Attendee(p.email, p.display_name) for p in meeting.invitees_of(copy)),
+        rejected=tuple(Attendee(p.email, p.display_name) for p in meeting.uninvited_of(copy)),
     )

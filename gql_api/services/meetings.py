@@ -9,6 +9,7 @@ from ..domain.errors import BadArgument, ErrorCode, InvalidInput, UserFacingErro
 from ..domain.identity import User
 from ..domain.meetings import Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from ..domain.planning import plan_copies
+from ..domain.responses import answered, check_organizer
 from ..domain.time import Clock, whole_seconds
 from ..domain.validation import MeetingChanges, MeetingRequest, check_changes, check_request, normalized_changes
 from .calendar_writes import CalendarWrites
@@ -17,6 +18,7 @@ from .ports import ConnectionRepository, MeetingRepository, OutboxRepository
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 MAX_VERSION_RACES = 3
+EDITABLE = ("title", "description", "location", "start", "end", "time_zone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,34 +130,46 @@ class Meetings:
         return await self._written_soon(meeting)
 
     async def update(self, user: User, meeting_id: str, changes: MeetingChanges) -> Meeting:
+        """Only the organizer changes a meeting. Fields sent with the values they already have change
+        nothing, and cost no calendar write."""
         for _ in range(MAX_VERSION_RACES):  # the checks hold for the version they were made against
             meeting = await self._existing(user, meeting_id)
-            current = {
-                name: getattr(meeting, name)
-                for name in ("title", "description", "location", "start", "end", "time_zone")
-            }
+            check_organizer(meeting, user.id)
+            current = {name: getattr(meeting, name) for name in EDITABLE}
             errors = check_changes(current, changes)
             if errors:
                 raise InvalidInput(errors)
-            fields = normalized_changes(changes)
+            fields = {name: value for name, value in normalized_changes(changes).items() if value != current[name]}
             if not fields:
                 return meeting
-            changed = await self._meetings.change(
-                user.id, meeting_id, fields, now=self._clock(), expected_version=meeting.version
-            )
+            changed = await self._meetings.change(meeting, fields, now=self._clock())
             if changed is not None:
                 return await self._written_soon(changed)
         raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 
     async def cancel(self, user: User, meeting_id: str) -> Meeting:
-        now = self._clock()
-        cancelled = await self._meetings.change(
-            user.id, meeting_id, {"status": MeetingStatus.CANCELLED, "cancelled_at": now}, now=now
-        )
-        if cancelled is None:
-            await self._existing(user, meeting_id)  # says NOT_FOUND or ALREADY_CANCELLED
-            raise UserFacingError(ErrorCode.ALREADY_CANCELLED, "This meeting is already cancelled.", ["meeting_id"])
-        return await self._written_soon(cancelled)
+        """Only the organizer cancels; every copy then leaves its calendar."""
+        for _ in range(MAX_VERSION_RACES):
+            meeting = await self._existing(user, meeting_id)
+            check_organizer(meeting, user.id)
+            now = self._clock()
+            cancelled = await self._meetings.change(
+                meeting, {"status": MeetingStatus.CANCELLED, "cancelled_at": now}, now=now
+            )
+            if cancelled is not None:
+                return await self._written_soon(cancelled)
+        raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
+
+    async def respond(self, user: User, meeting_id: str, response: ParticipantResponse) -> Meeting:
+        """A participant other than the organizer answers (DESIGN.md §9)."""
+        for _ in range(MAX_VERSION_RACES):
+            meeting = await self._existing(user, meeting_id)
+            after = answered(meeting, user.id, response)
+            if after is meeting:
+                return meeting
+            if await self._meetings.save_answer(meeting, after, now=self._clock()):
+                return await self._written_soon(after) if after.pending_copies() else after
+        raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 
     async def _existing(self, user: User, meeting_id: str) -> Meeting:
         meeting = await self._meetings.for_participant(user.id, meeting_id)

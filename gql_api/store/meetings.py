@@ -69,23 +69,14 @@ class MeetingStore:
         doc = await self._collection.find_one({"_id": oid}, _visible()) if oid else None
         return _meeting(doc) if doc else None
 
-    async def change(
-        self,
-        user_id: str,
-        meeting_id: str,
-        fields: dict[str, Any],
-        *,
-        now: datetime,
-        expected_version: int | None = None,
-    ) -> Meeting | None:
-        """Apply `fields` to a scheduled meeting the user takes part in, as a new version due for sync;
-        None when there is no such meeting (or it moved past `expected_version`)."""
-        oid = object_id(meeting_id)
-        if oid is None:
-            return None
-        query: dict[str, Any] = {"_id": oid, "participant_ids": user_id, "status": MeetingStatus.SCHEDULED.value}
-        if expected_version is not None:
-            query["version"] = expected_version
+    async def change(self, meeting: Meeting, fields: dict[str, Any], *, now: datetime) -> Meeting | None:
+        """Apply `fields` to the scheduled meeting as read, as a new version due for sync; None when it
+        changed meanwhile (the caller decides again on a fresher read)."""
+        query: dict[str, Any] = {
+            "_id": ObjectId(meeting.id),
+            "version": meeting.version,
+            "status": MeetingStatus.SCHEDULED.value,
+        }
         doc = await self._collection.find_one_and_update(
             query,
             {"$set": {**_stored(fields), "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
@@ -158,6 +149,23 @@ class MeetingStore:
         result = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
             {"$set": {**fields, f"copies.{copy_index}.removed": True}},
+        )
+        return result.modified_count == 1
+
+    async def save_answer(self, before: Meeting, after: Meeting, *, now: datetime) -> bool:
+        """A participant's answer: their response and the copies it touches, as the next version; False
+        when the meeting changed meanwhile. `updated_at` stays: an answer does not change the meeting."""
+        document = _document(after)
+        result = await self._collection.update_one(
+            {"_id": ObjectId(before.id), "version": before.version},
+            {
+                "$set": {
+                    "participants": document["participants"],
+                    "copies": document["copies"],
+                    "version": after.version,
+                    "sync_due_at": after.next_due(now),
+                }
+            },
         )
         return result.modified_count == 1
 
@@ -319,6 +327,7 @@ def _document(meeting: Meeting) -> dict[str, Any]:
                 "response": p.response.value,
                 "delivery": p.delivery.value,
                 "copy": p.copy,
+                "uninvited": p.uninvited,
             }
             for p in meeting.participants
         ],
@@ -352,6 +361,7 @@ def _meeting(doc: dict[str, Any]) -> Meeting:
                 response=ParticipantResponse(p.get("response", "NEEDS_ACTION")),
                 delivery=Delivery(p.get("delivery", "NONE")),
                 copy=p.get("copy"),
+                uninvited=p.get("uninvited", False),
             )
             for p in doc["participants"]
         ),

@@ -114,7 +114,9 @@ async def test_partner_without_a_calendar_is_invited_on_the_host_event(api, sand
     ]
 
 
-async def test_unlinked_organizer_uses_the_first_linked_participants_calendar(api, sandbox, linked):
+async def test_an_unlinked_organizer_never_borrows_a_participants_calendar_to_invite(api, sandbox, linked):
+    """DESIGN §5 (issue 12): only the organizer's calendar sends invitations. Bob, linked, gets his own copy;
+    nobody is invited from it on Carol's behalf."""
     meeting = await schedule(
         api,
         user="carol",
@@ -126,16 +128,13 @@ async def test_unlinked_organizer_uses_the_first_linked_participants_calendar(ap
 
     assert meeting["organizer"]["userId"] == "carol"
     assert deliveries(meeting) == {
-        "carol@example.test": ("INVITATION", "SYNCED"),
-        "dave@example.test": ("INVITATION", "SYNCED"),
+        "carol@example.test": ("NONE", "SYNCED"),
+        "dave@example.test": ("NONE", "SYNCED"),
         "bob@example.test": ("OWN_CALENDAR", "SYNCED"),
     }
     events = await calendar_events(sandbox)
     assert set(events) == {"bob@example.test"}
-    assert sorted(a["email"] for a in events["bob@example.test"]["attendees"]) == [
-        "carol@example.test",
-        "dave@example.test",
-    ]
+    assert events["bob@example.test"]["attendees"] == []
 
 
 async def test_nobody_linked_means_no_calendar_at_all(api, sandbox):
@@ -151,7 +150,7 @@ async def test_update_rewrites_and_cancel_removes_every_copy(api, sandbox, linke
         api, participants=[{"userId": "bob", "email": "bob@example.test"}, {"email": "dave@example.test"}]
     )
 
-    # when Bob (a participant) moves it and changes its title
+    # when Alice (the organizer) moves it and changes its title
     update = {
         "meetingId": meeting["id"],
         "title": "Moved session",
@@ -159,7 +158,7 @@ async def test_update_rewrites_and_cancel_removes_every_copy(api, sandbox, linke
         "end": "2027-01-12T15:30:00+01:00",
         "description": None,
     }
-    updated = (await api.data(UPDATE, {"input": update}, user="bob"))["updateMeeting"]
+    updated = (await api.data(UPDATE, {"input": update}))["updateMeeting"]
 
     # then every copy carries the change
     assert updated["userErrors"] == []
@@ -266,7 +265,8 @@ async def test_update_validates_the_merged_meeting(api, linked):
     meeting = await schedule(api)
     cases = [
         ({"end": "2027-01-12T09:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
-        ({"start": "2027-01-12T12:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "end"])),
+        # the error names the field sent (issue 12: never blame a field the mutation did not send)
+        ({"start": "2027-01-12T12:00:00Z"}, ("INVALID_TIME_RANGE", ["input", "start"])),
         ({"title": None}, ("INVALID_INPUT", ["input", "title"])),
         ({"timeZone": "Nope/Nope"}, ("INVALID_TIME_ZONE", ["input", "timeZone"])),
     ]
