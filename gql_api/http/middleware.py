@@ -91,10 +91,10 @@ def cors(allowed_origins: Collection[str]) -> Middleware:
         try:
             response = await handler(request)
         except web.HTTPException as error:  # aiohttp's own, e.g. 413 for a body over client_max_size
-            add_headers(error.headers, origin)  # type: ignore[arg-type]
+            add_headers(error.headers, origin)
             raise
         if not response.prepared:  # a WebSocket has sent its headers already
-            add_headers(response.headers, origin)  # type: ignore[arg-type]
+            add_headers(response.headers, origin)
         return response
 
     return middleware

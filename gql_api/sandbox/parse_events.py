@@ -93,9 +93,9 @@ def parse_upsert(body: Any) -> tuple[EventWrite | None, Errors]:
     if start is not None and end is not None:
         if start.all_day != end.all_day:
             problems.add("end", "invalid", "start and end must both be times or both be dates")
-        elif end.all_day and end.value <= start.value:  # type: ignore[operator]
+        elif end.all_day and end.value <= start.value:
             problems.add("end", "end_before_start", "the end date (exclusive) must be after the start date")
-        elif end.value < start.value:  # type: ignore[operator]
+        elif end.value < start.value:
             problems.add("end", "end_before_start", "must not be before start")
 
     location = _location(body, problems)
