@@ -92,4 +92,5 @@ class RevocationStore:
         return seen, rotated
 
     async def count(self) -> int:
-        return await self._collection.count_documents({})
+        count: int = await self._collection.count_documents({})
+        return count
