@@ -26,8 +26,10 @@ _EVENT_ID = re.compile(r"[\w.@-]+", re.ASCII)
 
 
 class QueryParams(Protocol):
-    def get(self, key: str, default: Any = None, /) -> Any: ...
-    def getall(self, key: str, default: Any = ..., /) -> list[Any]: ...
+    """A query string with repeated keys kept, as aiohttp's `request.query` is."""
+
+    def get(self, key: str, /) -> str | None: ...
+    def getall(self, key: str, default: list[str], /) -> list[str]: ...
 
 
 # -- upsert --------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def parse_upsert(body: Any) -> tuple[EventWrite | None, Errors]:
 
     if problems.errors:
         return None, problems.errors
-    assert event_id is not None and start is not None and end is not None
+    assert event_id is not None and isinstance(summary, str) and start is not None and end is not None
     return (
         EventWrite(
             event_id=event_id,
@@ -278,6 +280,7 @@ def parse_read_query(query: QueryParams) -> tuple[ReadQuery | None, Errors]:
 
     if problems.errors:
         return None, problems.errors
+    assert tzid is not None
     return (
         ReadQuery(
             tzid=tzid,
