@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from ..graphql.view import JSON, MEDIA_TYPE
@@ -16,7 +17,6 @@ from ..keys import REQUEST_ID
 from ..observability.logging import request_id_var
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GRAPHQL_PATH = "/graphql"
