@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from graphql import ExecutionResult
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from ..auth import AuthenticationError
 from ..keys import AUTHENTICATOR, RUNTIME
