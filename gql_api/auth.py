@@ -21,7 +21,7 @@ class AuthenticationError(Exception):
 class Authenticator:
     def __init__(self, settings: Settings) -> None:
         if settings.auth_jwt_public_key:
-            self._key: object = settings.auth_jwt_public_key
+            self._key: str = settings.auth_jwt_public_key
             self._algorithms = ASYMMETRIC_ALGORITHMS
         else:
             self._key = settings.auth_jwt_secret or DEV_AUTH_SECRET

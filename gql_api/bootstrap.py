@@ -81,7 +81,8 @@ async def open_runtime(
     """Open (or adopt) the database, create its indexes, and build the services and worker on it."""
     metrics = metrics or Metrics()
     client = None if database is not None else open_client(settings)
-    database = database if database is not None else client[settings.mongodb_database]
+    if client is not None:
+        database = client[settings.mongodb_database]
     try:
         await prepare(database, where=describe_uri(settings.mongodb_uri))
         api_url, app_url = settings.cronofy_urls_override

@@ -29,7 +29,8 @@ class Backoff:
 
     def delay(self, attempts: int) -> float:
         """Seconds to wait after `attempts` failed attempts (1 for the first failure)."""
-        ceiling = min(self.longest, self.first * 2 ** max(0, attempts - 1))
+        growth: int = 2 ** max(0, attempts - 1)  # typeshed types int ** int as Any (a negative power is a float)
+        ceiling = min(self.longest, self.first * growth)
         return ceiling * random.uniform(0.5, 1.0)
 
     def after(self, attempts: int, *, retry_after: float | None = None) -> timedelta:
@@ -57,7 +58,7 @@ def retrying(
         given = retry_after(error) if error is not None else None
         return given if given is not None else backoff.delay(state.attempt_number)
 
-    stop = stop_after_attempt(max_attempts)
+    stop: stop_base = stop_after_attempt(max_attempts)
     if budget_seconds is not None:
         stop = stop | _waited_beyond(budget_seconds)
     return AsyncRetrying(

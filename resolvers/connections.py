@@ -19,14 +19,16 @@ from gql_api.graphql.types.connections import (
 )
 
 
+# strawberry.field(...) and strawberry.mutation(...) as decorator factories are typed as returning Any (those
+# overloads describe dataclass-style fields), hence `type: ignore[untyped-decorator]` on each resolver below.
 @strawberry.type
 class ConnectionQuery:
-    @strawberry.field(description="Calendar accounts the signed-in user has linked, newest first.")
+    @strawberry.field(description="Calendar accounts the signed-in user has linked, newest first.")  # type: ignore[untyped-decorator]
     async def calendar_connections(self, info: Info) -> list[CalendarConnection]:
         connections = await info.context.services.linking.connections(info.context.viewer)
         return [CalendarConnection.of(connection) for connection in connections]
 
-    @strawberry.field(
+    @strawberry.field(  # type: ignore[untyped-decorator]
         description="One of the signed-in user's connections; null when it does not exist or is not theirs."
     )
     async def calendar_connection(self, info: Info, id: strawberry.ID) -> CalendarConnection | None:
@@ -37,7 +39,7 @@ class ConnectionQuery:
 
 @strawberry.type
 class ConnectionMutation:
-    @strawberry.mutation(
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Starts linking a calendar: returns the Cronofy authorization URL to send the browser to.",
         extensions=[UserErrors()],
     )
@@ -47,7 +49,7 @@ class ConnectionMutation:
         )
         return BeginCalendarLinkPayload(authorization_url=request.authorization_url, expires_at=request.expires_at)
 
-    @strawberry.mutation(
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Finishes linking with the code and state that Cronofy sent back to the redirect URI.",
         extensions=[UserErrors()],
     )
@@ -55,7 +57,7 @@ class ConnectionMutation:
         connection = await info.context.services.linking.link(info.context.viewer, code=input.code, state=input.state)
         return LinkCalendarPayload(connection=CalendarConnection.of(connection))
 
-    @strawberry.mutation(
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Revokes Cronofy's access to that calendar account and deletes its stored credentials.",
         extensions=[UserErrors()],
     )

@@ -27,9 +27,11 @@ def _meeting_id(public_id: str) -> str:
     return decode_id(MEETING, public_id) or ""  # unknown and malformed ids are simply not found
 
 
+# strawberry.field(...) and strawberry.mutation(...) as decorator factories are typed as returning Any (those
+# overloads describe dataclass-style fields), hence `type: ignore[untyped-decorator]` on each resolver below.
 @strawberry.type
 class MeetingQuery:
-    @strawberry.field(description="Meetings the signed-in user organizes or attends, by start time.")
+    @strawberry.field(description="Meetings the signed-in user organizes or attends, by start time.")  # type: ignore[untyped-decorator]
     async def meetings(
         self,
         info: Info,
@@ -59,7 +61,7 @@ class MeetingQuery:
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
         )
 
-    @strawberry.field(description="One meeting the signed-in user takes part in; null otherwise.")
+    @strawberry.field(description="One meeting the signed-in user takes part in; null otherwise.")  # type: ignore[untyped-decorator]
     async def meeting(self, info: Info, id: strawberry.ID) -> Meeting | None:
         found = await info.context.services.meetings.get(info.context.viewer, _meeting_id(id))
         return Meeting.of(found) if found else None
@@ -67,14 +69,14 @@ class MeetingQuery:
 
 @strawberry.type
 class MeetingMutation:
-    @strawberry.mutation(
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Creates a meeting and puts it in every participant's calendar.", extensions=[UserErrors()]
     )
     async def schedule_meeting(self, info: Info, input: ScheduleMeetingInput) -> ScheduleMeetingPayload:
         scheduled = await info.context.services.meetings.schedule(info.context.viewer, input.to_request())
         return ScheduleMeetingPayload(meeting=Meeting.of(scheduled))
 
-    @strawberry.mutation(
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Changes a meeting's time or details and updates every calendar copy.", extensions=[UserErrors()]
     )
     async def update_meeting(self, info: Info, input: UpdateMeetingInput) -> UpdateMeetingPayload:
@@ -83,7 +85,7 @@ class MeetingMutation:
         )
         return UpdateMeetingPayload(meeting=Meeting.of(updated))
 
-    @strawberry.mutation(description="Cancels a meeting and removes it from every calendar.", extensions=[UserErrors()])
+    @strawberry.mutation(description="Cancels a meeting and removes it from every calendar.", extensions=[UserErrors()])  # type: ignore[untyped-decorator]
     async def cancel_meeting(self, info: Info, input: CancelMeetingInput) -> CancelMeetingPayload:
         cancelled = await info.context.services.meetings.cancel(info.context.viewer, _meeting_id(input.meeting_id))
         return CancelMeetingPayload(meeting=Meeting.of(cancelled))

@@ -6,6 +6,8 @@ never copied into an exception, except the 422 `errors` map, whose keys are mean
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CronofyError(Exception):
     status: int | None = None
@@ -67,7 +69,7 @@ class CronofyValidationError(CronofyError):
 
     status = 422
 
-    def __init__(self, message: str, *, errors: dict[str, list[dict]]) -> None:
+    def __init__(self, message: str, *, errors: dict[str, list[dict[str, Any]]]) -> None:
         super().__init__(message)
         self.errors = errors
 

@@ -132,7 +132,7 @@ def calendars(data: Any) -> list[CronofyCalendar]:
     ]
 
 
-def calendar(item: dict) -> CronofyCalendar:
+def calendar(item: dict[str, Any]) -> CronofyCalendar:
     return CronofyCalendar(
         calendar_id=item["calendar_id"],
         name=_text(item.get("calendar_name")) or item["calendar_id"],
@@ -149,7 +149,7 @@ def managed_events_page(data: Any, api: str) -> tuple[list[ManagedEvent], str | 
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise CronofyUnavailable("Cronofy sent an unexpected events response")
     events = [event for item in data["events"] if (event := managed_event(item)) is not None]
-    pages = data.get("pages") if isinstance(data.get("pages"), dict) else {}
+    pages: dict[str, Any] = data["pages"] if isinstance(data.get("pages"), dict) else {}
     return events, next_page(pages.get("next_page"), api)
 
 
@@ -158,7 +158,7 @@ def managed_event(item: Any) -> ManagedEvent | None:
     if not isinstance(item, dict) or not _text(item.get("event_id")) or not _text(item.get("calendar_id")):
         return None
     location = item.get("location")
-    attendees = item.get("attendees") if isinstance(item.get("attendees"), list) else []
+    attendees: list[Any] = item["attendees"] if isinstance(item.get("attendees"), list) else []
     return ManagedEvent(
         calendar_id=item["calendar_id"],
         event_id=item["event_id"],
@@ -170,7 +170,7 @@ def managed_event(item: Any) -> ManagedEvent | None:
         start=instant(item.get("start")),
         end=instant(item.get("end")),
         attendees=tuple(
-            EventAttendee(a["email"], a.get("status") if isinstance(a.get("status"), str) else "unknown")
+            EventAttendee(a["email"], a["status"] if isinstance(a.get("status"), str) else "unknown")
             for a in attendees
             if isinstance(a, dict) and _text(a.get("email"))
         ),
@@ -199,9 +199,9 @@ def next_page(value: Any, api: str) -> str | None:
 
 def channel_id(data: Any) -> str:
     channel = data.get("channel") if isinstance(data, dict) else None
-    if not isinstance(channel, dict) or not isinstance(channel.get("channel_id"), str):
+    if not isinstance(channel, dict) or not isinstance(ident := channel.get("channel_id"), str):
         raise CronofyUnavailable("Cronofy sent an unexpected channel response")
-    return channel["channel_id"]
+    return ident
 
 
 def _text(value: Any) -> str | None:

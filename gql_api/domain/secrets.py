@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import NoReturn
 
 
 class Secret:
@@ -30,5 +31,5 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("Secret values are not picklable")

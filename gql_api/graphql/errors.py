@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError
 from strawberry.extensions import FieldExtension
@@ -47,8 +47,9 @@ class UserErrors(FieldExtension):
         try:
             return await next_(source, info, **kwargs)
         except UserFacingError as error:
-            payload = self._field.type
-            return payload(user_errors=user_errors(error))  # type: ignore[operator]
+            # The field's type is its payload class; Strawberry types `.type` as any annotation it may resolve to.
+            payload = cast("type[Any]", self._field.type)
+            return payload(user_errors=user_errors(error))
 
 
 def _camel(name: str) -> str:

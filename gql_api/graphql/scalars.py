@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 MIN_YEAR, MAX_YEAR = 1900, 9000  # far beyond any meeting, and safe from overflow in any arithmetic
 
@@ -35,4 +36,4 @@ DateTimeScalar = strawberry.scalar(
     serialize=serialize_datetime,
     parse_value=parse_datetime,
 )
-SCALARS = {datetime: DateTimeScalar}
+SCALARS: dict[object, ScalarDefinition] = {datetime: DateTimeScalar}

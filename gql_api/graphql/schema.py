@@ -11,6 +11,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -82,7 +83,7 @@ def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = T
 
 @functools.cache
 def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Schema:
-    rules = list(limit_rules(limits, introspection))
+    rules: list[type[ASTValidationRule]] = list(limit_rules(limits, introspection))
     return AppSchema(
         query=Query,
         mutation=Mutation,

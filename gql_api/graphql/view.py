@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from graphql import ExecutionResult
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from ..auth import AuthenticationError
 from ..keys import AUTHENTICATOR, RUNTIME
@@ -74,7 +74,7 @@ class AppGraphQLView(GraphQLView[Context, None]):
         if request.get(MEDIA_TYPE) == GRAPHQL_RESPONSE_JSON and response is not None:
             status = graphql_response_status(body)
             if status != 200:
-                body.pop("data", None)  # type: ignore[misc]
+                body.pop("data", None)
                 response.set_status(status)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"

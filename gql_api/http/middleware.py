@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from ..graphql.view import JSON, MEDIA_TYPE
@@ -16,7 +17,6 @@ from ..keys import REQUEST_ID
 from ..observability.logging import request_id_var
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GRAPHQL_PATH = "/graphql"
@@ -91,10 +91,10 @@ def cors(allowed_origins: Collection[str]) -> Middleware:
         try:
             response = await handler(request)
         except web.HTTPException as error:  # aiohttp's own, e.g. 413 for a body over client_max_size
-            add_headers(error.headers, origin)  # type: ignore[arg-type]
+            add_headers(error.headers, origin)
             raise
         if not response.prepared:  # a WebSocket has sent its headers already
-            add_headers(response.headers, origin)  # type: ignore[arg-type]
+            add_headers(response.headers, origin)
         return response
 
     return middleware

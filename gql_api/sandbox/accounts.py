@@ -73,13 +73,22 @@ class Accounts:
 def _new_account(provider_name: str, profile_name: str, now: float) -> Account:
     profile_id = "pro_" + random_token(10, LOWER_ALPHANUMERIC)
     profile_part = profile_id.removeprefix("pro_")
+    conferencing = provider_name in ("google", "office365")
     # Real calendar ids may contain "@" and "-", so callers must URL-encode them; make sure
     # the sandbox's do too.
-    writable = {"integrated_conferencing_available": provider_name in ("google", "office365")}
     calendars = [
         Calendar(f"cal_{profile_part}_{random_token(12)}", "Holidays", readonly=True),
-        Calendar(f"cal_{profile_part}_{random_token(8)}-{random_token(6)}", "Work", **writable),
-        Calendar(f"cal_{profile_part}_{random_token(8)}@{random_token(6)}", profile_name, primary=True, **writable),
+        Calendar(
+            f"cal_{profile_part}_{random_token(8)}-{random_token(6)}",
+            "Work",
+            integrated_conferencing_available=conferencing,
+        ),
+        Calendar(
+            f"cal_{profile_part}_{random_token(8)}@{random_token(6)}",
+            profile_name,
+            primary=True,
+            integrated_conferencing_available=conferencing,
+        ),
     ]
     calendars[-1].add_event(_dentist(calendars[-1].calendar_id, now))
     return Account(

@@ -65,7 +65,7 @@ async def move(request: web.Request) -> web.Response:
     end, _ = _time(body, "end")
     if start.all_day != end.all_day:
         raise bad_request("start and end must both be times or both be dates")
-    if end.value < start.value or (end.all_day and end.value == start.value):  # type: ignore[operator]
+    if end.value < start.value or (end.all_day and end.value == start.value):
         raise bad_request("end must not be before start (and an all-day end date is exclusive)")
     return await _acted(request, lambda user: user.move(calendar_id, event_ref, start, end, start_tzid))
 

@@ -66,7 +66,7 @@ async def record_and_inject_faults(request: web.Request, handler: Handler) -> we
             recorded.status = 0
             return _drop_connection(request)
         if fault.status is not None:
-            response = _fault_response(fault)
+            response: web.StreamResponse = _fault_response(fault)
             recorded.status = response.status
             return response
 

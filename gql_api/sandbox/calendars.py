@@ -281,9 +281,9 @@ def _in_window(event: Event, query: ReadQuery, ends_from: date | None, starts_be
     """
     if event.start.all_day:
         start, end = event.start.value, event.end.value
-        if ends_from is not None and end <= ends_from:  # type: ignore[operator]
+        if ends_from is not None and end <= ends_from:
             return False
-        return starts_before is None or start < starts_before  # type: ignore[operator]
+        return starts_before is None or start < starts_before
     if ends_from is not None and event.end.as_datetime() < query.midnight(ends_from):
         return False
     return starts_before is None or event.start.as_datetime() < query.midnight(starts_before)

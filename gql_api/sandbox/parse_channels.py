@@ -65,6 +65,7 @@ def parse_channel(body: Any, calendar_ids: Collection[str]) -> tuple[ChannelRequ
 
     if problems.errors:
         return None, problems.errors
+    assert isinstance(callback_url, str)
     return (
         ChannelRequest(
             callback_url=callback_url,

@@ -26,8 +26,10 @@ _EVENT_ID = re.compile(r"[\w.@-]+", re.ASCII)
 
 
 class QueryParams(Protocol):
-    def get(self, key: str, default: Any = None, /) -> Any: ...
-    def getall(self, key: str, default: Any = ..., /) -> list[Any]: ...
+    """A query string with repeated keys kept, as aiohttp's `request.query` is."""
+
+    def get(self, key: str, /) -> str | None: ...
+    def getall(self, key: str, default: list[str], /) -> list[str]: ...
 
 
 # -- upsert --------------------------------------------------------------------------
@@ -93,9 +95,9 @@ def parse_upsert(body: Any) -> tuple[EventWrite | None, Errors]:
     if start is not None and end is not None:
         if start.all_day != end.all_day:
             problems.add("end", "invalid", "start and end must both be times or both be dates")
-        elif end.all_day and end.value <= start.value:  # type: ignore[operator]
+        elif end.all_day and end.value <= start.value:
             problems.add("end", "end_before_start", "the end date (exclusive) must be after the start date")
-        elif end.value < start.value:  # type: ignore[operator]
+        elif end.value < start.value:
             problems.add("end", "end_before_start", "must not be before start")
 
     location = _location(body, problems)
@@ -106,7 +108,7 @@ def parse_upsert(body: Any) -> tuple[EventWrite | None, Errors]:
 
     if problems.errors:
         return None, problems.errors
-    assert event_id is not None and start is not None and end is not None
+    assert event_id is not None and isinstance(summary, str) and start is not None and end is not None
     return (
         EventWrite(
             event_id=event_id,
@@ -278,6 +280,7 @@ def parse_read_query(query: QueryParams) -> tuple[ReadQuery | None, Errors]:
 
     if problems.errors:
         return None, problems.errors
+    assert tzid is not None
     return (
         ReadQuery(
             tzid=tzid,

@@ -11,6 +11,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect, DuplicateKeyError
+from pymongo.results import DeleteResult, UpdateResult
 
 from ..domain.connections import (
     CalendarConnection,
@@ -133,7 +134,7 @@ class ConnectionStore:
     async def take_refresh_lease(self, connection_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
         """At most one refresh per connection at a time, across processes; an expired lease (its
         holder died) can be taken over."""
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {
                 "_id": ObjectId(connection_id),
                 "$or": [{"refresh_lease_until": None}, {"refresh_lease_until": {"$lte": now}}],
@@ -144,10 +145,10 @@ class ConnectionStore:
 
     async def release_leases(self, *, owner: str) -> int:
         """On shutdown: hand back sync and refresh leases, so another process goes on at once."""
-        synced = await self._collection.update_many(
+        synced: UpdateResult = await self._collection.update_many(
             {"sync_lease_owner": owner}, {"$set": {"sync_lease_owner": None, "sync_lease_until": None}}
         )
-        refreshed = await self._collection.update_many(
+        refreshed: UpdateResult = await self._collection.update_many(
             {"refresh_lease_owner": owner}, {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}}
         )
         return synced.modified_count + refreshed.modified_count
@@ -161,7 +162,7 @@ class ConnectionStore:
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
         """True when this call made an ACTIVE connection NEEDS_RELINK. Its consequences (failing its
         meetings' copies) are owed until `relink_consequences_done`, so a crash cannot skip them."""
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(connection_id), "status": ConnectionStatus.ACTIVE.value},
             {
                 "$set": {
@@ -208,7 +209,7 @@ class ConnectionStore:
         await self._collection.update_one({"_id": ObjectId(connection_id)}, update)
 
     async def due_for_reconciliation(self, *, synced_before: datetime, now: datetime) -> int:
-        result = await self._collection.update_many(
+        result: UpdateResult = await self._collection.update_many(
             {"status": ConnectionStatus.ACTIVE.value, "sync_due_at": None, "last_synced_at": {"$lte": synced_before}},
             {"$set": {"sync_due_at": now}, "$inc": {"sync_requests": 1}},
         )
@@ -257,7 +258,7 @@ class ConnectionStore:
         update: dict[str, Any] = {"$set": {**done, "sync_due_at": retry_at}}
         if synced_at is not None:  # unset, not null: $min treats null as lower than any date
             update["$unset"] = {"changes_since": ""}
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(connection_id), "sync_lease_owner": owner, "sync_requests": requests_seen}, update
         )
         if result.matched_count == 0:
@@ -288,7 +289,7 @@ class ConnectionStore:
         oid = object_id(connection_id)
         if oid is None:
             return False
-        result = await self._collection.delete_one({"_id": oid, "user_id": user_id})
+        result: DeleteResult = await self._collection.delete_one({"_id": oid, "user_id": user_id})
         return result.deleted_count == 1
 
     async def rotate_keys(self, *, batch_size: int) -> tuple[int, int]:

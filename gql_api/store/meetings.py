@@ -17,6 +17,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import UpdateResult
 
 from ..domain.meetings import (
     CalendarCopy,
@@ -118,7 +119,7 @@ class MeetingStore:
     ) -> bool:
         """A participant moved or edited their copy: the meeting follows, as a new version that the
         changed copy already carries (no echo back to it). False if the meeting changed meanwhile."""
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
             {
                 "$set": {
@@ -146,7 +147,7 @@ class MeetingStore:
     async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: Sequence[int]) -> bool:
         """A participant deleted their own copy: they declined, and that copy is left alone."""
         fields = {f"participants.{i}.response": ParticipantResponse.DECLINED.value for i in decliners}
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
             {"$set": {**fields, f"copies.{copy_index}.removed": True}},
         )
@@ -234,7 +235,7 @@ class MeetingStore:
 
     async def release_all(self, *, owner: str, now: datetime) -> int:
         """On shutdown: hand back every lease `owner` holds, due at once, so another worker goes on."""
-        result = await self._collection.update_many(
+        result: UpdateResult = await self._collection.update_many(
             {"lease_owner": owner}, {"$set": {"lease_owner": None, "lease_until": None, "sync_due_at": now}}
         )
         return result.modified_count
@@ -268,7 +269,7 @@ class MeetingStore:
         }
         free = {"lease_owner": None, "lease_until": None}
         oid = ObjectId(meeting_id)
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": oid, "lease_owner": owner, "version": seen_version},
             {"$set": {**fields, **free, "sync_due_at": next_due}},
         )

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from bson import ObjectId
@@ -120,6 +120,10 @@ def _first_line(exc: Exception) -> str:
     return line if len(line) <= 300 else line[:300] + "…"
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """Drivers without tz_aware (and some mocks) hand back naive UTC datetimes."""
     if value is None:

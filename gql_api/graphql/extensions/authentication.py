@@ -15,7 +15,7 @@ class RequireAuthentication(SchemaExtension):
     """Runs after parsing and validation, so malformed documents still get their precise errors, and
     before execution, so an unauthenticated request gets no data at all."""
 
-    def on_execute(self) -> Iterator[None]:  # type: ignore[override]
+    def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         if context.user is None and not introspection_only(self.execution_context):
             error = GraphQLError(context.auth_error or "Authentication required.", extensions={"code": UNAUTHENTICATED})

@@ -12,7 +12,7 @@ from ...keys import METRICS, OPERATION
 
 
 class ObserveOperation(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+    def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
         context = self.execution_context

@@ -8,7 +8,10 @@ import strawberry
 
 from ...domain.errors import ErrorCode
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+# strawberry.enum names the GraphQL enum on the domain's class itself (and returns that class): UserErrorCode
+# is the domain's ErrorCode, a type mypy can check, registered under its GraphQL name.
+UserErrorCode = ErrorCode
+strawberry.enum(UserErrorCode, name="UserErrorCode")
 
 
 @strawberry.type(

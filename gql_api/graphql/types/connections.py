@@ -11,9 +11,13 @@ from ...domain import connections as domain
 from ..ids import CONNECTION, encode_id
 from .common import UserError
 
-CalendarProvider = strawberry.enum(domain.CalendarProvider, name="CalendarProvider")
-CalendarConnectionStatus = strawberry.enum(
-    domain.ConnectionStatus,
+# strawberry.enum names the GraphQL enum on the domain's class itself (and returns that class): each name
+# below is the domain enum, a type mypy can check, registered under its GraphQL name.
+CalendarProvider = domain.CalendarProvider
+strawberry.enum(CalendarProvider, name="CalendarProvider")
+CalendarConnectionStatus = domain.ConnectionStatus
+strawberry.enum(
+    CalendarConnectionStatus,
     name="CalendarConnectionStatus",
     description="ACTIVE: credentials work and meetings are written to the calendar. NEEDS_RELINK: Cronofy or the "
     "provider no longer accepts the credentials; link the same account again.",

@@ -13,16 +13,22 @@ from ...domain.validation import UNCHANGED, MeetingChanges, MeetingRequest, Part
 from ..ids import MEETING, encode_id
 from .common import PageInfo, UserError, given
 
-MeetingStatus = strawberry.enum(domain.MeetingStatus, name="MeetingStatus")
-ParticipantResponse = strawberry.enum(domain.ParticipantResponse, name="ParticipantResponse")
-CalendarDelivery = strawberry.enum(
-    domain.Delivery,
+# strawberry.enum names the GraphQL enum on the domain's class itself (and returns that class): each name
+# below is the domain enum, a type mypy can check, registered under its GraphQL name.
+MeetingStatus = domain.MeetingStatus
+strawberry.enum(MeetingStatus, name="MeetingStatus")
+ParticipantResponse = domain.ParticipantResponse
+strawberry.enum(ParticipantResponse, name="ParticipantResponse")
+CalendarDelivery = domain.Delivery
+strawberry.enum(
+    CalendarDelivery,
     name="CalendarDelivery",
     description="How a participant receives the meeting in a calendar. OWN_CALENDAR: written to the participant's "
     "own linked calendar. INVITATION: invited as an attendee of the event in the host calendar. "
     "NONE: no linked calendar can carry it.",
 )
-CalendarSyncStatus = strawberry.enum(domain.SyncStatus, name="CalendarSyncStatus")
+CalendarSyncStatus = domain.SyncStatus
+strawberry.enum(CalendarSyncStatus, name="CalendarSyncStatus")
 
 
 @strawberry.type
