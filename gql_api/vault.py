@@ -13,7 +13,9 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from bson.binary import Binary
 from cryptography.exceptions import InvalidTag
@@ -87,19 +89,27 @@ def _associated_data(kid: str, collection: str, doc_id: object, field: str) -> b
     ).encode()
 
 
+class Ciphertext(TypedDict):
+    """A token at rest: the key id, the nonce and the ciphertext (with its GCM tag)."""
+
+    kid: str
+    n: Binary
+    ct: Binary
+
+
 class Vault:
     def __init__(self, ring: KeyRing) -> None:
         self._ring = ring
         self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
 
-    def encrypt(self, secret: Secret, *, collection: str, doc_id: object, field: str) -> dict:
+    def encrypt(self, secret: Secret, *, collection: str, doc_id: object, field: str) -> Ciphertext:
         kid = self._ring.active_kid
         nonce = os.urandom(NONCE_BYTES)
         aad = _associated_data(kid, collection, doc_id, field)
         ciphertext = self._ciphers[kid].encrypt(nonce, secret.reveal().encode(), aad)
         return {"kid": kid, "n": Binary(nonce), "ct": Binary(ciphertext)}
 
-    def decrypt(self, blob: dict, *, collection: str, doc_id: object, field: str) -> Secret:
+    def decrypt(self, blob: Mapping[str, Any], *, collection: str, doc_id: object, field: str) -> Secret:
         try:
             kid = blob["kid"]
             cipher = self._ciphers[kid]

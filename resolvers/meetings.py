@@ -16,6 +16,8 @@ from gql_api.graphql.types.meetings import (
     MeetingConnection,
     MeetingEdge,
     MeetingFilter,
+    RespondToMeetingInput,
+    RespondToMeetingPayload,
     ScheduleMeetingInput,
     ScheduleMeetingPayload,
     UpdateMeetingInput,
@@ -89,3 +91,13 @@ class MeetingMutation:
     async def cancel_meeting(self, info: Info, input: CancelMeetingInput) -> CancelMeetingPayload:
         cancelled = await info.context.services.meetings.cancel(info.context.viewer, _meeting_id(input.meeting_id))
         return CancelMeetingPayload(meeting=Meeting.of(cancelled))
+
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
+        description="Answers a meeting you were invited to (the organizer changes or cancels it instead).",
+        extensions=[UserErrors()],
+    )
+    async def respond_to_meeting(self, info: Info, input: RespondToMeetingInput) -> RespondToMeetingPayload:
+        answered = await info.context.services.meetings.respond(
+            info.context.viewer, _meeting_id(input.meeting_id), input.response
+        )
+        return RespondToMeetingPayload(meeting=Meeting.of(answered))

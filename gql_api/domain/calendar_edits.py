@@ -80,7 +80,7 @@ def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
     """The meeting fields the calendar's copy now says differently. Text is cut to the API's own limits
     (DESIGN.md §9): a calendar may hold more, but the meeting never does."""
     shown: dict[str, Any] = {
-        "title": _cut(seen.title, MAX_TITLE).strip() if seen.title else seen.title,
+        "title": seen.title[:MAX_TITLE].strip() if seen.title else seen.title,
         "description": _cut(seen.description, MAX_DESCRIPTION) or None,
         "location": _cut(seen.location, MAX_LOCATION),
         "start": seen.start,

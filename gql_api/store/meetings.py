@@ -157,7 +157,7 @@ class MeetingStore:
         """A participant's answer: their response and the copies it touches, as the next version; False
         when the meeting changed meanwhile. `updated_at` stays: an answer does not change the meeting."""
         document = _document(after)
-        result = await self._collection.update_one(
+        result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(before.id), "version": before.version},
             {
                 "$set": {

@@ -201,6 +201,21 @@ class CancelMeetingInput:
     meeting_id: strawberry.ID
 
 
+@strawberry.input
+class RespondToMeetingInput:
+    meeting_id: strawberry.ID
+    response: ParticipantResponse = strawberry.field(
+        description="ACCEPTED, TENTATIVE or DECLINED. Declining takes the meeting out of your calendar (or "
+        "withdraws your invitation); accepting again brings it back."
+    )
+
+
+@strawberry.type
+class RespondToMeetingPayload:
+    meeting: Meeting | None = None
+    user_errors: list[UserError] = dataclasses.field(default_factory=list)
+
+
 @strawberry.type
 class CancelMeetingPayload:
     meeting: Meeting | None = None
