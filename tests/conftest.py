@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api, FakeClock, Sandbox
 from mongomock_motor import AsyncMongoMockClient
 
 from gql_api import Settings, create_app
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api
+from tests.support.clock import FakeClock
+from tests.support.sandbox import Sandbox, sandbox_app, serving
 
 
 @pytest.fixture
 async def sandbox(clock: FakeClock):
     # One clock for both sides, so "last change wins" compares like with like when tests move time.
-    config = SandboxConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        clock=lambda: clock.now.timestamp(),
-    )
-    server = TestServer(create_sandbox_app(config), host="127.0.0.1")
-    await server.start_server()
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield Sandbox(url=str(server.make_url("")).rstrip("/"), http=http)
-    await server.close()
+    app = sandbox_app(clock, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
+    async with serving(app) as http:
+        yield Sandbox(http, clock, app)
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from helpers import consent
 
 from gql_api.auth import Authenticator
 from gql_api.settings import Settings
 from gql_api.vault import KeyRing
+from tests.support.browser import consent
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARIABLES = (

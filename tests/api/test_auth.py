@@ -10,9 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from helpers import CONNECTIONS, JWT_SECRET, LINK, Api
 
 from gql_api import create_app
+from tests.support.api import JWT_SECRET, Api
+from tests.support.documents import CONNECTIONS, LINK
 
 INTROSPECTION = "query { __schema { queryType { name } } __typename }"
 

@@ -17,12 +17,15 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import CLIENT_SECRET, CONNECTIONS, UNLINK, Api, Sandbox, link_account
-from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 
 from gql_api import create_app
 from gql_api.graphql.ids import decode_id
 from gql_api.keys import RUNTIME
+from tests.api.test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
+from tests.support.api import CLIENT_SECRET, Api
+from tests.support.documents import CONNECTIONS, UNLINK
+from tests.support.factories import link_account
+from tests.support.sandbox import Sandbox
 
 SYNCED_AT = "query { calendarConnections { lastSyncedAt } }"
 

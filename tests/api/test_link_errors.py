@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from helpers import BEGIN_LINK, CONNECTIONS, LINK, REDIRECT_URI, UNLINK, begin_link, consent, link_account
+from tests.support.api import REDIRECT_URI
+from tests.support.browser import consent
+from tests.support.documents import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
+from tests.support.factories import begin_link, link_account
 
 
 def codes(payload: dict) -> list[tuple[str, list[str] | None]]:
@@ -124,9 +127,9 @@ async def test_bad_client_credentials_are_a_clean_upstream_error(api, sandbox, s
     from dataclasses import replace
 
     from aiohttp.test_utils import TestClient, TestServer
-    from helpers import Api
 
     from gql_api import create_app
+    from tests.support.api import Api
 
     misconfigured = replace(settings, cronofy_client_secret="wrong-secret")
     async with TestClient(TestServer(create_app(misconfigured, database=database), host="127.0.0.1")) as client:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from helpers import CONNECTIONS, LINK, REDIRECT_URI, UNLINK, begin_link, consent, link_account
+from tests.support.api import REDIRECT_URI
+from tests.support.browser import consent
+from tests.support.documents import CONNECTIONS, LINK, UNLINK
+from tests.support.factories import begin_link, link_account
 
 CONNECTION = """
 query One($id: ID!) { calendarConnection(id: $id) { id profileName status calendar { name } } }"""

@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import Api, link_account
-from test_meetings import CANCEL, MEETING, UPDATE, calendar_events, deliveries, schedule
 
 from gql_api import create_app
 from gql_api.graphql.ids import decode_id
 from gql_api.store import MeetingStore
+from tests.api.test_meetings import CANCEL, MEETING, UPDATE, calendar_events, deliveries, schedule
+from tests.support.api import Api
+from tests.support.factories import link_account
 
 WRITES = "/v1/calendars/"
 

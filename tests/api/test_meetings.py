@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import Api, Sandbox, link_account
+
+from tests.support.api import Api
+from tests.support.factories import link_account
+from tests.support.sandbox import Sandbox
 
 MEETING_FIELDS = """
   id title description location start end timeZone status createdAt updatedAt cancelledAt

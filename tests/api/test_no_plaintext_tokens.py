@@ -7,11 +7,14 @@ import json
 import logging
 
 import bson
-from helpers import CLIENT_SECRET, CONNECTIONS, LINK, UNLINK, begin_link, consent, link_account
-from test_meetings import CANCEL, UPDATE, schedule
 
 from gql_api.graphql.schema import schema
 from gql_api.observability.logging import JsonFormatter
+from tests.api.test_meetings import CANCEL, UPDATE, schedule
+from tests.support.api import CLIENT_SECRET
+from tests.support.browser import consent
+from tests.support.documents import CONNECTIONS, LINK, UNLINK
+from tests.support.factories import begin_link, link_account
 
 
 def needles(secret: str) -> set[bytes]:

@@ -10,12 +10,13 @@ import logging
 import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers import Api, link_account
-from test_meetings import SCHEDULE, deliveries, meeting_input, schedule
 
 from gql_api import create_app
 from gql_api.observability.access_log import AccessLogger
 from gql_api.observability.logging import JsonFormatter
+from tests.api.test_meetings import SCHEDULE, deliveries, meeting_input, schedule
+from tests.support.api import Api
+from tests.support.factories import link_account
 
 
 async def test_every_answer_carries_a_request_id_and_a_good_incoming_one_is_kept(api):
@@ -119,7 +120,7 @@ async def test_shutdown_finishes_the_request_in_flight_and_hands_back_the_lease(
 
 
 class _Client:
-    """The few TestClient methods helpers.Api uses, over a plain httpx client (for a real runner)."""
+    """The few TestClient methods tests.support.api.Api uses, over a plain httpx client (for a real runner)."""
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http

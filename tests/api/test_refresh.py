@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, KEYS, Api, link_account
 
 from gql_api import create_app
 from gql_api.cronofy import CronofyGateway
@@ -19,6 +18,9 @@ from gql_api.graphql.ids import decode_id
 from gql_api.keys import RUNTIME
 from gql_api.store import ConnectionStore
 from gql_api.vault import KeyRing, Vault
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, KEYS, Api
+from tests.support.documents import CONNECTIONS
+from tests.support.factories import link_account
 
 
 async def refreshes(sandbox) -> int:

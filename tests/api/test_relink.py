@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from helpers import CLIENT_ID, CLIENT_SECRET, CONNECTIONS, link_account
-from test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
+from tests.api.test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
+from tests.support.api import CLIENT_ID, CLIENT_SECRET
+from tests.support.documents import CONNECTIONS
+from tests.support.factories import link_account
 
 
 async def test_relinking_restores_the_connection_in_place_and_writes_failed_copies(api, sandbox, clock):
@@ -48,10 +50,9 @@ async def test_relinking_restores_the_connection_in_place_and_writes_failed_copi
 
 
 async def test_copies_owed_failing_by_a_process_that_died_are_failed_by_the_worker(api, sandbox, database):
-    from helpers import KEYS
-
     from gql_api.store import ConnectionStore
     from gql_api.vault import KeyRing, Vault
+    from tests.support.api import KEYS
 
     await link_account(api, user="alice", profile_name="alice@example.test")
     await link_account(api, user="bob", profile_name="bob@example.test")

@@ -7,9 +7,11 @@ import asyncio
 import dataclasses
 
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import CONNECTIONS, UNLINK, Api, link_account
 
 from gql_api import create_app
+from tests.support.api import Api
+from tests.support.documents import CONNECTIONS, UNLINK
+from tests.support.factories import link_account
 
 
 async def refresh_token_statuses(sandbox) -> list[str]:

@@ -5,7 +5,6 @@ refresh never do; other 4xx never do."""
 from __future__ import annotations
 
 import pytest
-from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 
 from gql_api.cronofy import (
     CronofyError,
@@ -15,6 +14,8 @@ from gql_api.cronofy import (
     CronofyServerError,
     CronofyUnavailable,
 )
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
+from tests.support.browser import consent
 
 
 class RecordingSleep:

@@ -11,24 +11,26 @@ import time
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
-from helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, consent
 from mongomock_motor import AsyncMongoMockClient
 
 from gql_api.cronofy import CronofyGateway
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
 from gql_api.store import MongoRateBudget, prepare
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
+from tests.support.browser import consent
+from tests.support.sandbox import sandbox_app
 
 
 @pytest.fixture
 async def limited_sandbox():
-    config = SandboxConfig(
+    app = sandbox_app(
+        None,  # real time: the sandbox enforces its limits as Cronofy does
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_uris=(REDIRECT_URI,),
         rate_limit_per_second=50,
         rate_limit_per_minute=500,
     )
-    server = TestServer(create_sandbox_app(config), host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")
     await server.close()

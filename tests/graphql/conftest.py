@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import Api, FakeClock
 
 from gql_api import Settings, create_app
+from tests.support.api import Api
+from tests.support.clock import FakeClock
 
 MakeApi = Callable[..., Awaitable[Api]]
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import hypothesis_graphql
 import pytest
-from helpers import link_account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
 from gql_api.graphql.schema import export_schema
+from tests.support.factories import link_account
 
 SDL = export_schema()
 MAX_EXAMPLES = 150

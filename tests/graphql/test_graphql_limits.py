@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from graphql import get_introspection_query, parse
-from helpers import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
 from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from gql_api import Settings
 from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
 from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
+from tests.support.documents import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
 
 
 def _api_tests(name: str):

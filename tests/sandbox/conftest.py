@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sandbox_support import START, FakeClock, Sandbox, sandbox_app, serving
+
+from tests.support.clock import FakeClock
+from tests.support.sandbox import START, Sandbox, sandbox_app, serving
 
 
 @pytest.fixture

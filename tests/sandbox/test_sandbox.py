@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import re
 import time
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 import pytest
 from aiohttp import web
-from sandbox_support import (
+
+from gql_api.sandbox import SANDBOX_STATE
+from tests.support.browser import ConsentForm
+from tests.support.clock import FakeClock
+from tests.support.sandbox import (
     CLIENT_ID,
     CLIENT_SECRET,
     PROFILE,
     REDIRECT_URI,
     START,
-    FakeClock,
     Sandbox,
     exchange,
     redirect_query,
     sandbox_app,
     serving,
 )
-
-from gql_api.sandbox import SANDBOX_STATE
 
 SCOPE = "list_calendars create_event delete_event"
 
@@ -34,38 +34,6 @@ SUB_PATTERN = re.compile(r"acc_[0-9a-f]{24}")
 
 
 # -- browsing the consent page like a browser would ------------------------------------
-
-
-class ConsentForm(HTMLParser):
-    """What a browser would submit from the consent page's form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.method: str | None = None
-        self.fields: dict[str, str] = {}
-        self.options: list[str] = []
-        self.buttons: list[tuple[str, str]] = []
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "form" and attributes.get("id") == "consent":
-            self.action, self.method = attributes["action"], attributes["method"]
-        elif tag == "input":
-            self.fields[attributes["name"] or ""] = attributes.get("value") or ""
-        elif tag == "select":
-            self._select = attributes["name"]
-        elif tag == "option" and self._select:
-            self.options.append(attributes["value"] or "")
-            if "selected" in attributes or self._select not in self.fields:
-                self.fields[self._select] = attributes["value"] or ""
-        elif tag == "button":
-            self.buttons.append((attributes["name"] or "", attributes["value"] or ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
 
 
 def authorize_params(**overrides: str) -> dict[str, str]:
@@ -672,7 +640,7 @@ async def test_control_reset_forgets_everything(sandbox: Sandbox) -> None:
 
 
 async def test_the_whole_flow_works_when_mounted_as_a_sub_app() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     parent = web.Application()
     parent.add_subapp("/sandbox/cronofy", sandbox_app(clock))
 

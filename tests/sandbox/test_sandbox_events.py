@@ -9,17 +9,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from aiohttp import web
-from sandbox_support import (
-    PROFILE,
-    START,
-    FakeClock,
-    LinkedUser,
-    Sandbox,
-    calendar_ids,
-    link_tokens,
-    sandbox_app,
-    serving,
-)
+
+from tests.support.clock import FakeClock
+from tests.support.sandbox import PROFILE, START, LinkedUser, Sandbox, calendar_ids, link_tokens, sandbox_app, serving
 
 SCOPE = "list_calendars read_events create_event delete_event"
 
@@ -502,7 +494,7 @@ async def test_next_page_needs_the_same_account(sandbox: Sandbox) -> None:
 
 async def test_events_work_when_mounted_as_a_sub_app() -> None:
     parent = web.Application()
-    parent.add_subapp("/sandbox/cronofy", sandbox_app(FakeClock(), events_page_size=2))
+    parent.add_subapp("/sandbox/cronofy", sandbox_app(FakeClock(START), events_page_size=2))
 
     async with serving(parent, "/sandbox/cronofy/") as http:
         user = await link(http)

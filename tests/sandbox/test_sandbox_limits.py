@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from sandbox_support import CLIENT_ID, CLIENT_SECRET, FakeClock, allow, exchange, sandbox_app, serving
-from sandbox_support import Sandbox as PlainSandbox
+
+from tests.support.clock import FakeClock
+from tests.support.sandbox import CLIENT_ID, CLIENT_SECRET, allow, exchange, sandbox_app, serving
+from tests.support.sandbox import Sandbox as PlainSandbox
 
 SCOPE = "list_calendars read_events"
 START = 1_700_000_040.0  # 2023-11-14T22:14:00Z, the start of a minute (and of a second)

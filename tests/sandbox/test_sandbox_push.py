@@ -23,22 +23,22 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
-from sandbox_support import (
+
+from gql_api.sandbox.keys import SANDBOX_PUSHER
+from gql_api.sandbox.push import sign
+from tests.support.clock import FakeClock
+from tests.support.sandbox import (
     CLIENT_ID,
     CLIENT_SECRET,
     PROFILE,
     START,
-    FakeClock,
     LinkedUser,
     calendar_ids,
     link_tokens,
     sandbox_app,
     serving,
 )
-from sandbox_support import Sandbox as PlainSandbox
-
-from gql_api.sandbox.keys import SANDBOX_PUSHER
-from gql_api.sandbox.push import sign
+from tests.support.sandbox import Sandbox as PlainSandbox
 
 FULL_SCOPE = "list_calendars read_events create_event delete_event"
 GATEWAY_SCOPE = "list_calendars create_event delete_event"  # DESIGN.md §1: no read_events
@@ -763,7 +763,7 @@ async def test_clearing_pushes_and_checking_push_settings(sandbox: Sandbox) -> N
 
 
 async def test_pushes_work_when_mounted_as_a_sub_app() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sandbox = sandbox_app(clock)
     parent = web.Application()
     parent.add_subapp("/sandbox/cronofy", sandbox)

@@ -11,7 +11,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from sandbox_support import CLIENT_ID, PROFILE, REDIRECT_URI, FakeClock, Sandbox, sandbox_app, serving
+
+from tests.support.clock import FakeClock
+from tests.support.sandbox import CLIENT_ID, PROFILE, REDIRECT_URI, START, Sandbox, sandbox_app, serving
 
 SCOPE = "list_calendars create_event"
 
@@ -119,7 +121,7 @@ async def test_a_malformed_redirect_uri_is_still_refused_for_its_form_first(sand
 
 
 async def test_a_sandbox_with_no_redirect_uris_registered_redirects_nowhere() -> None:
-    async with serving(sandbox_app(FakeClock(), redirect_uris=())) as http:
+    async with serving(sandbox_app(FakeClock(START), redirect_uris=())) as http:
         assert_not_registered_page(await open_consent(http, REDIRECT_URI))
         assert_not_registered_page(await post_consent(http, REDIRECT_URI, "allow"))
         assert_not_registered_page(await post_consent(http, REDIRECT_URI, "deny"))

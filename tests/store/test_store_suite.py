@@ -15,7 +15,6 @@ from typing import Any
 import bson
 import pytest
 from bson import ObjectId
-from helpers import KEYS
 from mongomock_motor import AsyncMongoMockClient
 from pymongo.errors import DuplicateKeyError
 
@@ -23,6 +22,7 @@ from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Crede
 from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
 from gql_api.store.mongo import CONNECTIONS, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
+from tests.support.api import KEYS
 
 # MongoDB keeps milliseconds: every instant here is whole milliseconds, in UTC. Near the real time
 # so a real server's TTL monitor never removes a link state a test still uses.

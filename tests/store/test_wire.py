@@ -28,7 +28,6 @@ import bson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from bson import ObjectId
-from helpers import KEYS
 from mockupdb import MockupDB, OpMsg
 from pymongo.errors import NotPrimaryError, PyMongoError
 
@@ -45,6 +44,7 @@ from gql_api.store import (
 )
 from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
+from tests.support.api import KEYS
 
 DRIVERS = ["motor", "pymongo"]
 HELLO = {"maxWireVersion": 21, "minWireVersion": 0}  # a 7.0 standalone, no sessions

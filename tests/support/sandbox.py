@@ -1,7 +1,8 @@
-"""What the sandbox test modules share: the client, a fake clock, serving an app on loopback, linking.
+"""The Cronofy sandbox in tests: the one app factory, serving on loopback, its control client, and the
+OAuth steps the sandbox's own tests take without a browser page.
 
-A plain module, not a conftest: the test modules import from it (pytest's default "prepend" import
-mode puts this directory on sys.path). The fixtures built on it are in conftest.py.
+CLIENT_ID, CLIENT_SECRET and REDIRECT_URI here are the Cronofy application the sandbox's own tests
+play (the sandbox's development defaults); the API tests configure another one (tests.support.api).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from tests.support.clock import FakeClock
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -25,27 +27,13 @@ PROFILE = "sandbox.user@example.com"
 START = 1_700_000_000.0  # 2023-11-14T22:13:20Z; the seeded dentist is on 2023-11-15
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Sandbox:
-    http: httpx.AsyncClient
-    clock: FakeClock
-    app: web.Application
-
-    async def configure(self, **settings: Any) -> dict[str, Any]:
-        response = await self.http.post("_control/config", json=settings)
-        assert response.status_code == 200, response.text
-        return response.json()
+def sandbox_app(clock: FakeClock | None, **settings: Any) -> web.Application:
+    """A sandbox on `clock` (real time when None) for CLIENT_ID with REDIRECT_URI registered, unless
+    `settings` (SandboxConfig's fields) say otherwise."""
+    settings = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": (REDIRECT_URI,), **settings}
+    if clock is not None:
+        settings["clock"] = clock.timestamp
+    return create_sandbox_app(SandboxConfig(**settings))
 
 
 @asynccontextmanager
@@ -60,10 +48,34 @@ async def serving(app: web.Application, root: str = "") -> AsyncIterator[httpx.A
         await server.close()
 
 
-def sandbox_app(clock: FakeClock, **settings: Any) -> web.Application:
-    """A sandbox on `clock` with REDIRECT_URI registered, unless `settings` say otherwise."""
-    settings.setdefault("redirect_uris", (REDIRECT_URI,))
-    return create_sandbox_app(SandboxConfig(CLIENT_ID, CLIENT_SECRET, clock=clock, **settings))
+@dataclass
+class Sandbox:
+    """A sandbox being served, its clock, and its control API; `http`'s base URL is the sandbox root."""
+
+    http: httpx.AsyncClient
+    clock: FakeClock
+    app: web.Application
+
+    @property
+    def url(self) -> str:
+        return str(self.http.base_url).rstrip("/")
+
+    async def state(self) -> dict[str, Any]:
+        return (await self.http.get("_control/state")).json()
+
+    async def requests(self) -> list[dict[str, Any]]:
+        return (await self.http.get("_control/requests")).json()
+
+    async def fault(self, **plan: Any) -> None:
+        (await self.http.post("_control/faults", json=plan)).raise_for_status()
+
+    async def tokens(self, kind: str) -> list[dict[str, Any]]:
+        return [token for token in (await self.state())["tokens"] if token["kind"] == kind]
+
+    async def configure(self, **settings: Any) -> dict[str, Any]:
+        response = await self.http.post("_control/config", json=settings)
+        assert response.status_code == 200, response.text
+        return response.json()
 
 
 # -- linking an account --------------------------------------------------------------------
