@@ -21,11 +21,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from gql_api import create_app
 from gql_api.graphql.ids import decode_id
 from gql_api.keys import RUNTIME
-from tests.api.test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 from tests.support.api import CLIENT_SECRET, Api
-from tests.support.documents import CONNECTIONS, UNLINK
-from tests.support.factories import link_account
-from tests.support.sandbox import Sandbox
+from tests.support.documents import CONNECTIONS, MEETING, UNLINK, UPDATE
+from tests.support.factories import deliveries, link_account, schedule
+from tests.support.sandbox import Sandbox, calendar_events
 
 SYNCED_AT = "query { calendarConnections { lastSyncedAt } }"
 

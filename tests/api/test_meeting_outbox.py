@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from gql_api import create_app
 from gql_api.graphql.ids import decode_id
 from gql_api.store import MeetingStore
-from tests.api.test_meetings import CANCEL, MEETING, UPDATE, calendar_events, deliveries, schedule
 from tests.support.api import Api
-from tests.support.factories import link_account
+from tests.support.documents import CANCEL, MEETING, UPDATE
+from tests.support.factories import deliveries, link_account, schedule
+from tests.support.sandbox import calendar_events
 
 WRITES = "/v1/calendars/"
 

@@ -2,77 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.support.api import Api
-from tests.support.factories import link_account
-from tests.support.sandbox import Sandbox
-
-MEETING_FIELDS = """
-  id title description location start end timeZone status createdAt updatedAt cancelledAt
-  organizer { userId email }
-  participants {
-    userId email displayName isOrganizer response
-    calendarEvent { delivery status lastError syncedAt }
-  }"""
-
-SCHEDULE = f"""
-mutation Schedule($input: ScheduleMeetingInput!) {{
-  scheduleMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
-}}"""
-
-UPDATE = f"""
-mutation Update($input: UpdateMeetingInput!) {{
-  updateMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
-}}"""
-
-CANCEL = f"""
-mutation Cancel($input: CancelMeetingInput!) {{
-  cancelMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
-}}"""
-
-MEETING = f"query One($id: ID!) {{ meeting(id: $id) {{ {MEETING_FIELDS} }} }}"
-
-MEETINGS = """
-query List($first: Int, $after: String, $filter: MeetingFilter) {
-  meetings(first: $first, after: $after, filter: $filter) {
-    edges { cursor node { id title start status } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
-
-
-def meeting_input(**overrides: Any) -> dict[str, Any]:
-    return {
-        "title": "Mentoring session",
-        "description": "Career plans",
-        "location": "Video call",
-        "start": "2027-01-12T10:00:00Z",
-        "end": "2027-01-12T11:00:00+00:00",
-        "timeZone": "Europe/London",
-        "participants": [{"userId": "bob", "email": "bob@example.test", "displayName": "Bob"}],
-        **overrides,
-    }
-
-
-async def schedule(api: Api, *, user: str = "alice", **overrides: Any) -> dict[str, Any]:
-    payload = (await api.data(SCHEDULE, {"input": meeting_input(**overrides)}, user=user))["scheduleMeeting"]
-    assert payload["userErrors"] == [], payload
-    return payload["meeting"]
-
-
-async def calendar_events(sandbox: Sandbox, *, deleted: bool = False) -> dict[str, dict[str, Any]]:
-    """The managed events in the sandbox, by the owning profile's e-mail."""
-    events = (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
-    state = await sandbox.state()
-    owners = {c["calendar_id"]: a["profile_name"] for a in state["accounts"] for c in a["calendars"]}
-    return {owners[e["calendar_id"]]: e for e in events if e["managed"] and e["deleted"] is deleted}
-
-
-def deliveries(meeting: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    return {p["email"]: (p["calendarEvent"]["delivery"], p["calendarEvent"]["status"]) for p in meeting["participants"]}
+from tests.support.documents import CANCEL, MEETING, MEETINGS, SCHEDULE, UPDATE
+from tests.support.factories import deliveries, link_account, meeting_input, schedule
+from tests.support.sandbox import calendar_events
 
 
 @pytest.fixture

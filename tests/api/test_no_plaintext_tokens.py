@@ -10,11 +10,10 @@ import bson
 
 from gql_api.graphql.schema import schema
 from gql_api.observability.logging import JsonFormatter
-from tests.api.test_meetings import CANCEL, UPDATE, schedule
 from tests.support.api import CLIENT_SECRET
 from tests.support.browser import consent
-from tests.support.documents import CONNECTIONS, LINK, UNLINK
-from tests.support.factories import begin_link, link_account
+from tests.support.documents import CANCEL, CONNECTIONS, LINK, UNLINK, UPDATE
+from tests.support.factories import begin_link, link_account, schedule
 
 
 def needles(secret: str) -> set[bytes]:

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestServer
 from gql_api import create_app
 from gql_api.observability.access_log import AccessLogger
 from gql_api.observability.logging import JsonFormatter
-from tests.api.test_meetings import SCHEDULE, deliveries, meeting_input, schedule
 from tests.support.api import Api
-from tests.support.factories import link_account
+from tests.support.documents import SCHEDULE
+from tests.support.factories import deliveries, link_account, meeting_input, schedule
 
 
 async def test_every_answer_carries_a_request_id_and_a_good_incoming_one_is_kept(api):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.api.test_meetings import MEETING, UPDATE, calendar_events, deliveries, schedule
 from tests.support.api import CLIENT_ID, CLIENT_SECRET
-from tests.support.documents import CONNECTIONS
-from tests.support.factories import link_account
+from tests.support.documents import CONNECTIONS, MEETING, UPDATE
+from tests.support.factories import deliveries, link_account, schedule
+from tests.support.sandbox import calendar_events
 
 
 async def test_relinking_restores_the_connection_in_place_and_writes_failed_copies(api, sandbox, clock):

@@ -10,11 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gql_api import create_app
-from tests.api.test_meetings import MEETINGS, deliveries, schedule
 from tests.support.api import Api
 from tests.support.counting import CountingDatabase
-from tests.support.documents import CONNECTIONS
-from tests.support.factories import link_account
+from tests.support.documents import CONNECTIONS, MEETINGS
+from tests.support.factories import deliveries, link_account, schedule
 
 MEETINGS_WITH_PARTICIPANTS = """
 query { meetings(first: 20) { edges { node { id title participants { email response

@@ -3,10 +3,7 @@ operations and GraphiQL's introspection let through, and the limits built once s
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from graphql import get_introspection_query, parse
@@ -16,21 +13,18 @@ from gql_api import Settings
 from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
 from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
-from tests.support.documents import BEGIN_LINK, CONNECTIONS, LINK, UNLINK
-
-
-def _api_tests(name: str):
-    """A module of tests/api, for its documents (already imported when the whole suite runs)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "api" / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-_meetings = _api_tests("test_meetings")
-MEETING_FIELDS, MEETINGS, MEETING = _meetings.MEETING_FIELDS, _meetings.MEETINGS, _meetings.MEETING
-SCHEDULE, UPDATE, CANCEL = _meetings.SCHEDULE, _meetings.UPDATE, _meetings.CANCEL
+from tests.support.documents import (
+    BEGIN_LINK,
+    CANCEL,
+    CONNECTIONS,
+    LINK,
+    MEETING,
+    MEETING_FIELDS,
+    MEETINGS,
+    SCHEDULE,
+    UNLINK,
+    UPDATE,
+)
 
 GRAPHIQL_INTROSPECTION = get_introspection_query(
     descriptions=True,

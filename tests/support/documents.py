@@ -21,3 +21,36 @@ mutation Unlink($input: UnlinkCalendarInput!) {
 }"""
 
 CONNECTIONS = "query { calendarConnections { id provider profileName status scopes calendar { id name primary } } }"
+
+MEETING_FIELDS = """
+  id title description location start end timeZone status createdAt updatedAt cancelledAt
+  organizer { userId email }
+  participants {
+    userId email displayName isOrganizer response
+    calendarEvent { delivery status lastError syncedAt }
+  }"""
+
+SCHEDULE = f"""
+mutation Schedule($input: ScheduleMeetingInput!) {{
+  scheduleMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+UPDATE = f"""
+mutation Update($input: UpdateMeetingInput!) {{
+  updateMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+CANCEL = f"""
+mutation Cancel($input: CancelMeetingInput!) {{
+  cancelMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""
+
+MEETING = f"query One($id: ID!) {{ meeting(id: $id) {{ {MEETING_FIELDS} }} }}"
+
+MEETINGS = """
+query List($first: Int, $after: String, $filter: MeetingFilter) {
+  meetings(first: $first, after: $after, filter: $filter) {
+    edges { cursor node { id title start status } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""

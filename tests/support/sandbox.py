@@ -78,6 +78,14 @@ class Sandbox:
         return response.json()
 
 
+async def calendar_events(sandbox: Sandbox, *, deleted: bool = False) -> dict[str, dict[str, Any]]:
+    """The managed events in the sandbox, by the owning profile's e-mail."""
+    events = (await sandbox.http.get(f"{sandbox.url}/_control/events")).json()
+    state = await sandbox.state()
+    owners = {c["calendar_id"]: a["profile_name"] for a in state["accounts"] for c in a["calendars"]}
+    return {owners[e["calendar_id"]]: e for e in events if e["managed"] and e["deleted"] is deleted}
+
+
 # -- linking an account --------------------------------------------------------------------
 
 
