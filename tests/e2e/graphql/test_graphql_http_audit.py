@@ -2,7 +2,7 @@
 neither may the application/graphql-response+json SHOULDs the view implements.
 
 Needs node and npm; the audit package (pinned in package.json/package-lock.json beside this file) is
-installed into tests/graphql/node_modules by scripts/test, or here on first use.
+installed into tests/e2e/graphql/node_modules by scripts/test, or here on first use.
 """
 
 from __future__ import annotations

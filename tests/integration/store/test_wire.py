@@ -49,7 +49,7 @@ from tests.support.api import KEYS
 DRIVERS = ["motor", "pymongo"]
 HELLO = {"maxWireVersion": 21, "minWireVersion": 0}  # a 7.0 standalone, no sessions
 NOW = datetime(2026, 3, 4, 5, 6, 7, 123000, tzinfo=UTC)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SETTINGS_VARIABLES = (
     "HOST",
     "PORT",

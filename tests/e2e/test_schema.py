@@ -16,7 +16,7 @@ from graphql import (
 
 from gql_api.graphql.schema import export_schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT.parent / "shared" / "contract.graphql"
 
 

@@ -19,7 +19,7 @@ from gql_api.settings import Settings
 from gql_api.vault import KeyRing
 from tests.support.browser import consent
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_VARIABLES = (
     "MONGODB_URI",
     "CRONOFY_CLIENT_ID",
