@@ -17,9 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from helpers import consent  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from gql_api import Settings, create_app  # noqa: E402
 from gql_api.auth import AuthenticationError  # noqa: E402
@@ -28,6 +26,7 @@ from gql_api.domain.validation import MeetingRequest, ParticipantRequest  # noqa
 from gql_api.graphql.types.connections import CalendarConnection  # noqa: E402
 from gql_api.graphql.types.meetings import Meeting  # noqa: E402
 from gql_api.keys import AUTHENTICATOR, RUNTIME  # noqa: E402
+from tests.support.browser import consent  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
 JWT_SECRET = "bench-jwt-secret-of-at-least-thirty-two-bytes"

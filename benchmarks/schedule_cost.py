@@ -18,22 +18,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from mongomock_motor import AsyncMongoMockClient
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "api")]
-
-from helpers import (  # noqa: E402
-    CLIENT_ID,
-    CLIENT_SECRET,
-    JWT_SECRET,
-    KEYS,
-    REDIRECT_URI,
-    Api,
-    CountingDatabase,
-    link_account,
-)
-from test_meetings import SCHEDULE, meeting_input  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from gql_api import Settings, create_app  # noqa: E402
 from gql_api.sandbox import SandboxConfig, create_sandbox_app  # noqa: E402
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api  # noqa: E402
+from tests.support.counting import CountingDatabase  # noqa: E402
+from tests.support.documents import SCHEDULE  # noqa: E402
+from tests.support.factories import link_account, meeting_input  # noqa: E402
 
 
 async def main() -> None:

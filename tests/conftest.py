@@ -1,74 +1,26 @@
-"""Shared fixtures: the Cronofy sandbox and the API, each a real HTTP server on 127.0.0.1."""
+"""Fixtures shared by every scope: the test clock, and the Cronofy sandbox on 127.0.0.1 reading it.
+
+The API's fixtures are in tests/e2e/conftest.py; tests/integration/sandbox/conftest.py has its own
+`sandbox` for the sandbox's own tests.
+"""
 
 from __future__ import annotations
 
-import socket
-
-import httpx
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from helpers import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api, FakeClock, Sandbox
-from mongomock_motor import AsyncMongoMockClient
 
-from gql_api import Settings, create_app
-from gql_api.sandbox import SandboxConfig, create_sandbox_app
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
+from tests.support.clock import FakeClock
+from tests.support.sandbox import Sandbox, sandbox_app, serving
 
 
 @pytest.fixture
 async def sandbox(clock: FakeClock):
     # One clock for both sides, so "last change wins" compares like with like when tests move time.
-    config = SandboxConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT_URI,),
-        clock=lambda: clock.now.timestamp(),
-    )
-    server = TestServer(create_sandbox_app(config), host="127.0.0.1")
-    await server.start_server()
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield Sandbox(url=str(server.make_url("")).rstrip("/"), http=http)
-    await server.close()
+    app = sandbox_app(clock, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
+    async with serving(app) as http:
+        yield Sandbox(http, clock, app)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def database():
-    return AsyncMongoMockClient(tz_aware=True)["gql_api_test"]
-
-
-@pytest.fixture
-def api_port() -> int:
-    """Chosen before the app exists: its public URL (for Cronofy's pushes) must name it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, api_port: int) -> Settings:
-    return Settings(
-        public_base_url=f"http://127.0.0.1:{api_port}",
-        cronofy_client_id=CLIENT_ID,
-        cronofy_client_secret=CLIENT_SECRET,
-        cronofy_api_url=sandbox.url,
-        cronofy_app_url=sandbox.url,
-        cronofy_timeout_seconds=2.0,
-        cronofy_max_attempts=1,  # the outbox's own retries are under test here; the gateway's have theirs
-        cronofy_rate_per_second=100_000,  # the rate budget has its own tests (tests/cronofy/test_rate_budget.py)
-        cronofy_rate_per_minute=1_000_000,
-        token_encryption_keys=KEYS,
-        auth_jwt_secret=JWT_SECRET,
-        allowed_redirect_uris=(REDIRECT_URI,),
-        worker_enabled=False,
-    )
-
-
-@pytest.fixture
-async def api(settings: Settings, database, clock: FakeClock, api_port: int):
-    app = create_app(settings, database=database, clock=clock)
-    async with TestClient(TestServer(app, host="127.0.0.1", port=api_port)) as client:
-        yield Api(client, settings)

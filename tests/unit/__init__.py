@@ -1,0 +1,1 @@
+"""Unit tests: pure logic, fast, no server, database or subprocess."""
