@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gql_api.domain.errors import ErrorCode, InvalidInput
+from gql_api.domain.errors import ErrorCode
 from gql_api.domain.validation import (
     MAX_DESCRIPTION,
     MAX_DISPLAY_NAME,
@@ -324,15 +324,6 @@ def test_every_fault_is_reported_at_once_each_on_its_own_field():
         (("participants", 3, "user_id"), INVALID_INPUT),
         (("idempotency_key",), INVALID_INPUT),
     ]
-
-
-def test_the_faults_travel_together_as_one_invalid_input():
-    errors = check_request(signed_in(), request(title="", time_zone="Europe"))
-
-    raised = InvalidInput(errors)
-
-    assert raised.errors == tuple(errors)
-    assert (raised.code, raised.field, raised.message) == (errors[0].code, errors[0].field, errors[0].message)
 
 
 # --- updates ------------------------------------------------------------------------------------
