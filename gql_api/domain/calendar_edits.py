@@ -82,7 +82,7 @@ def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "title": seen.title[:MAX_TITLE].strip() if seen.title else seen.title,
         "description": _cut(seen.description, MAX_DESCRIPTION) or None,
-        "location": _cut(seen.location, MAX_LOCATION),
+        "location": _cut(seen.location, MAX_LOCATION) or None,
         "start": seen.start,
         "end": seen.end,
     }

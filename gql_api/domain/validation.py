@@ -139,7 +139,8 @@ def check_details(
         if moment is not None and moment.tzinfo is None:
             aware = False
             errors.append(invalid(name, "Give the time with an explicit UTC offset, e.g. 2026-11-24T09:30:00Z."))
-    if aware and start is not None and end is not None and end <= start:
+    # Compared as stored (whole seconds): 09:30:00.2 to 09:30:00.8 would end when it starts.
+    if aware and start is not None and end is not None and whole_seconds(end) <= whole_seconds(start):
         errors.append(invalid("end", "The meeting must end after it starts.", ErrorCode.INVALID_TIME_RANGE))
     if time_zone is not None and not is_time_zone(time_zone):
         errors.append(invalid("time_zone", "Use an IANA time zone such as Europe/London.", ErrorCode.INVALID_TIME_ZONE))

@@ -227,11 +227,6 @@ def test_an_empty_description_is_no_description(description):
     assert edits_of(subject, shown(subject, description=description)) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edits_of turns an empty description into none but not an empty location: an empty location "
-    "is taken over as '' (latent: cronofy/wire.py reads an empty location as None)",
-)
 def test_an_empty_location_is_no_location():
     subject = meeting(location=None)
 

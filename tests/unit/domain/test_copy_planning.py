@@ -1,7 +1,5 @@
-"""Which calendar gets which copy of a meeting (DESIGN.md §5).
-
-Only the cases the organizer's calendar decides are here: who hosts when the organizer has no calendar
-is being settled with §9 (who may touch whose calendar)."""
+"""Which calendar gets which copy of a meeting (DESIGN.md §5): the host event is the organizer's, and
+nobody else's calendar ever sends invitations on the organizer's behalf."""
 
 from gql_api.domain.meetings import Delivery
 from gql_api.domain.planning import plan_copies
@@ -105,3 +103,24 @@ def test_new_copies_are_pending_first_writes():
     _, copies = plan_copies([organizer("alice"), participant("bob")], connected("alice", "bob"))
 
     assert all(c.synced_version == 0 and c.written is None and not c.removed for c in copies)
+
+
+def test_an_organizer_without_a_calendar_borrows_nobody_elses_to_invite():
+    # given Alice (the organizer) has no calendar linked, Bob has, Dave is invited by e-mail
+    everyone = [organizer("alice"), participant("bob"), participant(email="dave@example.test")]
+
+    # when the copies are planned
+    placed, copies = plan_copies(everyone, connected("bob"))
+
+    # then Bob still gets his own copy, but it hosts nothing: Alice and Dave get no calendar event
+    assert [p.delivery for p in placed] == [Delivery.NONE, Delivery.OWN_CALENDAR, Delivery.NONE]
+    assert [c.is_host for c in copies] == [False]
+
+
+def test_the_host_is_the_organizer_wherever_they_stand_in_the_list():
+    everyone = [participant("bob"), organizer("alice"), participant("carol")]
+
+    placed, copies = plan_copies(everyone, connected("alice", "bob"))
+
+    assert copies[placed[1].copy].is_host and copies[placed[1].copy].connection_id == "conn_alice"
+    assert placed[2].copy == placed[1].copy and placed[2].delivery is Delivery.INVITATION
