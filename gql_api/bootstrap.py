@@ -163,7 +163,9 @@ def build_services(
         refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
         on_refresh=metrics.refreshed,
     )
-    revocations = Revocations(revocations=repositories.revocations, gateway=gateway, clock=clock)
+    revocations = Revocations(
+        revocations=repositories.revocations, connections=connections, gateway=gateway, clock=clock
+    )
     writes = CalendarWrites(
         outbox=meetings,
         access=access,

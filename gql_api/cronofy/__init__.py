@@ -23,6 +23,7 @@ from .errors import (
     InvalidGrant,
 )
 from .models import (
+    LINK_SCOPES,
     Attendee,
     CalendarEvent,
     CronofyCalendar,
@@ -33,9 +34,9 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .gateway import LINK_SCOPES, CronofyGateway, CronofyHosts, hosts_for
+    from .gateway import CronofyGateway, CronofyHosts, hosts_for
 
-_FROM_GATEWAY = frozenset({"LINK_SCOPES", "CronofyGateway", "CronofyHosts", "hosts_for"})
+_FROM_GATEWAY = frozenset({"CronofyGateway", "CronofyHosts", "hosts_for"})
 
 __all__ = [
     "LINK_SCOPES",

@@ -16,10 +16,8 @@ from ..domain.secrets import Secret
 from . import wire
 from .client import CronofyClient, Observe, RateBudget
 from .errors import CronofyUnavailable
-from .models import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
+from .models import LINK_SCOPES, CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
 
-# Least privilege (privacy notice §3): write our own events, nothing else is read.
-LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
 MAX_EVENT_PAGES = 100  # a bound on following next_page, far above any real change set
 
 

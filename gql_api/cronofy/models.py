@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 from ..domain.secrets import Secret
 
+# Least privilege (privacy notice §3): write our own events, nothing else is read. What the authorization
+# URL asks for, and all a stored credential may hold.
+LINK_SCOPES = ("list_calendars", "create_event", "delete_event")
+
 
 @dataclasses.dataclass(frozen=True)
 class LinkingProfile:

@@ -86,6 +86,7 @@ class PendingRevocation:
     sub: str | None
     data_center: str
     attempts: int
+    owed_at: datetime  # a grant stored after this is not the one owed, and must survive the payment
 
 
 @dataclasses.dataclass(frozen=True)

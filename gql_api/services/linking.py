@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from ..cronofy.errors import CronofyError, InvalidGrant
-from ..cronofy.models import CronofyCalendar, TokenGrant
+from ..cronofy.models import LINK_SCOPES, CronofyCalendar, TokenGrant
 from ..domain.connections import (
     AuthorizationRequest,
     CalendarConnection,
@@ -29,6 +29,10 @@ MAX_STATE_LENGTH = 256
 CHANNEL_GRACE_SECONDS = 2.0
 UPSTREAM_MESSAGE = "The calendar service is unavailable right now; please try again in a moment."
 INVALID_STATE = "This link request is unknown, expired or already used; please start linking again."
+WIDER_SCOPES = (
+    "The calendar access granted is wider than this platform asks for, so it was not kept; please link the "
+    "calendar again from the app without changing the request."
+)
 
 
 class Linking:
@@ -101,29 +105,18 @@ class Linking:
         except CronofyError as exc:
             log.warning("code exchange failed: %s", exc)
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
-        if not grant.sub:
-            log.error("Cronofy's token response carried no sub; the link cannot be stored")
-            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE)
-        if await self._connections.sub_linked_by_another_user(grant.sub, user.id):
-            # Cronofy shares one credential per account: two owners would revoke each other on unlink.
-            raise UserFacingError(
-                ErrorCode.NOT_ALLOWED, "This calendar account is already linked to another user of the platform."
-            )
-
         try:
-            calendars = await self._gateway.list_calendars(
-                access_token=grant.access_token, data_center=link_state.data_center
-            )
-        except CronofyError as exc:
-            log.warning("listing calendars after the code exchange failed: %s", exc)
-            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
+            sub, calendars = await self._accept(user, grant, link_state.data_center)
+        except UserFacingError:
+            await self._abandon(grant, link_state.data_center)
+            raise
 
         now = self._clock()
         target = pick_target_calendar(calendars)
-        replaced = await self._connections.refresh_token_of_account(user.id, grant.sub)
+        replaced = await self._connections.refresh_token_of_account(user.id, sub)
         connection = await self._connections.save_link(
             user_id=user.id,
-            sub=grant.sub,
+            sub=sub,
             provider=CalendarProvider.from_cronofy(_profile(grant, "provider_name")),
             profile_name=_profile(grant, "profile_name") or (target.profile_name if target else None) or "",
             scopes=grant.scope,
@@ -143,6 +136,38 @@ class Linking:
         await self._meetings.retry_failed_on(connection.id, now=now)
         log.info("user %s linked calendar connection %s", user.id, connection.id)
         return await self._connections.get_for_user(user.id, connection.id) or connection
+
+    async def _accept(self, user: User, grant: TokenGrant, data_center: str) -> tuple[str, list[CronofyCalendar]]:
+        """Whether a grant Cronofy handed over may be stored; its account and calendars if so."""
+        if not grant.sub:
+            log.error("Cronofy's token response carried no sub; the link cannot be stored")
+            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE)
+        wider = sorted(set(grant.scope) - set(LINK_SCOPES))
+        if wider:  # the authorization URL was edited: we store no more access than we ask for (DESIGN §1.3)
+            log.warning("a link granted scopes beyond what we ask for (%s); refused and revoked", " ".join(wider))
+            raise UserFacingError(ErrorCode.NOT_ALLOWED, WIDER_SCOPES, ["code"])
+        if await self._connections.sub_linked_by_another_user(grant.sub, user.id):
+            # Cronofy shares one credential per account: two owners would revoke each other on unlink.
+            raise UserFacingError(
+                ErrorCode.NOT_ALLOWED, "This calendar account is already linked to another user of the platform."
+            )
+        try:
+            return grant.sub, await self._gateway.list_calendars(
+                access_token=grant.access_token, data_center=data_center
+            )
+        except CronofyError as exc:
+            log.warning("listing calendars after the code exchange failed: %s", exc)
+            raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
+
+    async def _abandon(self, grant: TokenGrant, data_center: str) -> None:
+        """A grant that will not be stored must not stay alive at Cronofy: revoke it, durably, unless a
+        stored connection holds that account. Then it is left alone: Cronofy may hand back the very
+        credential an authorized account already has, and revoking it would end that connection too."""
+        if grant.sub and await self._connections.grants_of_account(grant.sub):
+            return
+        await self._revocations.attempt_soon(
+            await self._revocations.record(refresh_token=grant.refresh_token, data_center=data_center)
+        )
 
     async def unlink(self, user: User, connection_id: str) -> str:
         connection = await self._connections.get_for_user(user.id, connection_id)

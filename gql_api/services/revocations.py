@@ -15,7 +15,7 @@ from ..domain.connections import PendingRevocation
 from ..domain.secrets import Secret
 from ..domain.time import Clock
 from ..retry import Backoff
-from .ports import CalendarGateway, RevocationRepository
+from .ports import CalendarGateway, ConnectionRepository, RevocationRepository
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,16 @@ BACKOFF = Backoff(first=30.0, longest=3600.0)
 
 class Revocations:
     def __init__(
-        self, *, revocations: RevocationRepository, gateway: CalendarGateway, clock: Clock, grace_seconds: float = 3.0
+        self,
+        *,
+        revocations: RevocationRepository,
+        connections: ConnectionRepository,
+        gateway: CalendarGateway,
+        clock: Clock,
+        grace_seconds: float = 3.0,
     ) -> None:
         self._revocations = revocations
+        self._connections = connections
         self._gateway = gateway
         self._clock = clock
         self._grace_seconds = grace_seconds
@@ -56,11 +63,12 @@ class Revocations:
     async def _attempt(self, revocation: PendingRevocation, *, timeout: float | None) -> bool:
         try:
             async with asyncio.timeout(timeout):
-                if revocation.refresh_token is not None:
+                by_token, by_account = await self._still_owed(revocation)
+                if by_token:
                     await self._gateway.revoke(
                         refresh_token=revocation.refresh_token, data_center=revocation.data_center
                     )
-                if revocation.sub is not None:  # also ends a grant a concurrent refresh may have rotated
+                if by_account:  # also ends a grant a concurrent refresh may have rotated
                     await self._gateway.revoke(sub=revocation.sub, data_center=revocation.data_center)
         except (CronofyError, TimeoutError) as exc:
             error = type(exc).__name__
@@ -74,3 +82,16 @@ class Revocations:
         await self._revocations.done(revocation)
         log.info("revocation %s confirmed by Cronofy", revocation.id)
         return True
+
+    async def _still_owed(self, revocation: PendingRevocation) -> tuple[bool, bool]:
+        """(revoke the token, revoke the account): never a grant stored after the debt was owed. When the
+        same account was linked again meanwhile, revoking it by account would end the new link too, and
+        its refresh token may be the very one owed (Cronofy can hand the same credential back)."""
+        if revocation.sub is None:
+            return revocation.refresh_token is not None, False
+        grants = await self._connections.grants_of_account(revocation.sub)
+        linked_again = any(at is not None and at >= revocation.owed_at for at, _ in grants)
+        token_in_use = any(token is not None and token == revocation.refresh_token for _, token in grants)
+        if linked_again:
+            log.info("revocation %s: the account was linked again since; only the old grant is revoked", revocation.id)
+        return revocation.refresh_token is not None and not token_in_use, not linked_again

@@ -56,6 +56,12 @@ class ConnectionStore:
     async def sub_linked_by_another_user(self, sub: str, user_id: str) -> bool:
         return await self._collection.find_one({"sub": sub, "user_id": {"$ne": user_id}}, {"_id": 1}) is not None
 
+    async def grants_of_account(self, sub: str) -> list[tuple[datetime | None, Secret | None]]:
+        """The grants stored for a Cronofy account: when each was stored and its refresh token (None
+        when it cannot be decrypted any more)."""
+        cursor = self._collection.find({"sub": sub}, {"granted_at": 1, "refresh_token": 1})
+        return [(as_utc(doc.get("granted_at")), self._refresh_token(doc)) async for doc in cursor]
+
     async def save_link(
         self,
         *,
@@ -83,6 +89,7 @@ class ConnectionStore:
                 "calendar": _calendar_doc(calendar),
                 "data_center": data_center,
                 "updated_at": now,
+                "granted_at": now,  # when Cronofy's current grant was stored (owed revocations spare it)
                 "relink_consequences_owed": False,
                 **self._encrypted(doc_id, credential),
             }

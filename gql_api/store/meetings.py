@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -286,7 +287,10 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _idempotency(organizer_id: str, key: str) -> str:
-    return f"{organizer_id}\x1f{key}"
+    """One organizer's key, as a hash of both, each prefixed by its length: no choice of user id and key
+    can spell another user's pair (a separator could be part of either), and the key itself is not kept."""
+    framed = b"".join(len(part).to_bytes(4, "big") + part for part in (organizer_id.encode(), key.encode()))
+    return hashlib.sha256(framed).hexdigest()
 
 
 SYNC_STATE = frozenset(

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from ..domain.connections import PendingRevocation
 from ..domain.secrets import Secret
 from ..vault import Vault
-from .mongo import REVOCATIONS
+from .mongo import REVOCATIONS, as_utc
 
 
 class RevocationStore:
@@ -46,7 +46,7 @@ class RevocationStore:
                 "last_error": None,
             }
         )
-        return PendingRevocation(str(doc_id), refresh_token, sub, data_center, attempts=1)
+        return PendingRevocation(str(doc_id), refresh_token, sub, data_center, attempts=1, owed_at=now)
 
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> PendingRevocation | None:
         """Take the oldest due revocation for `lease`, so two workers never revoke the same one at once."""
@@ -63,7 +63,9 @@ class RevocationStore:
             if doc.get("refresh_token")
             else None
         )
-        return PendingRevocation(str(doc["_id"]), token, doc.get("sub"), doc["data_center"], doc["attempts"])
+        return PendingRevocation(
+            str(doc["_id"]), token, doc.get("sub"), doc["data_center"], doc["attempts"], as_utc(doc["created_at"])
+        )
 
     async def done(self, revocation: PendingRevocation) -> None:
         await self._collection.delete_one({"_id": ObjectId(revocation.id)})

@@ -54,3 +54,8 @@ query List($first: Int, $after: String, $filter: MeetingFilter) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
+
+RESPOND = f"""
+mutation Respond($input: RespondToMeetingInput!) {{
+  respondToMeeting(input: $input) {{ meeting {{ {MEETING_FIELDS} }} userErrors {{ code message field }} }}
+}}"""

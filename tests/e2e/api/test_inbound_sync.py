@@ -508,3 +508,30 @@ async def test_a_slow_channel_creation_does_not_hold_the_link(settings, database
             await asyncio.sleep(0.1)
         assert len(await open_channels(sandbox)) == 1
         assert (await api.data(SYNCED_AT))["calendarConnections"][0]["lastSyncedAt"] is not None
+
+
+async def test_calendar_side_text_is_cut_to_the_apis_limits_and_never_blocks_a_later_update(api, sandbox, people):
+    """Issue 12 item 8: a 200,000-character description typed in a calendar is kept only up to the API's own
+    limit, so the organizer's next update (of another field) is not refused for a field it never sent."""
+    meeting = await schedule(api)
+    bobs = await copy_of(sandbox, "bob@example.test")
+
+    # when Bob pastes a huge description into his copy
+    await act(
+        sandbox,
+        "edit",
+        calendar_id=bobs["calendar_id"],
+        event_id=bobs["event_id"],
+        description="x" * 200_000,
+    )
+    await settled(api)
+
+    # then the meeting holds them cut to the API's limits
+    after = await meeting_now(api, meeting["id"])
+    assert after["description"] == "x" * 4096
+
+    # and Alice can still move the meeting
+    moved = (await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "start": "2027-01-12T09:00:00Z"}}))[
+        "updateMeeting"
+    ]
+    assert moved["userErrors"] == [] and moved["meeting"]["start"] == "2027-01-12T09:00:00Z"

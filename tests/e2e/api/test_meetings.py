@@ -147,6 +147,17 @@ async def test_idempotency_key_returns_the_first_meeting(api, sandbox, linked):
     assert len((await api.data(MEETINGS))["meetings"]["edges"]) == 1
 
 
+async def test_two_organizers_idempotency_keys_never_meet(api, linked):
+    """Issue 12 item 15: joined with a separator, user "m\x1fx" with key "y" and user "m" with key "x\x1fy"
+    were one stored key, and the second organizer was handed the first one's meeting."""
+    first = await schedule(api, user="m\x1fx", idempotencyKey="y", participants=[{"email": "dave@example.test"}])
+
+    second = await schedule(api, user="m", idempotencyKey="x\x1fy", participants=[{"email": "erin@example.test"}])
+
+    assert second["id"] != first["id"] and second["organizer"]["userId"] == "m"
+    assert [p["email"] for p in second["participants"]][1:] == ["erin@example.test"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
