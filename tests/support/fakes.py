@@ -769,6 +769,9 @@ class FakeAccount:
     changes: list[ManagedEvent] = dataclasses.field(default_factory=list)
 
 
+_USUAL = object()  # no configured answer: the gateway answers as Cronofy would
+
+
 @dataclasses.dataclass
 class _Failure:
     error: BaseException
@@ -815,6 +818,7 @@ class FakeGateway:
         self._hooks: collections.defaultdict[str, list[Callable[[dict[str, Any]], Awaitable[None]]]] = (
             collections.defaultdict(list)
         )
+        self._answers: collections.defaultdict[str, list[Any]] = collections.defaultdict(list)
         self._serial = itertools.count(1)
 
     # configuring
@@ -873,6 +877,10 @@ class FakeGateway:
         """Run `hook(arguments)` inside every call of `method`, before it answers or fails."""
         self._hooks[method].append(hook)
 
+    def answer(self, method: str, value: Any) -> None:
+        """The next call of `method` answers `value` (a grant without `sub`, say) instead of the usual."""
+        self._answers[method].append(value)
+
     def heal(self) -> None:
         """Cronofy is well again: no more planned failures."""
         self._failures.clear()
@@ -902,14 +910,18 @@ class FakeGateway:
         return "https://app.cronofy.test/oauth/authorize?" + urlencode(query)
 
     async def exchange_code(self, *, code: str, redirect_uri: str, data_center: str | None = None) -> TokenGrant:
-        await self._call("exchange_code", code=code, redirect_uri=redirect_uri, data_center=data_center)
+        if (
+            given := await self._call("exchange_code", code=code, redirect_uri=redirect_uri, data_center=data_center)
+        ) is not _USUAL:
+            return given
         sub = self._codes.pop(code, None)
         if sub is None:
             raise InvalidGrant("unknown or used authorization code")
         return self.grant_for(sub)
 
     async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
-        await self._call("refresh", refresh_token=refresh_token, data_center=data_center)
+        if (given := await self._call("refresh", refresh_token=refresh_token, data_center=data_center)) is not _USUAL:
+            return given
         value = refresh_token.reveal()
         if value in self._dead_refresh:
             raise InvalidGrant("refresh token revoked or superseded")
@@ -936,7 +948,10 @@ class FakeGateway:
             self._dead_refresh.update(self._issued_refresh.get(sub or "", []))
 
     async def list_calendars(self, *, access_token: Secret, data_center: str | None = None) -> list[CronofyCalendar]:
-        await self._call("list_calendars", access_token=access_token, data_center=data_center)
+        if (
+            given := await self._call("list_calendars", access_token=access_token, data_center=data_center)
+        ) is not _USUAL:
+            return given
         account = self.accounts.get(self.sub_of(access_token) or "")
         return list(account.calendars) if account else []
 
@@ -965,7 +980,11 @@ class FakeGateway:
         self, *, access_token: Secret, since: datetime, data_center: str | None = None
     ) -> list[ManagedEvent]:
         """The account's configured changes last modified at or after `since` (those without a time too)."""
-        await self._call("managed_events_since", access_token=access_token, since=since, data_center=data_center)
+        given = await self._call(
+            "managed_events_since", access_token=access_token, since=since, data_center=data_center
+        )
+        if given is not _USUAL:
+            return given
         account = self.accounts.get(self.sub_of(access_token) or "")
         changes = account.changes if account else []
         return [event for event in changes if event.updated is None or event.updated >= since]
@@ -982,7 +1001,7 @@ class FakeGateway:
         await self._call("close_channel", access_token=access_token, channel_id=channel_id, data_center=data_center)
         self.channels.pop(channel_id, None)
 
-    async def _call(self, method: str, **args: Any) -> None:
+    async def _call(self, method: str, **args: Any) -> Any:
         self.calls.append(Call(method, args))
         await asyncio.sleep(0)  # a network call gives other tasks their turn
         for hook in list(self._hooks[method]):
@@ -993,6 +1012,7 @@ class FakeGateway:
             if failure.times is not None:
                 failure.times -= 1
             raise failure.error
+        return self._answers[method].pop(0) if self._answers[method] else _USUAL
 
 
 # --- background tasks: BackgroundTasks ---------------------------------------------------------------------
@@ -1235,7 +1255,12 @@ async def link(
 ) -> CalendarConnection:
     """The user links the Cronofy account `sub` (default `acc_<user id>`) through the real linking flow."""
     sub = sub or f"acc_{user.id}"
-    app.gateway.account(sub, calendars=calendars, provider_name=provider_name, profile_name=profile_name or user.email)
+    app.gateway.account(
+        sub,
+        calendars=calendars,
+        provider_name=provider_name,
+        profile_name=user.email if profile_name is None else profile_name,
+    )
     return await app.linking.link(user, code=app.gateway.code_for(sub), state=await begin(app, user))
 
 
