@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
+from gql_api.bootstrap import Repositories as BootstrapRepositories
+from gql_api.bootstrap import build_services
 from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, TargetCalendar
 from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from gql_api.domain.secrets import Secret
+from gql_api.observability.metrics import Metrics
 from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
 from gql_api.store.meetings import SYNC_STATE
 from gql_api.vault import KeyRing, Vault
 from tests.support.fakes import SYNC_STATE as FAKE_SYNC_STATE
-from tests.support.fakes import T0, FakeConnections, FakeLinkStates, FakeMeetings, FakeRevocations
+from tests.support.fakes import T0, FakeConnections, FakeLinkStates, FakeMeetings, FakeRevocations, services
 
 # MongoDB keeps milliseconds: every instant here is whole seconds.
 LEASE = timedelta(seconds=60)
@@ -543,3 +546,42 @@ async def test_a_revocation_is_leased_to_one_worker_at_a_time(repos: Repositorie
     assert again.id == added.id and again.attempts == 3
     await revocations.done(again)
     assert await revocations.claim_due(now=retry_at + 10 * LEASE, lease_until=retry_at + 11 * LEASE) is None
+
+
+# --- the wiring ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"outbox_max_attempts": 3, "cronofy_timeout_seconds": 30.0, "sync_reconcile_interval_seconds": 0}],
+    ids=["defaults", "tuned"],
+)
+def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, Any]) -> None:
+    """tests.support.fakes.services mirrors bootstrap.build_services (it injects a sleep and a refresh
+    recorder); each service's settings must be the ones bootstrap gives it."""
+    built = services(**overrides)
+    wired = build_services(
+        built.settings,
+        BootstrapRepositories(
+            connections=built.store.connections,
+            link_states=built.store.link_states,
+            meetings=built.store.meetings,
+            revocations=built.store.revocations,
+        ),
+        built.gateway,
+        built.background,
+        owner=built.owner,
+        clock=built.clock,
+        metrics=Metrics(),
+    )
+
+    def settings_of(service: Any) -> dict[str, Any]:
+        plain = (bool, int, float, str, timedelta, frozenset, type(None))
+        return {name: value for name, value in vars(service).items() if isinstance(value, plain)}
+
+    for field in dataclasses.fields(wired):
+        ours, theirs = getattr(built.services, field.name), getattr(wired, field.name)
+        assert type(ours) is type(theirs)
+        assert settings_of(ours) == settings_of(theirs), field.name
+        collaborators = {name: type(value) for name, value in vars(theirs).items() if not callable(value)}
+        assert {name: type(value) for name, value in vars(ours).items() if name in collaborators} == collaborators
