@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .meetings import Meeting, ParticipantResponse, content_fingerprint
+from .meetings import CONTENT_FIELDS, Content, Meeting, ParticipantResponse
 from .validation import MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
 
 
@@ -36,8 +36,12 @@ class SeenEvent:
     answers: tuple[tuple[str, ParticipantResponse], ...] = ()
 
     @property
+    def content(self) -> Content:
+        return Content.of(self.title, self.description, self.location, self.start, self.end)
+
+    @property
     def fingerprint(self) -> str:
-        return content_fingerprint(self.title, self.description, self.location, self.start, self.end)
+        return self.content.fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,13 +61,14 @@ def read_change(meeting: Meeting, copy_index: int, seen: SeenEvent) -> CalendarC
             return CalendarChange(cancel=True)
         return CalendarChange(declined_by=tuple(meeting.owners_of(copy_index)))
     answers = answers_on_host_event(meeting, seen) if copy.is_host else {}
-    if copy.written == seen.fingerprint:
+    content = seen.content
+    if copy.written == content.fingerprint:
         return CalendarChange(answers=answers)  # what we wrote ourselves (perhaps an older version), read back
     # Last change wins. Cronofy's times are whole seconds: within the meeting's own second the
     # calendar's change counts as the later one (our own writes never differ, so they never win).
     if seen.updated is not None and seen.updated < meeting.updated_at.replace(microsecond=0):
         return CalendarChange(answers=answers)
-    return CalendarChange(answers=answers, edits=edits_of(meeting, seen))
+    return CalendarChange(answers=answers, edits=edits_of(meeting, seen, written=copy.written_fields))
 
 
 def answers_on_host_event(meeting: Meeting, seen: SeenEvent) -> dict[int, ParticipantResponse]:
@@ -76,9 +81,11 @@ def answers_on_host_event(meeting: Meeting, seen: SeenEvent) -> dict[int, Partic
     }
 
 
-def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
-    """The meeting fields the calendar's copy now says differently. Text is cut to the API's own limits
-    (DESIGN.md §9): a calendar may hold more, but the meeting never does."""
+def edits_of(meeting: Meeting, seen: SeenEvent, *, written: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The meeting fields the calendar's copy now says differently, and that the calendar changed: a field
+    still as we last wrote it there (`written`, field by field) is no edit, even when the meeting has
+    moved on since (that change of ours has just not reached this calendar yet). Text is cut to the API's
+    own limits (DESIGN.md §9): a calendar may hold more, but the meeting never does."""
     shown: dict[str, Any] = {
         "title": seen.title[:MAX_TITLE].strip() if seen.title else seen.title,
         "description": _cut(seen.description, MAX_DESCRIPTION) or None,
@@ -93,7 +100,11 @@ def edits_of(meeting: Meeting, seen: SeenEvent) -> dict[str, Any]:
         "start": meeting.start,
         "end": meeting.end,
     }
-    edits = {name: value for name, value in shown.items() if value != current[name]}
+    as_written = dict(zip(CONTENT_FIELDS, written, strict=True)) if written else {}
+    as_seen = dict(zip(CONTENT_FIELDS, seen.content.fields, strict=True))
+    edits = {
+        name: value for name, value in shown.items() if value != current[name] and as_seen[name] != as_written.get(name)
+    }
     if "title" in edits and not (seen.title or "").strip():
         del edits["title"]
     for name in ("start", "end"):  # an all-day or unreadable time is not taken over

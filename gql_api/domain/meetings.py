@@ -54,6 +54,7 @@ class CalendarCopy:
     last_error: str | None = None
     removed: bool = False  # not in its calendar any more (its owner declined): left alone from then on
     written: str | None = None  # fingerprint of what we last wrote there: reading it back is no edit
+    written_fields: tuple[str, ...] | None = None  # the same, field by field (CONTENT_FIELDS), for edits
     withdrawn: bool = False  # its owner declined through the API: delete it from the calendar, then removed
 
     def status(self, version: int) -> SyncStatus:
@@ -67,7 +68,7 @@ class CalendarCopy:
         """A failed attempt on this version waits until `next_attempt_at`."""
         return self.attempt_version == version and self.next_attempt_at is not None and self.next_attempt_at > now
 
-    def written_ok(self, version: int, fingerprint: str, now: datetime) -> CalendarCopy:
+    def written_ok(self, version: int, content: Content, now: datetime) -> CalendarCopy:
         """The calendar now holds `version`, whose content is `fingerprint` (or, withdrawn, no longer the event)."""
         return dataclasses.replace(
             self,
@@ -78,7 +79,8 @@ class CalendarCopy:
             attempts=0,
             next_attempt_at=None,
             last_error=None,
-            written=fingerprint,
+            written=content.fingerprint,
+            written_fields=content.fields,
         )
 
     def attempt_failed(
@@ -115,17 +117,50 @@ class CalendarCopy:
         return dataclasses.replace(self, removed=False, withdrawn=False)
 
 
-def content_fingerprint(
+CONTENT_FIELDS = ("title", "description", "location", "start", "end")
+
+
+@dataclasses.dataclass(frozen=True)
+class Content:
+    """What a calendar event says about a meeting, as short hashes: of it all, and of each of CONTENT_FIELDS
+    (so a copy's own edits can be told from changes of ours that had not reached it yet)."""
+
+    fingerprint: str
+    fields: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        title: str | None,
+        description: str | None,
+        location: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> Content:
+        canonical = _canonical(title, description, location, start, end)
+        return cls(_hash(json.dumps(canonical), 32), tuple(_hash(json.dumps(value), 12) for value in canonical))
+
+
+def _canonical(
     title: str | None, description: str | None, location: str | None, start: datetime | None, end: datetime | None
-) -> str:
-    """What a calendar event says about a meeting, reduced to a short hash (our writes are whole
-    seconds in UTC, and an empty description is no description)."""
+) -> list[str | None]:
+    """Our writes are whole seconds in UTC, and an empty text is no text."""
 
     def moment(value: datetime | None) -> str | None:
         return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
 
-    canonical = json.dumps([title or "", description or "", location or "", moment(start), moment(end)])
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return [title or "", description or "", location or "", moment(start), moment(end)]
+
+
+def _hash(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def content_fingerprint(
+    title: str | None, description: str | None, location: str | None, start: datetime | None, end: datetime | None
+) -> str:
+    """What a calendar event says about a meeting, reduced to a short hash."""
+    return Content.of(title, description, location, start, end).fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,8 +203,12 @@ class Meeting:
     EVENT_ID_PREFIX = "mtg_"
 
     @property
+    def content(self) -> Content:
+        return Content.of(self.title, self.description, self.location, self.start, self.end)
+
+    @property
     def fingerprint(self) -> str:
-        return content_fingerprint(self.title, self.description, self.location, self.start, self.end)
+        return self.content.fingerprint
 
     @property
     def event_id(self) -> str:
@@ -226,6 +265,31 @@ class Meeting:
 
     def participant_of(self, user_id: str) -> int | None:
         return next((i for i, p in enumerate(self.participants) if p.user_id == user_id), None)
+
+    def failed_on(self, connection_id: str, reason: str) -> Meeting:
+        """The calendar needs relinking: a new version in which its copies (but the removed ones) show FAILED
+        with `reason`, and every other copy stays as it was."""
+        new = self.version + 1
+        return dataclasses.replace(
+            self,
+            version=new,
+            copies=tuple(
+                dataclasses.replace(c, failed_version=new, last_error=reason)
+                if c.connection_id == connection_id and not c.removed
+                else c.carried_to(self.version, new)
+                for c in self.copies
+            ),
+        )
+
+    def retried_on(self, connection_id: str) -> Meeting | None:
+        """The calendar was linked again: a new version in which its FAILED copies are pending once more;
+        None when none of them failed."""
+        again = {
+            i
+            for i, c in enumerate(self.copies)
+            if c.connection_id == connection_id and c.status(self.version) is SyncStatus.FAILED
+        }
+        return self.next_version(again) if again else None
 
     def next_version(self, rewrite: set[int]) -> Meeting:
         """A new version in which only the copies in `rewrite` need writing again."""

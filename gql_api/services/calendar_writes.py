@@ -147,7 +147,7 @@ class CalendarWrites:
     def _after(self, meeting: Meeting, copy: CalendarCopy, outcome: Outcome) -> CalendarCopy:
         now = self._clock()
         if outcome.error is None:
-            return copy.written_ok(meeting.version, meeting.fingerprint, now)
+            return copy.written_ok(meeting.version, meeting.content, now)
         attempts = (copy.attempts if copy.attempt_version == meeting.version else 0) + 1
         failed = copy.attempt_failed(
             meeting.version,

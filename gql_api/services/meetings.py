@@ -11,7 +11,14 @@ from ..domain.meetings import Meeting, MeetingParticipant, MeetingStatus, Partic
 from ..domain.planning import plan_copies
 from ..domain.responses import answered, check_organizer
 from ..domain.time import Clock, whole_seconds
-from ..domain.validation import MeetingChanges, MeetingRequest, check_changes, check_request, normalized_changes
+from ..domain.validation import (
+    MeetingChanges,
+    MeetingRequest,
+    check_changes,
+    check_participants,
+    check_request,
+    normalized_changes,
+)
 from .calendar_writes import CalendarWrites
 from .ports import ConnectionRepository, MeetingRepository, OutboxRepository
 
@@ -91,6 +98,10 @@ class Meetings:
             raise UserFacingError(
                 ErrorCode.NOT_ALLOWED, "Your account has no e-mail address to send meeting invitations from."
             )
+        if not user.email:  # the address came from the calendar: nobody may be invited to it a second time
+            errors = check_participants(dataclasses.replace(user, email=organizer_email), request.participants)
+            if errors:
+                raise InvalidInput(errors)
         everyone = [
             MeetingParticipant(
                 email=organizer_email,

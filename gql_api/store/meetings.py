@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -118,32 +118,42 @@ class MeetingStore:
     async def take_calendar_change(
         self, meeting: Meeting, *, copy_index: int, fields: dict[str, Any], changed_at: datetime, now: datetime
     ) -> bool:
-        """A participant moved or edited their copy: the meeting follows, as a new version that the
-        changed copy already carries (no echo back to it). False if the meeting changed meanwhile."""
+        """A participant moved or edited their copy: the meeting follows, as a new version. The changed copy
+        already carries it when it was up to date before (no echo back to it); a copy that had not received
+        our last change yet stays pending, so that change still reaches it. False if the meeting changed
+        meanwhile."""
+        carried = meeting.copies[copy_index].synced_version >= meeting.version
+        return await self._follow_calendar(meeting, copy_index, fields, changed_at=changed_at, now=now, carried=carried)
+
+    async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
+        """The host event was deleted in its calendar: the meeting is cancelled for everyone (and that copy,
+        gone already, needs no delete)."""
+        cancel = {"status": MeetingStatus.CANCELLED, "cancelled_at": now}
+        return await self._follow_calendar(meeting, copy_index, cancel, changed_at=now, now=now, carried=True)
+
+    async def _follow_calendar(
+        self,
+        meeting: Meeting,
+        copy_index: int,
+        fields: dict[str, Any],
+        *,
+        changed_at: datetime,
+        now: datetime,
+        carried: bool,
+    ) -> bool:
+        copy_state = (
+            {f"copies.{copy_index}.synced_version": meeting.version + 1, f"copies.{copy_index}.synced_at": now}
+            if carried
+            else {}
+        )
         result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
             {
-                "$set": {
-                    **_stored(fields),
-                    "updated_at": changed_at,
-                    "sync_due_at": now,
-                    f"copies.{copy_index}.synced_version": meeting.version + 1,
-                    f"copies.{copy_index}.synced_at": now,
-                },
+                "$set": {**_stored(fields), "updated_at": changed_at, "sync_due_at": now, **copy_state},
                 "$inc": {"version": 1},
             },
         )
         return result.modified_count == 1
-
-    async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
-        """The host event was deleted in its calendar: the meeting is cancelled for everyone."""
-        return await self.take_calendar_change(
-            meeting,
-            copy_index=copy_index,
-            changed_at=now,
-            now=now,
-            fields={"status": MeetingStatus.CANCELLED, "cancelled_at": now},
-        )
 
     async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: Sequence[int]) -> bool:
         """A participant deleted their own copy: they declined, and that copy is left alone."""
@@ -178,42 +188,42 @@ class MeetingStore:
         )
 
     async def fail_copies_on(self, connection_id: str, *, reason: str, now: datetime) -> int:
-        """The calendar needs relinking: its copies of scheduled meetings show FAILED with `reason`
-        until the account is linked again (which makes them due once more, see retry_failed_on)."""
-        failed = 0
-        async for doc in self._collection.find(
-            {"copies.connection_id": connection_id, "status": MeetingStatus.SCHEDULED.value},
-            {"copies": 1, "version": 1},
-        ):
-            new_version = doc["version"] + 1
-            fields = {}
-            for i, copy in enumerate(doc["copies"]):
-                if copy["connection_id"] == connection_id and not copy.get("removed"):
-                    fields[f"copies.{i}.failed_version"] = new_version
-                    fields[f"copies.{i}.last_error"] = reason
-            result = await self._collection.update_one(
-                {"_id": doc["_id"], "version": doc["version"]},
-                {"$set": {**fields, "sync_due_at": now}, "$inc": {"version": 1}},
-            )
-            failed += result.modified_count
-        return failed
+        """The calendar needs relinking: its copies of scheduled meetings show FAILED with `reason` until the
+        account is linked again (which makes them due once more, see retry_failed_on)."""
+        query = {"copies.connection_id": connection_id, "status": MeetingStatus.SCHEDULED.value}
+        return await self._each_next_version(query, lambda meeting: meeting.failed_on(connection_id, reason), now)
 
     # --- the outbox, for the worker ------------------------------------------------------
 
     async def retry_failed_on(self, connection_id: str, *, now: datetime) -> int:
-        """Make copies that failed on this connection due again (it was just linked again). A new
-        version is what makes them pending; it also survives a worker releasing the meeting meanwhile."""
-        requeued = 0
-        async for doc in self._collection.find({"copies.connection_id": connection_id}, {"copies": 1, "version": 1}):
-            if any(
-                c["connection_id"] == connection_id and c["failed_version"] >= doc["version"] for c in doc["copies"]
-            ):
-                result = await self._collection.update_one(
-                    {"_id": doc["_id"], "version": doc["version"]},
-                    {"$inc": {"version": 1}, "$set": {"sync_due_at": now}},
-                )
-                requeued += result.modified_count
-        return requeued
+        """Make copies that failed on this connection due again (it was just linked again). A new version is
+        what makes them pending; it also survives a worker releasing the meeting meanwhile."""
+        query = {"copies.connection_id": connection_id}
+        return await self._each_next_version(query, lambda meeting: meeting.retried_on(connection_id), now)
+
+    async def _each_next_version(
+        self, query: dict[str, Any], step: Callable[[Meeting], Meeting | None], now: datetime
+    ) -> int:
+        """Store `step`'s next version of each matching meeting (its copies only: the other copies keep their
+        state, so they are not written again), each guarded by the version it was computed on."""
+        changed = 0
+        async for doc in self._collection.find(query, _visible()):
+            meeting = _meeting(doc)
+            after = step(meeting)
+            if after is None:
+                continue
+            result: UpdateResult = await self._collection.update_one(
+                {"_id": doc["_id"], "version": meeting.version},
+                {
+                    "$set": {
+                        "copies": [_copy_document(c) for c in after.copies],
+                        "version": after.version,
+                        "sync_due_at": after.next_due(now),
+                    }
+                },
+            )
+            changed += result.modified_count
+        return changed
 
     async def claim(
         self, *, owner: str, now: datetime, until: datetime, meeting_id: str | None = None
@@ -268,11 +278,14 @@ class MeetingStore:
             for key, value in _copy_document(copy).items()
             if key in SYNC_STATE
         }
+        # A withdrawn copy now deleted is removed for good, but only on the version it was written for: an
+        # answer meanwhile may have brought it back.
+        removed = {f"copies.{i}.removed": True for i, copy in copies.items() if copy.removed}
         free = {"lease_owner": None, "lease_until": None}
         oid = ObjectId(meeting_id)
         result: UpdateResult = await self._collection.update_one(
             {"_id": oid, "lease_owner": owner, "version": seen_version},
-            {"$set": {**fields, **free, "sync_due_at": next_due}},
+            {"$set": {**fields, **removed, **free, "sync_due_at": next_due}},
         )
         if result.matched_count == 0:
             result = await self._collection.update_one(
@@ -303,6 +316,7 @@ SYNC_STATE = frozenset(
         "failed_version",
         "last_error",
         "written",
+        "written_fields",
     }
 )
 
@@ -372,7 +386,12 @@ def _meeting(doc: dict[str, Any]) -> Meeting:
         ),
         copies=tuple(
             CalendarCopy(
-                **{**c, "synced_at": as_utc(c.get("synced_at")), "next_attempt_at": as_utc(c.get("next_attempt_at"))}
+                **{
+                    **c,
+                    "synced_at": as_utc(c.get("synced_at")),
+                    "next_attempt_at": as_utc(c.get("next_attempt_at")),
+                    "written_fields": tuple(c["written_fields"]) if c.get("written_fields") else None,
+                }
             )
             for c in doc.get("copies", [])
         ),

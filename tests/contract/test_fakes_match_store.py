@@ -148,17 +148,16 @@ async def test_change_is_a_new_version_due_at_once_and_checks_the_version(repos:
     await repos.meetings.finish(meeting.id, {}, owner="w", seen_version=1, next_due=None, now=T0)
     assert claimed is not None and await repos.meetings.outbox_stats() == (0, None)
 
-    changed = await repos.meetings.change("bob", meeting.id, {"title": "Moved"}, now=LATER, expected_version=1)
+    changed = await repos.meetings.change(meeting, {"title": "Moved"}, now=LATER)
 
     assert changed == dataclasses.replace(meeting, title="Moved", version=2, updated_at=LATER)
     assert await repos.meetings.get(meeting.id) == changed
     assert await repos.meetings.outbox_stats() == (1, LATER)
-    assert await repos.meetings.change("alice", meeting.id, {"title": "Stale"}, now=LATER, expected_version=1) is None
-    assert await repos.meetings.change("mallory", meeting.id, {"title": "Hijacked"}, now=LATER) is None
+    assert await repos.meetings.change(meeting, {"title": "Stale"}, now=LATER) is None  # version 1 is gone
     cancel = {"status": MeetingStatus.CANCELLED, "cancelled_at": LATER}
-    cancelled = await repos.meetings.change("alice", meeting.id, cancel, now=LATER)
+    cancelled = await repos.meetings.change(changed, cancel, now=LATER)
     assert cancelled is not None and cancelled.version == 3 and cancelled.status is MeetingStatus.CANCELLED
-    assert await repos.meetings.change("alice", meeting.id, cancel, now=LATER) is None  # only scheduled ones
+    assert await repos.meetings.change(cancelled, cancel, now=LATER) is None  # only scheduled ones
     assert (await repos.meetings.get(meeting.id)).version == 3
 
 
@@ -211,7 +210,7 @@ async def test_finish_after_a_change_meanwhile_leaves_the_new_version_due_at_onc
     meeting = a_meeting(repos)
     await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
     claimed = await repos.meetings.claim(owner="w", now=T0, until=T0 + LEASE)
-    await repos.meetings.change("alice", meeting.id, {"title": "Moved"}, now=T0 + timedelta(seconds=1))
+    await repos.meetings.change(meeting, {"title": "Moved"}, now=T0 + timedelta(seconds=1))
     assert await repos.meetings.claim(owner="w2", now=T0 + timedelta(seconds=1), until=T0 + LEASE) is None
 
     outcomes = {i: synced(c, 1) for i, c in enumerate(claimed.copies)}
@@ -237,7 +236,11 @@ async def test_finish_keeps_a_copy_removal_made_meanwhile(repos: Repositories) -
 
 
 async def test_take_calendar_change_checks_the_version_and_marks_that_copy_synced(repos: Repositories) -> None:
+    # given a meeting whose copies carry version 1 (the organizer's copy 0 was written; Bob's copy 1 too)
     meeting = a_meeting(repos)
+    meeting = dataclasses.replace(
+        meeting, copies=tuple(dataclasses.replace(c, synced_version=1, synced_at=T0) for c in meeting.copies)
+    )
     await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
     edited_at = T0 + timedelta(minutes=1)
     moved = {"start": meeting.start + timedelta(hours=2), "end": meeting.end + timedelta(hours=2)}
@@ -261,6 +264,21 @@ async def test_take_calendar_change_checks_the_version_and_marks_that_copy_synce
     cancelled = await repos.meetings.get(meeting.id)
     assert cancelled.status is MeetingStatus.CANCELLED and cancelled.cancelled_at == LATER
     assert cancelled.version == 3 and cancelled.copies[0].synced_version == 3
+
+
+async def test_a_calendar_change_on_a_copy_our_last_change_had_not_reached_leaves_it_pending(
+    repos: Repositories,
+) -> None:
+    # given Bob's copy (1) still carries nothing of version 1
+    meeting = a_meeting(repos)
+    await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
+
+    assert await repos.meetings.take_calendar_change(
+        meeting, copy_index=1, fields={"title": "Renamed"}, changed_at=T0, now=LATER
+    )
+
+    # then it stays pending: the write still owed to it goes out, with the new title in it
+    assert (await repos.meetings.get(meeting.id)).copies[1] == meeting.copies[1]
 
 
 async def test_copy_removed_declines_without_a_new_version_once(repos: Repositories) -> None:
@@ -288,7 +306,7 @@ async def test_failing_and_retrying_the_copies_on_a_connection(repos: Repositori
     elsewhere = dataclasses.replace(a_meeting(repos), copies=(CalendarCopy("c_carol", "cal_c", True),))
     for m in (meeting, cancelled, elsewhere):
         await repos.meetings.insert(m, idempotency_key=None, now=T0)
-    await repos.meetings.change("alice", cancelled.id, {"status": MeetingStatus.CANCELLED}, now=T0)
+    await repos.meetings.change(cancelled, {"status": MeetingStatus.CANCELLED}, now=T0)
 
     assert await repos.meetings.fail_copies_on("c_bob", reason="relink", now=LATER) == 1
 

@@ -71,7 +71,7 @@ OWNER = "this-process"
 # read of the calendars and is left alone. The contract test checks both sets are the same.
 SYNC_STATE = frozenset(
     {"synced_version", "synced_at", "attempt_version", "attempts", "next_attempt_at", "failed_version", "last_error"}
-    | {"written"}
+    | {"written", "written_fields"}
 )
 
 _serial = itertools.count(1)
@@ -128,6 +128,7 @@ class _ConnectionRow:
     connection: CalendarConnection
     credential: Credential
     updated_at: datetime
+    granted_at: datetime | None = None  # when the current grant was stored (save_link)
     unreadable: bool = False  # the key that encrypted the credential is gone
     relink_consequences_owed: bool = False
     refresh_lease_owner: str | None = None
@@ -171,6 +172,13 @@ class FakeConnections:
     async def sub_linked_by_another_user(self, sub: str, user_id: str) -> bool:
         return any(row.connection.sub == sub and row.connection.user_id != user_id for row in self._rows.values())
 
+    async def grants_of_account(self, sub: str) -> list[tuple[datetime | None, Secret | None]]:
+        return [
+            (row.granted_at, None if row.unreadable else row.credential.refresh_token)
+            for row in self._rows.values()
+            if row.connection.sub == sub
+        ]
+
     async def save_link(
         self,
         *,
@@ -199,11 +207,13 @@ class FakeConnections:
             connection = CalendarConnection(
                 id=new_object_id(), user_id=user_id, sub=sub, linked_at=now, last_synced_at=None, **details
             )
-            row = self._rows[connection.id] = _ConnectionRow(connection, copied(credential), updated_at=now)
+            row = self._rows[connection.id] = _ConnectionRow(
+                connection, copied(credential), updated_at=now, granted_at=now
+            )
         else:
             row.connection = dataclasses.replace(row.connection, **details)
             row.credential = copied(credential)
-            row.updated_at = now
+            row.updated_at = row.granted_at = now
             row.unreadable = False
         row.relink_consequences_owed = False
         return copied(row.connection)
@@ -491,24 +501,10 @@ class FakeMeetings:
         row = self._rows.get(meeting_id)
         return copied(row.meeting) if row else None
 
-    async def change(
-        self,
-        user_id: str,
-        meeting_id: str,
-        fields: dict[str, Any],
-        *,
-        now: datetime,
-        expected_version: int | None = None,
-    ) -> Meeting | None:
-        """A new version of a scheduled meeting the user takes part in, due for sync; None when there is no
-        such meeting or it moved past `expected_version`."""
-        row = self._rows.get(meeting_id)
-        if (
-            row is None
-            or not _takes_part(row.meeting, user_id)
-            or row.meeting.status is not MeetingStatus.SCHEDULED
-            or (expected_version is not None and row.meeting.version != expected_version)
-        ):
+    async def change(self, meeting: Meeting, fields: dict[str, Any], *, now: datetime) -> Meeting | None:
+        """A new version of the scheduled meeting as read, due for sync; None when it changed meanwhile."""
+        row = self._rows.get(meeting.id)
+        if row is None or row.meeting.status is not MeetingStatus.SCHEDULED or row.meeting.version != meeting.version:
             return None
         row.meeting = dataclasses.replace(
             row.meeting, **copied(fields), updated_at=now, version=row.meeting.version + 1
@@ -541,31 +537,38 @@ class FakeMeetings:
     async def take_calendar_change(
         self, meeting: Meeting, *, copy_index: int, fields: dict[str, Any], changed_at: datetime, now: datetime
     ) -> bool:
-        """The meeting follows a calendar's copy, as a new version that copy already carries; False when
-        the meeting moved past `meeting.version` meanwhile."""
+        """The meeting follows a calendar's copy, as a new version; the copy carries it when it carried the
+        last one (no echo), else it stays pending. False when the meeting moved past `meeting.version`."""
+        carried = meeting.copies[copy_index].synced_version >= meeting.version
+        return self._follow_calendar(meeting, copy_index, fields, changed_at=changed_at, now=now, carried=carried)
+
+    async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
+        cancel = {"status": MeetingStatus.CANCELLED, "cancelled_at": now}
+        return self._follow_calendar(meeting, copy_index, cancel, changed_at=now, now=now, carried=True)
+
+    def _follow_calendar(
+        self,
+        meeting: Meeting,
+        copy_index: int,
+        fields: dict[str, Any],
+        *,
+        changed_at: datetime,
+        now: datetime,
+        carried: bool,
+    ) -> bool:
         row = self._rows.get(meeting.id)
         if row is None or row.meeting.version != meeting.version:
             return False
         copies = list(row.meeting.copies)
-        copies[copy_index] = dataclasses.replace(copies[copy_index], synced_version=meeting.version + 1, synced_at=now)
+        if carried:
+            copies[copy_index] = dataclasses.replace(
+                copies[copy_index], synced_version=meeting.version + 1, synced_at=now
+            )
         row.meeting = dataclasses.replace(
-            row.meeting,
-            **copied(fields),
-            copies=tuple(copies),
-            updated_at=changed_at,
-            version=meeting.version + 1,
+            row.meeting, **copied(fields), copies=tuple(copies), updated_at=changed_at, version=meeting.version + 1
         )
         row.sync_due_at = now
         return True
-
-    async def cancel_from_calendar(self, meeting: Meeting, *, copy_index: int, now: datetime) -> bool:
-        return await self.take_calendar_change(
-            meeting,
-            copy_index=copy_index,
-            changed_at=now,
-            now=now,
-            fields={"status": MeetingStatus.CANCELLED, "cancelled_at": now},
-        )
 
     async def copy_removed(self, meeting: Meeting, *, copy_index: int, decliners: Sequence[int]) -> bool:
         """The copy's owners declined; the copy is left alone from now on. No new version. False when the
@@ -584,6 +587,17 @@ class FakeMeetings:
         row.meeting = changed
         return True
 
+    async def save_answer(self, before: Meeting, after: Meeting, *, now: datetime) -> bool:
+        """Participants and copies of `after` as the next version; updated_at kept. False when it changed."""
+        row = self._rows.get(before.id)
+        if row is None or row.meeting.version != before.version:
+            return False
+        row.meeting = dataclasses.replace(
+            row.meeting, participants=copied(after.participants), copies=copied(after.copies), version=after.version
+        )
+        row.sync_due_at = after.next_due(now)
+        return True
+
     async def set_responses(self, meeting: Meeting, responses: dict[int, ParticipantResponse]) -> None:
         row = self._rows.get(meeting.id)
         if row is None:
@@ -594,37 +608,28 @@ class FakeMeetings:
         row.meeting = dataclasses.replace(row.meeting, participants=tuple(participants))
 
     async def fail_copies_on(self, connection_id: str, *, reason: str, now: datetime) -> int:
-        """Each scheduled meeting with a copy on the connection: a new version whose copies there (but the
-        removed ones) have FAILED with `reason`."""
-        failed = 0
-        for row in self._rows.values():
-            meeting = row.meeting
-            if meeting.status is not MeetingStatus.SCHEDULED or all(
-                c.connection_id != connection_id for c in meeting.copies
-            ):
-                continue
-            version = meeting.version + 1
-            copies = tuple(
-                dataclasses.replace(c, failed_version=version, last_error=reason)
-                if c.connection_id == connection_id and not c.removed
-                else c
-                for c in meeting.copies
-            )
-            row.meeting = dataclasses.replace(meeting, copies=copies, version=version)
-            row.sync_due_at = now
-            failed += 1
-        return failed
+        """Each scheduled meeting with a copy on the connection: the domain's `failed_on` next version."""
+        return self._each_next_version(
+            lambda m: m.status is MeetingStatus.SCHEDULED and any(c.connection_id == connection_id for c in m.copies),
+            lambda m: m.failed_on(connection_id, reason),
+            now,
+        )
 
     async def retry_failed_on(self, connection_id: str, *, now: datetime) -> int:
-        """Meetings whose copy on the connection FAILED for the current version: a new version, due now."""
-        requeued = 0
+        """Meetings whose copy on the connection FAILED: the domain's `retried_on` next version."""
+        return self._each_next_version(lambda m: True, lambda m: m.retried_on(connection_id), now)
+
+    def _each_next_version(
+        self, matches: Callable[[Meeting], bool], step: Callable[[Meeting], Meeting | None], now: datetime
+    ) -> int:
+        changed = 0
         for row in self._rows.values():
-            meeting = row.meeting
-            if any(c.connection_id == connection_id and c.failed_version >= meeting.version for c in meeting.copies):
-                row.meeting = dataclasses.replace(meeting, version=meeting.version + 1)
-                row.sync_due_at = now
-                requeued += 1
-        return requeued
+            after = step(row.meeting) if matches(row.meeting) else None
+            if after is not None:
+                row.meeting = after
+                row.sync_due_at = after.next_due(now)
+                changed += 1
+        return changed
 
     # OutboxRepository
 
@@ -662,8 +667,11 @@ class FakeMeetings:
         if row is None or row.lease_owner != owner:
             return False
         stored = list(row.meeting.copies)
+        same_version = row.meeting.version == seen_version
         for i, outcome in copies.items():
             stored[i] = dataclasses.replace(stored[i], **{name: getattr(outcome, name) for name in SYNC_STATE})
+            if outcome.removed and same_version:  # a withdrawn copy deleted (the store's removed-on-version)
+                stored[i] = dataclasses.replace(stored[i], removed=True)
         row.sync_due_at = next_due if row.meeting.version == seen_version else now
         row.meeting = dataclasses.replace(row.meeting, copies=tuple(stored))
         row.lease_owner = row.lease_until = None
@@ -724,7 +732,7 @@ class FakeRevocations:
     ) -> PendingRevocation:
         owed = OwedRevocation(new_object_id(), refresh_token, sub, data_center, 1, now, lease_until)
         self._rows[owed.id] = owed
-        return PendingRevocation(owed.id, refresh_token, sub, data_center, attempts=1)
+        return PendingRevocation(owed.id, refresh_token, sub, data_center, attempts=1, owed_at=now)
 
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> PendingRevocation | None:
         due = [row for row in self._rows.values() if row.next_attempt_at <= now]
@@ -732,7 +740,7 @@ class FakeRevocations:
             return None
         row = min(due, key=lambda row: row.next_attempt_at)
         row = self._rows[row.id] = dataclasses.replace(row, next_attempt_at=lease_until, attempts=row.attempts + 1)
-        return PendingRevocation(row.id, row.refresh_token, row.sub, row.data_center, row.attempts)
+        return PendingRevocation(row.id, row.refresh_token, row.sub, row.data_center, row.attempts, row.created_at)
 
     async def done(self, revocation: PendingRevocation) -> None:
         self._rows.pop(revocation.id, None)
@@ -1153,6 +1161,7 @@ def services(
     )
     revocations = Revocations(
         revocations=store.revocations,
+        connections=connections,
         gateway=gateway,
         clock=clock,
         **({"grace_seconds": revocation_grace} if revocation_grace is not None else {}),
@@ -1173,7 +1182,7 @@ def services(
         gateway=gateway,
         clock=clock,
         background=background,
-        public_base_url=config.base_url,
+        callback_base=config.webhook_url_base,
     )
     changes = CalendarChanges(
         reads=connections,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from gql_api.domain.meetings import Delivery, SyncStatus
+from gql_api.domain.meetings import Content, Delivery, SyncStatus
 
 from .builders import ALICE, BOB, BOBS_COPY, DAVE, HOST_COPY, T0, copy, meeting, participant, with_copy
 
@@ -48,7 +48,7 @@ def test_a_copys_status_is_relative_to_the_meetings_version(synced_version, fail
 
 def test_a_change_to_the_meeting_makes_a_synced_copy_pending_again():
     # given a copy that carries version 1
-    written = copy().written_ok(1, "fingerprint-v1", NOW)
+    written = copy().written_ok(1, Content("fingerprint-v1", ()), NOW)
     assert written.status(1) is SyncStatus.SYNCED
 
     # when the meeting changes (version 2)
@@ -57,7 +57,7 @@ def test_a_change_to_the_meeting_makes_a_synced_copy_pending_again():
 
 
 def test_a_write_of_an_older_version_leaves_the_copy_pending():
-    late = copy().written_ok(1, "fingerprint-v1", NOW)
+    late = copy().written_ok(1, Content("fingerprint-v1", ()), NOW)
 
     assert late.status(2) is SyncStatus.PENDING
 
@@ -70,7 +70,7 @@ def test_a_successful_write_records_the_version_the_time_and_what_was_written():
     retrying = failed(copy(), 3, 2)
 
     # when version 3 is written
-    written = retrying.written_ok(3, "fingerprint-v3", NOW)
+    written = retrying.written_ok(3, Content("fingerprint-v3", ()), NOW)
 
     # then it is SYNCED as of now, remembers what it wrote, and the failures are forgotten
     assert written.status(3) is SyncStatus.SYNCED

@@ -345,7 +345,8 @@ async def test_a_change_made_while_the_calendars_were_written_is_written_next():
     async def update_meanwhile(args):
         if not racing:
             racing.append(args)
-            await app.store.meetings.change("alice", args["event"].event_id[4:], {"title": "Moved"}, now=app.clock())
+            current = await app.store.meetings.get(args["event"].event_id[4:])
+            await app.store.meetings.change(current, {"title": "Moved"}, now=app.clock())
 
     app.gateway.before("upsert_event", update_meanwhile)
 

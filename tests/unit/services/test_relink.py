@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from gql_api.domain.connections import ConnectionStatus
 from gql_api.domain.meetings import MeetingStatus, SyncStatus
 from gql_api.domain.validation import MeetingChanges
@@ -112,12 +110,6 @@ async def test_a_meeting_cancelled_while_the_calendar_needed_relinking_is_remove
     assert after.status is MeetingStatus.CANCELLED and sync_of(after, BOB) is SyncStatus.SYNCED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store fail_copies_on (and retry_failed_on) bump the meeting's version to mark one calendar's copies, "
-    "which makes every other copy of the meeting PENDING and rewritten: a redundant Cronofy write per meeting",
-    raises=AssertionError,
-)
 async def test_marking_a_calendar_for_relinking_leaves_the_other_copies_alone():
     # given
     app = services()

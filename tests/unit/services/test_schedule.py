@@ -115,13 +115,6 @@ async def test_an_organizer_without_an_email_address_sends_from_the_linked_calen
     assert meeting.participants[0].email == "erin@calendar.test" and meeting.participants[0].is_organizer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/meetings.py schedule checks duplicates against user.email only (check_request) and then "
-    "takes the organizer's address from the calendar profile: the organizer is added twice and invited to "
-    "their own event",
-    raises=AssertionError,
-)
 async def test_the_organizers_calendar_address_is_already_in_the_meeting():
     # given Erin's token has no e-mail address; her calendar's is erin@calendar.test
     app = services()
@@ -212,12 +205,6 @@ async def test_nobody_linked_means_no_calendar_work_at_all():
     assert app.gateway.calls == [] and await app.meetings.outbox_stats() == (0, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN.md §5: the host calendar is the organizer's ACTIVE connection and nobody else's; "
-    "domain/planning.py plan_copies hosts the event in the first linked participant's calendar instead",
-    raises=AssertionError,
-)
 async def test_an_organizer_without_a_calendar_has_nobody_invited_from_someone_elses_calendar():
     # given Bob has a calendar, Carol (the organizer) does not
     app = services()
