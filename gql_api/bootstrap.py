@@ -26,6 +26,7 @@ from .services import (
     PushChannels,
     Revocations,
     Services,
+    Throttle,
 )
 from .settings import ConfigError, Settings
 from .store import (
@@ -33,6 +34,7 @@ from .store import (
     LinkStateStore,
     MeetingStore,
     MongoRateBudget,
+    MongoUserRateLimit,
     RevocationStore,
     close_client,
     describe_uri,
@@ -61,6 +63,7 @@ class Repositories:
     link_states: LinkStateStore
     meetings: MeetingStore
     revocations: RevocationStore
+    user_limits: MongoUserRateLimit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +107,7 @@ async def open_runtime(
             link_states=LinkStateStore(database),
             meetings=MeetingStore(database),
             revocations=RevocationStore(database, vault),
+            user_limits=MongoUserRateLimit(database, per_minute=settings.mutations_per_user_per_minute),
         )
         background = BackgroundTasks()
         owner = lease_owner()
@@ -224,4 +228,5 @@ def build_services(
         changes=changes,
         channels=channels,
         revocations=revocations,
+        throttle=Throttle(limit=repositories.user_limits, clock=clock),
     )

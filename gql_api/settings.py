@@ -251,6 +251,13 @@ class Settings:
     graphql_max_cost: int = env_var(
         "GRAPHQL_MAX_COST", COUNT, 20_000, "query limit: cost (lists count by their `first`)"
     )
+    graphql_max_mutations: int = env_var("GRAPHQL_MAX_MUTATIONS", COUNT, 5, "root mutation fields one request may hold")
+    mutations_per_user_per_minute: int = env_var(
+        "MUTATIONS_PER_USER_PER_MINUTE",
+        Number(int, at_least=0),
+        30,
+        "mutation fields one user may run a minute, all processes together (0: no limit)",
+    )
     graphql_introspection: bool = env_var(
         "GRAPHQL_INTROSPECTION", FLAG, True, "`false` hides the schema from introspection"
     )

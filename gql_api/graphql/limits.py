@@ -91,6 +91,7 @@ class GraphQLLimits:
     max_tokens: int = 2000
     max_directives: int = 20
     max_cost: int = 20_000
+    max_mutations: int = 5  # root mutation fields per request: each one writes and may call Cronofy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphQLLimits:
@@ -100,6 +101,7 @@ class GraphQLLimits:
             max_tokens=settings.graphql_max_tokens,
             max_directives=settings.graphql_max_directives,
             max_cost=settings.graphql_max_cost,
+            max_mutations=settings.graphql_max_mutations,
         )
 
 
@@ -108,6 +110,7 @@ class Measure(NamedTuple):
     aliases: int = 0
     directives: int = 0
     cost: int = 0
+    mutations: int = 0
 
     def __add__(self, other: Measure) -> Measure:  # type: ignore[override]
         """Siblings: the deeper one counts for depth; the rest add up."""
@@ -116,6 +119,7 @@ class Measure(NamedTuple):
             self.aliases + other.aliases,
             self.directives + other.directives,
             self.cost + other.cost,
+            self.mutations + other.mutations,
         )
 
 
@@ -186,11 +190,13 @@ class _Measurer:
         length = 1
         if is_list_type(get_nullable_type(definition.type)):
             length = page if page is not None else LIST_LENGTHS.get((parent.name, name), DEFAULT_LIST_LENGTH)
-        weight = MUTATION_COST if parent is self.schema.get_root_type(OperationType.MUTATION) else 1
+        mutation = parent is self.schema.get_root_type(OperationType.MUTATION)
+        weight = MUTATION_COST if mutation else 1
         inner = self.selections(
             node.selection_set, get_named_type(definition.type), _page_size(node, definition), False
         )
-        return own + inner._replace(depth=1 + inner.depth, cost=length * (weight + inner.cost))
+        measured = inner._replace(depth=1 + inner.depth, cost=length * (weight + inner.cost))
+        return own + measured._replace(mutations=measured.mutations + (1 if mutation else 0))
 
 
 def _page_size(node: FieldNode, definition: Any) -> int | None:
@@ -267,6 +273,17 @@ def limits_rule(limits: GraphQLLimits) -> type[ValidationRule]:
                             "MAX_COST_EXCEEDED",
                             cost=measured.cost,
                             maxCost=limits.max_cost,
+                        )
+                    )
+                if measured.mutations > limits.max_mutations:
+                    self.report_error(
+                        _limit_error(
+                            f"{name} makes {measured.mutations} changes; at most {limits.max_mutations} are allowed "
+                            "in one request.",
+                            operation,
+                            "MAX_MUTATIONS_EXCEEDED",
+                            mutations=measured.mutations,
+                            maxMutations=limits.max_mutations,
                         )
                     )
             return BREAK

@@ -22,6 +22,7 @@ from resolvers import Mutation, Query
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
 from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
 from .extensions.observe import ObserveOperation
+from .extensions.rate_limit import MutationRateLimit
 from .limits import GraphQLLimits, limit_rules
 from .scalars import SCALARS
 
@@ -93,6 +94,7 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
             ValidationCache,
             lambda: AddValidationRules(rules),
             RequireAuthentication,
+            MutationRateLimit,
             MaskUnexpectedErrors,
             ObserveOperation,
         ],

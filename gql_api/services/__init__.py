@@ -15,6 +15,7 @@ from .linking import Linking
 from .meetings import Meetings
 from .push_channels import PushChannels
 from .revocations import Revocations
+from .throttle import Throttle
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Services:
     changes: CalendarChanges
     channels: PushChannels
     revocations: Revocations
+    throttle: Throttle
 
 
 __all__ = [
@@ -37,4 +39,5 @@ __all__ = [
     "PushChannels",
     "Revocations",
     "Services",
+    "Throttle",
 ]

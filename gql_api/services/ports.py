@@ -186,6 +186,11 @@ class CalendarGateway(Protocol):
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None: ...
 
 
+class UserRateLimit(Protocol):
+    async def take(self, user_id: str, count: int, *, now: datetime) -> float | None:
+        """Admit `count` more changes: None when they fit, else seconds to wait (nothing taken then)."""
+
+
 class BackgroundTasks(Protocol):
     """Work that outlives the request that started it (`gql_api.worker.background`)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +20,26 @@ from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Crede
 from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from gql_api.domain.secrets import Secret
 from gql_api.observability.metrics import Metrics
-from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, RevocationStore, prepare
+from gql_api.store import (
+    ConnectionStore,
+    LinkStateStore,
+    MeetingStore,
+    MongoUserRateLimit,
+    RevocationStore,
+    prepare,
+)
 from gql_api.store.meetings import SYNC_STATE
 from gql_api.vault import KeyRing, Vault
 from tests.support.fakes import SYNC_STATE as FAKE_SYNC_STATE
-from tests.support.fakes import T0, FakeConnections, FakeLinkStates, FakeMeetings, FakeRevocations, services
+from tests.support.fakes import (
+    T0,
+    FakeConnections,
+    FakeLinkStates,
+    FakeMeetings,
+    FakeRevocations,
+    FakeUserRateLimit,
+    services,
+)
 
 # MongoDB keeps milliseconds: every instant here is whole seconds.
 LEASE = timedelta(seconds=60)
@@ -38,12 +53,15 @@ class Repositories:
     link_states: Any
     meetings: Any
     revocations: Any
+    user_limits: Any
 
 
 @pytest.fixture(params=["fake", "store"])
 async def repos(request: pytest.FixtureRequest) -> Repositories:
     if request.param == "fake":
-        return Repositories(FakeConnections(), FakeLinkStates(), FakeMeetings(), FakeRevocations())
+        return Repositories(
+            FakeConnections(), FakeLinkStates(), FakeMeetings(), FakeRevocations(), FakeUserRateLimit(per_minute=3)
+        )
     database = AsyncMongoMockClient(tz_aware=True)[f"contract_{uuid.uuid4().hex[:12]}"]
     await prepare(database, where="contract test")  # the indexes: the unique idempotency key among them
     vault = Vault(KeyRing.ephemeral())
@@ -52,6 +70,7 @@ async def repos(request: pytest.FixtureRequest) -> Repositories:
         LinkStateStore(database),
         MeetingStore(database),
         RevocationStore(database, vault),
+        MongoUserRateLimit(database, per_minute=3),
     )
 
 
@@ -585,6 +604,7 @@ def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, A
             link_states=built.store.link_states,
             meetings=built.store.meetings,
             revocations=built.store.revocations,
+            user_limits=built.store.user_limits,
         ),
         built.gateway,
         built.background,
@@ -603,3 +623,13 @@ def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, A
         assert settings_of(ours) == settings_of(theirs), field.name
         collaborators = {name: type(value) for name, value in vars(theirs).items() if not callable(value)}
         assert {name: type(value) for name, value in vars(ours).items() if name in collaborators} == collaborators
+
+
+async def test_a_users_changes_a_minute_are_counted_in_fixed_windows(repos: Repositories) -> None:
+    minute = datetime(2027, 1, 4, 9, 0, 10, tzinfo=UTC)
+
+    assert await repos.user_limits.take("alice", 2, now=minute) is None
+    assert await repos.user_limits.take("alice", 1, now=minute) is None
+    assert await repos.user_limits.take("alice", 1, now=minute) == 50.0  # until 09:01:00; nothing taken
+    assert await repos.user_limits.take("bob", 3, now=minute) is None  # each user their own
+    assert await repos.user_limits.take("alice", 1, now=minute + timedelta(seconds=50)) is None

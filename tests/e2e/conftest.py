@@ -43,6 +43,9 @@ def settings(sandbox: Sandbox, api_port: int) -> Settings:
         auth_jwt_secret=JWT_SECRET,
         allowed_redirect_uris=(REDIRECT_URI,),
         worker_enabled=False,
+        # the clock of these tests stands still: one minute would hold every test's changes
+        # (the limit has its own tests, tests/e2e/api/test_rate_limits.py)
+        mutations_per_user_per_minute=0,
     )
 
 

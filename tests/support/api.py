@@ -34,6 +34,9 @@ class Api:
     def token(self, user_id: str) -> str:
         return mint_dev_token(self.settings, user_id, email=f"{user_id}@example.test")
 
+    def headers(self, user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id)}"}
+
     async def post(self, payload: Any, *, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         response = await self.client.post("/graphql", json=payload, headers=headers or {})
         text = await response.text()

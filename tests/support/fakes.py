@@ -56,6 +56,7 @@ from gql_api.services import (
     PushChannels,
     Revocations,
     Services,
+    Throttle,
 )
 from gql_api.settings import Settings
 
@@ -754,6 +755,23 @@ class FakeRevocations:
         return list(self._rows.values())
 
 
+class FakeUserRateLimit:
+    """Like `store.MongoUserRateLimit`: a fixed window a minute per user."""
+
+    def __init__(self, *, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._taken: dict[tuple[str, int], int] = {}
+
+    async def take(self, user_id: str, count: int, *, now: datetime) -> float | None:
+        if self.per_minute <= 0:
+            return None
+        window = int(now.timestamp() // 60)
+        if self._taken.get((user_id, window), 0) + count > self.per_minute:
+            return max(1.0, (window + 1) * 60 - now.timestamp())
+        self._taken[(user_id, window)] = self._taken.get((user_id, window), 0) + count
+        return None
+
+
 # --- Cronofy: CalendarGateway ----------------------------------------------------------------------------
 
 
@@ -1076,6 +1094,7 @@ class FakeStore:
     link_states: FakeLinkStates = dataclasses.field(default_factory=FakeLinkStates)
     meetings: FakeMeetings = dataclasses.field(default_factory=FakeMeetings)
     revocations: FakeRevocations = dataclasses.field(default_factory=FakeRevocations)
+    user_limits: FakeUserRateLimit = dataclasses.field(default_factory=lambda: FakeUserRateLimit(per_minute=30))
 
 
 @dataclasses.dataclass
@@ -1223,6 +1242,7 @@ def services(
         changes=changes,
         channels=channels,
         revocations=revocations,
+        throttle=Throttle(limit=store.user_limits, clock=clock),
     )
     return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps)
 
