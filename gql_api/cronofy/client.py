@@ -15,7 +15,8 @@ from tenacity import RetryCallState
 from ..domain.secrets import Secret
 from ..retry import Backoff, retrying
 from . import wire
-from .errors import CronofyError, CronofyRateLimited, CronofyUnavailable, InvalidClient
+from .budget import DEFERRED, Purpose, Spending, current_spending
+from .errors import BudgetDeferred, CronofyError, CronofyRateLimited, CronofyUnavailable, InvalidClient
 
 # The gateway's logger name, kept through the split: log filters and alerts know it.
 log = logging.getLogger("gql_api.cronofy.gateway")
@@ -23,12 +24,14 @@ log = logging.getLogger("gql_api.cronofy.gateway")
 BACKOFF = Backoff(first=0.5, longest=8.0)
 SUCCESS = frozenset({200, 201, 202, 204})
 
-Observe = Callable[[str, str, int, float], None]  # (method, path, status or 0, seconds)
+# (endpoint, purpose, status or 0 for no answer or DEFERRED, seconds): labels from fixed sets only
+Observe = Callable[[str, str, int, float], None]
 
 
 class RateBudget(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more call to Cronofy fits the application's rate limits."""
+    async def acquire(self, spending: Spending) -> None:
+        """Return when one more call fits the application's rate limits (user-facing calls wait), or raise
+        BudgetDeferred for a background call that does not fit now."""
 
 
 class CronofyClient:
@@ -49,7 +52,7 @@ class CronofyClient:
         self._max_attempts = max_attempts
         self._retry_budget = retry_budget_seconds
         self._rate_budget = rate_budget
-        self._observe = observe or (lambda method, path, status, seconds: None)
+        self._observe = observe or (lambda endpoint, purpose, status, seconds: None)
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
@@ -66,6 +69,8 @@ class CronofyClient:
         method: str,
         url: str,
         *,
+        endpoint: str,
+        purpose: Purpose | None = None,
         json: Any = None,
         access_token: Secret | None = None,
         token_endpoint: bool = False,
@@ -75,8 +80,10 @@ class CronofyClient:
         Idempotent calls retry on 429, 5xx and network errors (reference/security.md §5.2): jittered
         exponential backoff or Cronofy's Retry-After, within an attempt and a waiting budget."""
 
+        spending = current_spending(purpose)
+
         async def send() -> Any:
-            return await self._send(method, url, json, access_token, token_endpoint)
+            return await self._send(method, url, endpoint, spending, json, access_token, token_endpoint)
 
         if not idempotent:
             return await send()
@@ -97,12 +104,25 @@ class CronofyClient:
             return error.retry_after is None or error.retry_after <= self._retry_budget
         return isinstance(error, CronofyUnavailable)
 
-    async def _send(self, method: str, url: str, json: Any, access_token: Secret | None, token_endpoint: bool) -> Any:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        spending: Spending,
+        json: Any,
+        access_token: Secret | None,
+        token_endpoint: bool,
+    ) -> Any:
+        purpose = spending.purpose.value
         if self._rate_budget is not None:
-            await self._rate_budget.acquire()
+            try:
+                await self._rate_budget.acquire(spending)
+            except BudgetDeferred:
+                self._observe(endpoint, purpose, DEFERRED, 0.0)
+                raise
         headers = {"Authorization": f"Bearer {access_token.reveal()}"} if access_token is not None else None
-        endpoint = httpx.URL(url).path
-        what = f"{method} {endpoint}"
+        what = f"{method} {httpx.URL(url).path}"
         started = time.monotonic()
         # Failures are raised outside the except blocks: a chained httpx error would carry the
         # request, with its bearer token or client secret, in __context__.
@@ -118,9 +138,9 @@ class CronofyClient:
         elapsed = time.monotonic() - started
         if failure is not None:
             log.warning("cronofy %s failed: %s", what, failure)
-            self._observe(method, endpoint, 0, elapsed)
+            self._observe(endpoint, purpose, 0, elapsed)
             raise failure
-        self._observe(method, endpoint, response.status_code, elapsed)
+        self._observe(endpoint, purpose, response.status_code, elapsed)
         log.info("cronofy %s -> %s in %.0f ms", what, response.status_code, elapsed * 1000)
         readable, data = _json(response)
         if response.status_code in SUCCESS:

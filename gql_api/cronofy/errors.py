@@ -78,3 +78,12 @@ class CronofyLocked(CronofyError):
     """423: the profile has no valid provider credentials; the user must relink."""
 
     status = 423
+
+
+class BudgetDeferred(CronofyError):
+    """Not sent: the background share of the application's rate budget is spent for now. Nothing failed;
+    the work stays due and is tried again after `retry_after` seconds, without counting as an attempt."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -14,6 +14,7 @@ import httpx
 
 from ..domain.secrets import Secret
 from . import wire
+from .budget import Purpose
 from .client import CronofyClient, Observe, RateBudget
 from .errors import CronofyUnavailable
 from .models import LINK_SCOPES, CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
@@ -100,11 +101,11 @@ class CronofyGateway:
 
     async def exchange_code(self, *, code: str, redirect_uri: str, data_center: str | None = None) -> TokenGrant:
         fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        return await self._grant(fields, data_center, previous_refresh_token=None)
+        return await self._grant(fields, data_center, previous_refresh_token=None, purpose=Purpose.LINKING)
 
     async def refresh(self, *, refresh_token: Secret, data_center: str | None = None) -> TokenGrant:
         fields = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
-        return await self._grant(fields, data_center, previous_refresh_token=refresh_token)
+        return await self._grant(fields, data_center, previous_refresh_token=refresh_token, purpose=Purpose.REFRESH)
 
     async def revoke(
         self, *, refresh_token: Secret | None = None, sub: str | None = None, data_center: str | None = None
@@ -117,17 +118,26 @@ class CronofyGateway:
         await self._client.call(
             "POST",
             self._api(data_center) + "/oauth/token/revoke",
+            endpoint="token.revoke",
+            purpose=Purpose.REVOKE,
             json=self._token_request(fields),
             token_endpoint=True,
         )
 
     async def _grant(
-        self, fields: dict[str, str], data_center: str | None, *, previous_refresh_token: Secret | None
+        self,
+        fields: dict[str, str],
+        data_center: str | None,
+        *,
+        previous_refresh_token: Secret | None,
+        purpose: Purpose,
     ) -> TokenGrant:
         # Never retried blindly: a code is single-use, and a refresh may rotate the refresh token.
         data = await self._client.call(
             "POST",
             self._api(data_center) + "/oauth/token",
+            endpoint="token",
+            purpose=purpose,
             json=self._token_request(fields),
             token_endpoint=True,
             idempotent=False,
@@ -140,21 +150,33 @@ class CronofyGateway:
     # --- user API -----------------------------------------------------------------------
 
     async def list_calendars(self, *, access_token: Secret, data_center: str | None = None) -> list[CronofyCalendar]:
-        data = await self._client.call("GET", self._api(data_center) + "/v1/calendars", access_token=access_token)
+        data = await self._client.call(
+            "GET", self._api(data_center) + "/v1/calendars", endpoint="calendars.list", access_token=access_token
+        )
         return wire.calendars(data)
 
     async def upsert_event(
         self, *, access_token: Secret, calendar_id: str, event: CalendarEvent, data_center: str | None = None
     ) -> None:
         await self._client.call(
-            "POST", self._events_url(calendar_id, data_center), json=wire.event_body(event), access_token=access_token
+            "POST",
+            self._events_url(calendar_id, data_center),
+            endpoint="events.upsert",
+            purpose=Purpose.EVENT_WRITE,
+            json=wire.event_body(event),
+            access_token=access_token,
         )
 
     async def delete_event(
         self, *, access_token: Secret, calendar_id: str, event_id: str, data_center: str | None = None
     ) -> None:
         await self._client.call(
-            "DELETE", self._events_url(calendar_id, data_center), json={"event_id": event_id}, access_token=access_token
+            "DELETE",
+            self._events_url(calendar_id, data_center),
+            endpoint="events.delete",
+            purpose=Purpose.EVENT_WRITE,
+            json={"event_id": event_id},
+            access_token=access_token,
         )
 
     async def managed_events_since(
@@ -179,7 +201,8 @@ class CronofyGateway:
         for _ in range(MAX_EVENT_PAGES):
             if url is None:
                 return events
-            page, url = wire.managed_events_page(await self._client.call("GET", url, access_token=access_token), api)
+            data = await self._client.call("GET", url, endpoint="events.read", access_token=access_token)
+            page, url = wire.managed_events_page(data, api)
             events += page
         raise CronofyUnavailable(f"Cronofy's events read did not end within {MAX_EVENT_PAGES} pages")
 
@@ -188,6 +211,7 @@ class CronofyGateway:
         data = await self._client.call(
             "POST",
             self._api(data_center) + "/v1/channels",
+            endpoint="channels.create",
             json={"callback_url": callback_url, "filters": {"only_managed": True}},
             access_token=access_token,
         )
@@ -195,7 +219,10 @@ class CronofyGateway:
 
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None:
         await self._client.call(
-            "DELETE", f"{self._api(data_center)}/v1/channels/{quote(channel_id, safe='')}", access_token=access_token
+            "DELETE",
+            f"{self._api(data_center)}/v1/channels/{quote(channel_id, safe='')}",
+            endpoint="channels.close",
+            access_token=access_token,
         )
 
     def _api(self, data_center: str | None) -> str:

@@ -7,6 +7,8 @@ upstream text is never copied into an exception, because an upstream body can ec
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +72,11 @@ def event_body(event: CalendarEvent) -> dict[str, Any]:
             if people
         }
     return body
+
+
+def event_fingerprint(event: CalendarEvent) -> str:
+    """The upsert body, reduced to a short hash: the same fingerprint, the same write."""
+    return hashlib.sha256(json.dumps(event_body(event), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _attendee(attendee: Attendee) -> dict[str, str]:

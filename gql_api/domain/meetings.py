@@ -56,6 +56,8 @@ class CalendarCopy:
     written: str | None = None  # fingerprint of what we last wrote there: reading it back is no edit
     written_fields: tuple[str, ...] | None = None  # the same, field by field (CONTENT_FIELDS), for edits
     withdrawn: bool = False  # its owner declined through the API: delete it from the calendar, then removed
+    sent: bool = False  # a write of it went to Cronofy at least once: the calendar may hold it
+    written_event: str | None = None  # fingerprint of the whole event last written (attendees included)
 
     def status(self, version: int) -> SyncStatus:
         if self.removed or self.synced_version >= version:
@@ -68,10 +70,13 @@ class CalendarCopy:
         """A failed attempt on this version waits until `next_attempt_at`."""
         return self.attempt_version == version and self.next_attempt_at is not None and self.next_attempt_at > now
 
-    def written_ok(self, version: int, content: Content, now: datetime) -> CalendarCopy:
-        """The calendar now holds `version`, whose content is `fingerprint` (or, withdrawn, no longer the event)."""
+    def written_ok(self, version: int, content: Content, now: datetime, *, event: str | None = None) -> CalendarCopy:
+        """The calendar now holds `version`, whose content is `content` and whole event `event` (or, withdrawn,
+        no longer the event)."""
         return dataclasses.replace(
             self,
+            sent=True,
+            written_event=event,
             removed=self.removed or self.withdrawn,
             synced_version=version,
             synced_at=now,
@@ -92,6 +97,7 @@ class CalendarCopy:
         exhausted = retry_in is None or attempts >= max_attempts
         return dataclasses.replace(
             self,
+            sent=True,
             attempt_version=version,
             attempts=attempts,
             next_attempt_at=None if exhausted or retry_in is None else now + retry_in,
@@ -101,6 +107,31 @@ class CalendarCopy:
 
     def failed_for_good(self, version: int) -> bool:
         return self.failed_version >= version
+
+    def deferred(self, version: int, until: datetime) -> CalendarCopy:
+        """Not sent: the rate budget's background share was spent. Due again `until`, and no attempt spent."""
+        attempts = self.attempts if self.attempt_version == version else 0
+        return dataclasses.replace(self, attempt_version=version, attempts=attempts, next_attempt_at=until)
+
+    def needs_no_call(self, *, delete: bool, event: str) -> bool:
+        """Writing it would change nothing in its calendar: a delete of a copy that never went to Cronofy,
+        or an upsert of the very event last written there."""
+        if delete:
+            return not self.sent
+        return self.written_event == event and not self.removed
+
+    def up_to_date(self, version: int, now: datetime) -> CalendarCopy:
+        """Carries `version` without a call (its calendar already shows it)."""
+        return dataclasses.replace(
+            self,
+            synced_version=version,
+            synced_at=self.synced_at or now,
+            attempt_version=0,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            removed=self.removed or self.withdrawn,
+        )
 
     def carried_to(self, old: int, new: int) -> CalendarCopy:
         """The same state under a new version of the meeting that does not change this copy's content:

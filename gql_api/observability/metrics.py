@@ -8,14 +8,11 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ..cronofy.budget import DEFERRED
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPERATION_LABELS = 200  # client-chosen names: bound the label values a client can create
-_CRONOFY_PATHS = [
-    (re.compile(r"^/v1/calendars/[^/]+/events$"), "/v1/calendars/{calendar_id}/events"),
-    (re.compile(r"^/v1/events/pages/[^/]+$"), "/v1/events/pages/{page}"),
-    (re.compile(r"^/v1/channels/[^/]+$"), "/v1/channels/{channel_id}"),
-]
 
 
 class Metrics:
@@ -32,12 +29,13 @@ class Metrics:
         )
         self.cronofy_calls = Counter(
             "cronofy_calls",
-            "Calls to Cronofy, by endpoint and HTTP status (0: no answer)",
-            ["method", "endpoint", "status"],
+            "Calls to Cronofy by endpoint, purpose and HTTP status (0: no answer; deferred: not sent, the "
+            "background share of the rate budget was spent)",
+            ["endpoint", "purpose", "status"],
             registry=self.registry,
         )
         self.cronofy_seconds = Histogram(
-            "cronofy_call_seconds", "Cronofy call latency", ["method", "endpoint"], registry=self.registry
+            "cronofy_call_seconds", "Cronofy call latency", ["endpoint", "purpose"], registry=self.registry
         )
         self.refreshes = Counter(
             "cronofy_token_refreshes", "Access-token refreshes, by result", ["result"], registry=self.registry
@@ -71,10 +69,11 @@ class Metrics:
         self.graphql_requests.labels(label, outcome).inc()
         self.graphql_seconds.labels(label).observe(seconds)
 
-    def observe_cronofy(self, method: str, path: str, status: int, seconds: float) -> None:
-        endpoint = next((template for pattern, template in _CRONOFY_PATHS if pattern.match(path)), path)
-        self.cronofy_calls.labels(method, endpoint, str(status)).inc()
-        self.cronofy_seconds.labels(method, endpoint).observe(seconds)
+    def observe_cronofy(self, endpoint: str, purpose: str, status: int, seconds: float) -> None:
+        """Labels from fixed sets only: the gateway's endpoint names, the purposes, HTTP statuses."""
+        self.cronofy_calls.labels(endpoint, purpose, "deferred" if status == DEFERRED else str(status)).inc()
+        if status != DEFERRED:
+            self.cronofy_seconds.labels(endpoint, purpose).observe(seconds)
 
     def refreshed(self, result: str) -> None:
         self.refreshes.labels(result).inc()

@@ -15,7 +15,9 @@ import dataclasses
 import logging
 from datetime import timedelta
 
+from ..cronofy.budget import Priority, Purpose, spending
 from ..cronofy.errors import (
+    BudgetDeferred,
     CronofyError,
     CronofyForbidden,
     CronofyNotFound,
@@ -24,6 +26,7 @@ from ..cronofy.errors import (
     CronofyValidationError,
 )
 from ..cronofy.models import Attendee, CalendarEvent
+from ..cronofy.wire import event_fingerprint
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import CalendarCopy, Meeting, MeetingStatus
 from ..domain.secrets import Secret
@@ -44,6 +47,9 @@ class Outcome:
     error: str | None = None
     retry: bool = False
     retry_after: float | None = None
+    deferred_for: float | None = None  # not sent: the rate budget's background share was spent
+    unchanged: bool = False  # no call needed: the calendar already shows this
+    event: str | None = None  # fingerprint of the event now in the calendar
 
 
 class CalendarWrites:
@@ -68,25 +74,35 @@ class CalendarWrites:
         self._max_attempts = max_attempts
         self._lease = lease  # longer than one copy's Cronofy calls can take
 
-    async def write_soon(self, meeting_id: str, *, grace: float) -> Meeting | None:
+    async def write_soon(self, meeting: Meeting, *, grace: float) -> Meeting | None:
         """Write this meeting's calendars now, waiting at most `grace` seconds for the result; the work
-        goes on after that. None when it did not finish in time (or another worker holds it)."""
-        return await self._background.run_soon(lambda: self.write(meeting_id), grace=grace)
+        goes on after that. None when it did not finish in time (or another worker holds it). Its calls
+        are user-facing (someone waits) and charged to the organizer."""
+        with spending(Purpose.EVENT_WRITE, Priority.USER, meeting.organizer_id):
+            return await self._background.run_soon(lambda: self.write(meeting.id), grace=grace)
 
     async def write(self, meeting_id: str) -> Meeting | None:
         meeting = await self._claim(meeting_id)
-        return await self.write_claimed(meeting) if meeting else None
+        return (await self._write(meeting))[0] if meeting else None
 
     async def claim_due(self) -> Meeting | None:
         """The worker's claim: the most overdue meeting with calendar work."""
         return await self._claim(None)
 
+    async def write_due(self, meeting: Meeting) -> bool:
+        """The worker's unit: write a claimed meeting's due copies as background work. False when the rate
+        budget deferred some of them: the rest of the worker's pass would be deferred too, so it ends."""
+        with spending(Purpose.EVENT_WRITE, Priority.WRITE, meeting.organizer_id):
+            _, deferred = await self._write(meeting)
+        return not deferred
+
     async def _claim(self, meeting_id: str | None) -> Meeting | None:
         now = self._clock()
         return await self._outbox.claim(owner=self._owner, now=now, until=now + self._lease, meeting_id=meeting_id)
 
-    async def write_claimed(self, meeting: Meeting) -> Meeting:
-        """Bring the due copies of a meeting this process holds the lease of up to date; give it back."""
+    async def _write(self, meeting: Meeting) -> tuple[Meeting, bool]:
+        """Bring the due copies of a meeting this process holds the lease of up to date, and give it back:
+        the meeting as written, and whether any copy was deferred."""
         due = meeting.due_copies(self._clock())
         # Every copy at once: the answer waits for the slowest calendar, not for their sum.
         outcomes = await asyncio.gather(*(self._apply(meeting, meeting.copies[i]) for i in due))
@@ -103,11 +119,17 @@ class CalendarWrites:
             now=self._clock(),
         ):
             log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
-        return done
+        return done, any(outcome.deferred_for is not None for outcome in outcomes)
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:
+        delete = meeting.status is MeetingStatus.CANCELLED or copy.withdrawn
+        event = event_of(meeting, copy)
+        fingerprint = event_fingerprint(event)
+        if copy.needs_no_call(delete=delete, event=fingerprint):
+            return Outcome(event=fingerprint, unchanged=True)  # nothing a calendar would show differently
+
         async def write(access_token: Secret, data_center: str) -> None:
-            if meeting.status is MeetingStatus.CANCELLED or copy.withdrawn:
+            if delete:
                 await self._gateway.delete_event(
                     access_token=access_token,
                     calendar_id=copy.calendar_id,
@@ -116,14 +138,13 @@ class CalendarWrites:
                 )
             else:
                 await self._gateway.upsert_event(
-                    access_token=access_token,
-                    calendar_id=copy.calendar_id,
-                    event=event_of(meeting, copy),
-                    data_center=data_center,
+                    access_token=access_token, calendar_id=copy.calendar_id, event=event, data_center=data_center
                 )
 
         try:
             await self._access.call(copy.connection_id, write)
+        except BudgetDeferred as deferred:
+            return Outcome(deferred_for=deferred.retry_after)
         except CronofyRateLimited as exc:
             return Outcome("The calendar service is busy.", retry=True, retry_after=exc.retry_after)
         except CronofyUnavailable:
@@ -142,12 +163,16 @@ class CalendarWrites:
         except CronofyError as exc:
             log.warning("calendar write for meeting %s failed: %s", meeting.id, exc)
             return Outcome("The calendar service refused the change.")
-        return Outcome()
+        return Outcome(event=None if delete else fingerprint)
 
     def _after(self, meeting: Meeting, copy: CalendarCopy, outcome: Outcome) -> CalendarCopy:
         now = self._clock()
+        if outcome.deferred_for is not None:
+            return copy.deferred(meeting.version, now + timedelta(seconds=outcome.deferred_for))
+        if outcome.unchanged:
+            return copy.up_to_date(meeting.version, now)
         if outcome.error is None:
-            return copy.written_ok(meeting.version, meeting.content, now)
+            return copy.written_ok(meeting.version, meeting.content, now, event=outcome.event)
         attempts = (copy.attempts if copy.attempt_version == meeting.version else 0) + 1
         failed = copy.attempt_failed(
             meeting.version,

@@ -194,5 +194,5 @@ class Meetings:
         """Give a fast Cronofy a moment so the answer can already say SYNCED; never wait longer."""
         if not meeting.copies:
             return meeting
-        written = await self._writes.write_soon(meeting.id, grace=self._grace_seconds)
+        written = await self._writes.write_soon(meeting, grace=self._grace_seconds)
         return written or await self._meetings.get(meeting.id) or meeting

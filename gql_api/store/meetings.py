@@ -317,6 +317,8 @@ SYNC_STATE = frozenset(
         "last_error",
         "written",
         "written_fields",
+        "written_event",
+        "sent",
     }
 )
 

@@ -48,8 +48,9 @@ class Worker:
                 item = await job.claim()
                 if item is None:
                     break
-                await job.run(item)
                 handled += 1
+                if await job.run(item) is False:
+                    break  # deferred: what is left waits for the budget, durably due in MongoDB
         except Exception:
             log.exception("worker pass over %s failed; trying again in %.0f s", name, self._poll_seconds)
         return handled

@@ -17,7 +17,7 @@ from ..services import Services
 class Job:
     name: str
     claim: Callable[[], Awaitable[Any]]  # one item of due work, or None when there is none
-    run: Callable[[Any], Awaitable[Any]]
+    run: Callable[[Any], Awaitable[Any]]  # False ends the pass (the Cronofy budget's share is spent for now)
     limit: int = 50  # items per pass, so one kind of work cannot starve the others
 
 
@@ -34,7 +34,7 @@ def standard(services: Services) -> list[Job | Sweep]:
     then write calendars, read changes, and pay revocations."""
     return [
         Job("relinks", claim=services.access.next_relink_owed, run=services.access.settle_relink),
-        Job("calendar writes", claim=services.writes.claim_due, run=services.writes.write_claimed),
+        Job("calendar writes", claim=services.writes.claim_due, run=services.writes.write_due),
         Sweep("reconciliation", run=services.changes.mark_reconciliation_due),
         Job("calendar changes", claim=services.changes.claim_due, run=services.changes.read_claimed),
         Job("revocations", claim=services.revocations.claim_due, run=services.revocations.attempt, limit=100),

@@ -72,7 +72,7 @@ OWNER = "this-process"
 # read of the calendars and is left alone. The contract test checks both sets are the same.
 SYNC_STATE = frozenset(
     {"synced_version", "synced_at", "attempt_version", "attempts", "next_attempt_at", "failed_version", "last_error"}
-    | {"written", "written_fields"}
+    | {"written", "written_fields", "written_event", "sent"}
 )
 
 _serial = itertools.count(1)
@@ -1348,7 +1348,7 @@ async def run_worker(app: App, *, limit: int = 50) -> int:
         meeting = await app.writes.claim_due()
         if meeting is None:
             break
-        await app.writes.write_claimed(meeting)
+        await app.writes.write_due(meeting)
         handled += 1
     return handled
 

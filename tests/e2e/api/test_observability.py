@@ -73,7 +73,9 @@ async def test_metrics_count_cronofy_calls_refreshes_webhooks_and_the_outbox(api
     text = await response.text()
 
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
-    assert 'cronofy_calls_total{endpoint="/v1/calendars/{calendar_id}/events",method="POST",status="202"}' in text
+    assert 'cronofy_calls_total{endpoint="events.upsert",purpose="event_write",status="202"}' in text
+    assert 'cronofy_calls_total{endpoint="token",purpose="linking",status="200"}' in text  # the code exchange
+    assert 'cronofy_calls_total{endpoint="token",purpose="refresh",status="200"}' in text
     assert 'status="503"' in text
     assert 'cronofy_token_refreshes_total{result="refreshed"}' in text
     assert 'cronofy_webhooks_total{status="200",type="verification"}' in text

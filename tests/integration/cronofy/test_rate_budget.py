@@ -14,10 +14,13 @@ from aiohttp.test_utils import TestServer
 from mongomock_motor import AsyncMongoMockClient
 
 from gql_api.cronofy import CronofyGateway
+from gql_api.cronofy.budget import Priority, Purpose, Spending
 from gql_api.store import MongoRateBudget, prepare
 from tests.support.api import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 from tests.support.browser import consent
 from tests.support.sandbox import sandbox_app
+
+USER_CALL = Spending(Purpose.LINKING, Priority.USER)
 
 
 @pytest.fixture
@@ -102,9 +105,9 @@ async def test_a_full_window_waits_for_the_next_one(database):
 
     budget = MongoRateBudget(database, per_second=50, per_minute=500, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):  # 50 // 11 per tenth of a second
-        await budget.acquire()
+        await budget.acquire(USER_CALL)
     assert waits == []
-    await budget.acquire()
+    await budget.acquire(USER_CALL)
     assert len(waits) == 1 and 0.1 <= waits[0] <= 0.11
 
 
@@ -117,7 +120,7 @@ async def test_a_small_limit_is_never_exceeded_in_any_second(database):
 
     budget = MongoRateBudget(database, per_second=5, per_minute=500, clock=lambda: now[0], sleep=sleep)
     for _ in range(20):
-        await budget.acquire()
+        await budget.acquire(USER_CALL)
         sent.append(now[0])
 
     for start in sent:  # any sliding second, wherever it starts

@@ -317,7 +317,7 @@ async def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_holder():
 
     app.gateway.before("upsert_event", stall_the_first)
     app.gateway.fail("upsert_event", CronofyUnavailable("timeout"), when=lambda args: args is held[0])
-    ours = asyncio.create_task(app.writes.write_claimed(await app.writes.claim_due()))
+    ours = asyncio.create_task(app.writes.write_due(await app.writes.claim_due()))
     await stalled.wait()
 
     # when another process takes the meeting over and writes it, and then ours comes back
@@ -325,7 +325,7 @@ async def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_holder():
     other = another_process(app)
     theirs = await other.writes.claim_due()
     assert theirs is not None and theirs.id == meeting.id
-    await other.writes.write_claimed(theirs)
+    await other.writes.write_due(theirs)
     gate.set()
     await ours
 
