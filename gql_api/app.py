@@ -12,11 +12,18 @@ from aiohttp import web
 from .auth import Authenticator
 from .bootstrap import open_runtime, vault_for
 from .domain.time import Clock, utc_now
-from .http.middleware import cors, graphql_media_type, json_bodies_only, request_ids
+from .http.middleware import (
+    Middleware,
+    cors,
+    graphql_media_type,
+    json_bodies_only,
+    loopback_hosts_only,
+    request_ids,
+)
 from .http.routes import setup_routes
 from .keys import AUTHENTICATOR, METRICS, RUNTIME, SETTINGS
 from .observability.metrics import Metrics
-from .settings import Settings
+from .settings import ConfigError, Settings, in_memory_store_problem
 from .vault import Vault
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -30,12 +37,11 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     Configuration errors (a malformed key ring, say) raise ConfigError here, before anything serves.
     """
     settings = settings or Settings.from_env()
+    if (problem := in_memory_store_problem(settings, database_given=database is not None)) is not None:
+        raise ConfigError(problem)
     vault = vault_for(settings)
 
-    app = web.Application(
-        client_max_size=MAX_REQUEST_BYTES,
-        middlewares=[request_ids, cors(settings.cors_allowed_origins), json_bodies_only, graphql_media_type],
-    )
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=_middlewares(settings))
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
     app[METRICS] = Metrics()
@@ -44,6 +50,18 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
         app.cleanup_ctx.append(_worker)
     setup_routes(app, settings)
     return app
+
+
+def _middlewares(settings: Settings) -> list[Middleware]:
+    """Outermost first. The Host check only in the development shape (DNS rebinding: a web page of any
+    site must not reach the dev server through a name of its own)."""
+    return [
+        request_ids,
+        *([loopback_hosts_only] if settings.development else []),
+        cors(settings.cors_allowed_origins),
+        json_bodies_only,
+        graphql_media_type,
+    ]
 
 
 def _runtime(settings: Settings, vault: Vault, database: Any, clock: Clock) -> CleanupContext:

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from helpers import consent
 
 from gql_api.auth import Authenticator
@@ -87,7 +89,21 @@ def test_dev_token_is_accepted_by_a_dev_server():
 
 
 def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
-    result = gql_api("dev-token", "u-42", env=clean_env(AUTH_JWT_PUBLIC_KEY="-----BEGIN PUBLIC KEY-----..."))
+    # a real public key, in a whole production configuration: start-up refuses a key that is no key
+    public_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    env = clean_env(
+        AUTH_JWT_PUBLIC_KEY=public_pem,
+        CRONOFY_CLIENT_ID="client",
+        CRONOFY_CLIENT_SECRET="secret",
+        TOKEN_ENCRYPTION_KEYS="k:x",
+        ALLOWED_REDIRECT_URIS="https://app.example.test/linked",
+    )
+    result = gql_api("dev-token", "u-42", env=env)
     assert result.returncode == 2 and "identity provider" in result.stderr
 
 
@@ -101,6 +117,9 @@ def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
         ({"MONGODB_DRIVER": "odbc"}, "MONGODB_DRIVER must be one of"),
         ({"CRONOFY_CLIENT_ID": "only-the-id"}, "must be set together"),
         ({"HOST": "0.0.0.0"}, "dev auth accepts tokens anyone can mint"),
+        ({"PUBLIC_BASE_URL": "https://calendar-api.example.com"}, "before serving at PUBLIC_BASE_URL"),
+        ({"AUTH_JWT_SECRET": "s" * 32}, "CRONOFY_CLIENT_ID is unset, so the built-in Cronofy sandbox"),
+        ({"AUTH_JWT_SECRET": "too-short"}, "AUTH_JWT_SECRET must be at least 32 bytes"),
     ],
 )
 def test_serve_refuses_a_broken_configuration_with_a_clear_message(env, message):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import signal
 import subprocess
@@ -23,13 +22,8 @@ def run(args: argparse.Namespace) -> int:
     from ..store import StoreUnavailable
 
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
-    settings = Settings.from_env(**overrides)
+    settings = Settings.from_env(**overrides)  # refuses every unsafe shape (settings.RULES)
     configure_logging(settings.log_format)
-    if settings.uses_dev_auth and not is_loopback(settings.host):
-        raise ConfigError(
-            "dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
-            f"before listening on {settings.host}"
-        )
     if args.workers > 1:
         return _supervise(args, settings)
     for note in describe_dev_defaults(settings):
@@ -67,15 +61,6 @@ def use_uvloop() -> None:
         return
     uvloop.install()
     log.info("event loop: uvloop")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _supervise(args: argparse.Namespace, settings: Settings) -> int:

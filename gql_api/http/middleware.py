@@ -1,8 +1,10 @@
-"""HTTP rules around the handlers: a request id on every request, and for /graphql JSON-only bodies, CORS
-for an allow-list of origins, and the negotiated GraphQL-over-HTTP media type on the answer."""
+"""HTTP rules around the handlers: a request id on every request, loopback Host names only in development,
+and for /graphql JSON-only bodies, CORS for an allow-list of origins, and the negotiated GraphQL-over-HTTP
+media type on the answer."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -14,6 +16,9 @@ from multidict import CIMultiDict
 from ..graphql.view import JSON, MEDIA_TYPE
 from ..keys import REQUEST_ID
 from ..observability.logging import request_id_var
+from ..settings import is_loopback_host
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -43,6 +48,36 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
         request_id_var.reset(token)
     response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     return response
+
+
+@web.middleware
+async def loopback_hosts_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Development only: answer only requests addressed to this machine by a loopback name or address
+    (any port). A page on any web site can point a name of its own at 127.0.0.1 (DNS rebinding) and so
+    reach the dev server, with its open sandbox and dev auth, as a same-origin page; its requests carry
+    that name in Host. 421 Misdirected Request says "not the server for this authority", which is
+    exactly it (a 403 would suggest that credentials could help)."""
+    if not _loopback_authority(request.headers.get("Host", "")):
+        log.info("refused a request for a non-loopback Host in development (DNS rebinding?)")
+        return web.Response(
+            status=421,
+            text="Misdirected Request: the development server answers only to localhost, 127.0.0.1 and [::1].",
+        )
+    return await handler(request)
+
+
+def _loopback_authority(authority: str) -> bool:
+    """A Host header (`name`, `name:port`, `[v6]`, `[v6]:port`) naming a loopback host."""
+    if authority.startswith("["):
+        inside, bracket, rest = authority[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return False
+        host, port = inside, rest[1:]
+    else:
+        host, _, port = authority.partition(":")
+    if port and not (port.isascii() and port.isdigit()):
+        return False
+    return is_loopback_host(host)
 
 
 @web.middleware
