@@ -88,6 +88,25 @@ def test_dev_token_is_accepted_by_a_dev_server():
     assert (user.id, user.email, user.name) == ("u-42", "pat@example.test", "Pat")
 
 
+def test_dev_token_mints_the_partners_integration_and_roles_claims():
+    # given the dev-token command with a partner twice, the integration off and a role
+    result = gql_api(
+        "dev-token", "u-42", "--partner", "u-7", "--partner", "u-9", "--no-calendar-integration", "--role", "admin"
+    )
+
+    # when the dev server reads the token it prints
+    assert result.returncode == 0, result.stderr
+    user = Authenticator(Settings()).authenticate(f"Bearer {result.stdout.strip()}")
+
+    # then the user carries them
+    assert (user.id, user.partners, user.calendar_integration, user.roles) == (
+        "u-42",
+        frozenset({"u-7", "u-9"}),
+        False,
+        frozenset({"admin"}),
+    )
+
+
 def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
     # a real public key, in a whole production configuration: start-up refuses a key that is no key
     public_pem = (
