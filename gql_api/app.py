@@ -22,6 +22,7 @@ from .http.middleware import (
 )
 from .http.routes import setup_routes
 from .keys import AUTHENTICATOR, METRICS, RUNTIME, SETTINGS
+from .observability.access_log import server_log
 from .observability.metrics import Metrics
 from .settings import ConfigError, Settings, in_memory_store_problem
 from .vault import Vault
@@ -41,7 +42,11 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
         raise ConfigError(problem)
     vault = vault_for(settings)
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=_middlewares(settings))
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES,
+        middlewares=_middlewares(settings),
+        handler_args={"logger": server_log},  # malformed requests: one INFO line, no traceback
+    )
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
     app[METRICS] = Metrics()

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from resolvers import Mutation, Query
 
+from ..observability.logging import safe_operation_name
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
 from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
 from .extensions.observe import ObserveOperation
@@ -50,7 +51,7 @@ class AppSchema(strawberry.Schema):
         validation, limits, authentication, bad arguments) are theirs, kept at DEBUG (authentication
         at INFO), so a stream of bad queries cannot flood the error log."""
         rid = request_id_of(getattr(execution_context, "context", None))
-        operation = getattr(execution_context, "operation_name", None)
+        operation = safe_operation_name(getattr(execution_context, "operation_name", None))
         for error in errors:
             if should_mask(error):
                 original = error.original_error
