@@ -14,6 +14,7 @@ from .bootstrap import open_runtime, vault_for
 from .domain.time import Clock, utc_now
 from .http.middleware import (
     Middleware,
+    bodies_read_in_time,
     cors,
     graphql_media_type,
     json_bodies_only,
@@ -59,12 +60,15 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
 
 def _middlewares(settings: Settings) -> list[Middleware]:
     """Outermost first. The Host check only in the development shape (DNS rebinding: a web page of any
-    site must not reach the dev server through a name of its own)."""
+    site must not reach the dev server through a name of its own). The body is read, in bounded time,
+    after the JSON-only check (no time spent on a body that is refused anyway) and inside CORS (so a 413
+    or 408 still carries the CORS headers a browser needs to show it)."""
     return [
         request_ids,
         *([loopback_hosts_only] if settings.development else []),
         cors(settings.cors_allowed_origins),
         json_bodies_only,
+        bodies_read_in_time(settings.request_body_timeout_seconds),
         graphql_media_type,
     ]
 

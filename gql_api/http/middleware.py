@@ -1,9 +1,10 @@
 """HTTP rules around the handlers: a request id on every request, loopback Host names only in development,
-and for /graphql JSON-only bodies, CORS for an allow-list of origins, and the negotiated GraphQL-over-HTTP
-media type on the answer."""
+a bounded time to send a body, and for /graphql JSON-only bodies, CORS for an allow-list of origins, and
+the negotiated GraphQL-over-HTTP media type on the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -78,6 +79,42 @@ def _loopback_authority(authority: str) -> bool:
     if port and not (port.isascii() and port.isdigit()):
         return False
     return is_loopback_host(host)
+
+
+def bodies_read_in_time(seconds: float) -> Middleware:
+    """A request's body is read here, whole, within `seconds` (REQUEST_BODY_TIMEOUT_SECONDS); handlers then
+    read the cached body. A client that trickles its body (or sends less than its Content-Length) would
+    otherwise hold a connection and a handler as long as it likes: it gets 408 and the connection is
+    closed. The size bound (413) is the app's client_max_size, applied by the same read."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError:
+                log.info("request body not received within %gs: 408", seconds)
+                return await _timed_out(request)
+        return await handler(request)
+
+    return middleware
+
+
+async def _timed_out(request: web.Request) -> web.StreamResponse:
+    """408, sent at once, then the connection closed. Left to aiohttp, a response to a request whose
+    body is unread is followed by up to 10 s of "lingering" (reading the rest of the body, so the client
+    can read the answer): exactly what the slow client wants. All it sent is read already, so closing
+    sends the answer and a FIN."""
+    response = web.Response(status=408, text="Request Timeout: the request body did not arrive in time.")
+    if REQUEST_ID in request:  # sent from here, before request_ids could add it on the way out
+        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return response
 
 
 @web.middleware
