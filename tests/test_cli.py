@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from helpers import consent
 
 from gql_api.auth import Authenticator
+from gql_api.cli.serve import startup_line
 from gql_api.settings import Settings
 from gql_api.vault import KeyRing
 
@@ -214,6 +215,7 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
 
     log = log_path.read_text()
     assert server.returncode == 0, log
+    assert f"GraphQL at {base}/graphql (GraphiQL in a browser)" in log
     for announcement in ("in-memory store", "built-in Cronofy sandbox", "ephemeral encryption key", "dev auth"):
         assert announcement in log
     assert all(token not in log for token in tokens)
@@ -224,3 +226,16 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
 def test_several_processes_need_a_shared_database():
     result = gql_api("serve", "--workers", "2", "--port", str(free_port()))
     assert result.returncode == 2 and "--workers above 1 needs MONGODB_URI" in result.stderr
+
+
+@pytest.mark.parametrize(("graphiql", "says_graphiql"), [("true", True), ("false", False)])
+def test_the_startup_line_mentions_graphiql_only_when_it_is_served(graphiql, says_graphiql):
+    # given development settings with GraphiQL on, or off
+    settings = Settings.from_env({"GRAPHIQL_ENABLED": graphiql})
+
+    # when the start-up line is written
+    line = startup_line(settings)
+
+    # then it sends people to GraphiQL only when there is one
+    assert line.startswith("GraphQL at http://127.0.0.1:8080/graphql")
+    assert ("GraphiQL in a browser" in line) is says_graphiql

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:  # runs once the store answered
-        log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz", settings.base_url)
+        log.info("%s", startup_line(settings))
 
     app.on_startup.append(announce)
     try:
@@ -61,6 +61,12 @@ def use_uvloop() -> None:
         return
     uvloop.install()
     log.info("event loop: uvloop")
+
+
+def startup_line(settings: Settings) -> str:
+    """Where to go: GraphiQL is mentioned only when it is served."""
+    graphiql = " (GraphiQL in a browser)" if settings.graphiql else ""
+    return f"GraphQL at {settings.base_url}/graphql{graphiql}, health at /healthz and /readyz"
 
 
 def _supervise(args: argparse.Namespace, settings: Settings) -> int:
