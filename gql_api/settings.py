@@ -2,7 +2,10 @@
 
 Every name here is fixed by DESIGN.md §3. Unset means "development": in-memory store, the built-in
 Cronofy sandbox, an ephemeral encryption key and dev auth. Each of those is announced in the log by
-`describe_dev_defaults` so nobody mistakes a dev server for a production one.
+`describe_dev_defaults` so nobody mistakes a dev server for a production one. The sandbox, the demo
+callback and dev auth are allowed only in the development shape (`Settings.development`: dev auth on a
+loopback HOST and PUBLIC_BASE_URL); `RULES` refuse them anywhere else, with every other combination that
+would be unsafe or fail later, each naming the variable to set.
 
 Each variable is declared once, on the `Settings` field it fills (`env_var`): its name, how its text is
 read and what it may be, its default and what it means. `VARIABLES` is that table; `from_env` reads it,
