@@ -15,6 +15,7 @@ from datetime import UTC
 from pathlib import Path
 
 from aiohttp import web
+from mongomock_motor import AsyncMongoMockClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
@@ -136,7 +137,9 @@ def main() -> None:
     from gql_api.cli.serve import use_uvloop
 
     use_uvloop()
-    app = create_app(settings(args.port, args.sandbox_url))
+    # The in-memory store, handed over: with Cronofy credentials (the sandbox stands in for Cronofy here)
+    # create_app refuses to pick the in-memory store itself.
+    app = create_app(settings(args.port, args.sandbox_url), database=AsyncMongoMockClient(tz_aware=True)["bench"])
     app.router.add_get("/baseline/connections", baseline_connections)
     app.router.add_get("/baseline/meetings", baseline_meetings)
     app.on_startup.append(seed)

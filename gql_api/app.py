@@ -8,15 +8,24 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .auth import Authenticator
 from .bootstrap import open_runtime, vault_for
 from .domain.time import Clock, utc_now
-from .http.middleware import cors, graphql_media_type, json_bodies_only, request_ids
+from .http.middleware import (
+    bodies_read_in_time,
+    cors,
+    graphql_media_type,
+    json_bodies_only,
+    loopback_hosts_only,
+    request_ids,
+)
 from .http.routes import setup_routes
 from .keys import AUTHENTICATOR, METRICS, RUNTIME, SETTINGS
+from .observability.access_log import server_log
 from .observability.metrics import Metrics
-from .settings import Settings
+from .settings import ConfigError, Settings, in_memory_store_problem
 from .vault import Vault
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -30,11 +39,14 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     Configuration errors (a malformed key ring, say) raise ConfigError here, before anything serves.
     """
     settings = settings or Settings.from_env()
+    if (problem := in_memory_store_problem(settings, database_given=database is not None)) is not None:
+        raise ConfigError(problem)
     vault = vault_for(settings)
 
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
-        middlewares=[request_ids, cors(settings.cors_allowed_origins), json_bodies_only, graphql_media_type],
+        middlewares=_middlewares(settings),
+        handler_args={"logger": server_log},  # malformed requests: one INFO line, no traceback
     )
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
@@ -44,6 +56,21 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
         app.cleanup_ctx.append(_worker)
     setup_routes(app, settings)
     return app
+
+
+def _middlewares(settings: Settings) -> list[Middleware]:
+    """Outermost first. The Host check only in the development shape (DNS rebinding: a web page of any
+    site must not reach the dev server through a name of its own). The body is read, in bounded time,
+    after the JSON-only check (no time spent on a body that is refused anyway) and inside CORS (so a 413
+    or 408 still carries the CORS headers a browser needs to show it)."""
+    return [
+        request_ids,
+        *([loopback_hosts_only] if settings.development else []),
+        cors(settings.cors_allowed_origins),
+        json_bodies_only,
+        bodies_read_in_time(settings.request_body_timeout_seconds),
+        graphql_media_type,
+    ]
 
 
 def _runtime(settings: Settings, vault: Vault, database: Any, clock: Clock) -> CleanupContext:

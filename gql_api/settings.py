@@ -2,7 +2,10 @@
 
 Every name here is fixed by DESIGN.md §3. Unset means "development": in-memory store, the built-in
 Cronofy sandbox, an ephemeral encryption key and dev auth. Each of those is announced in the log by
-`describe_dev_defaults` so nobody mistakes a dev server for a production one.
+`describe_dev_defaults` so nobody mistakes a dev server for a production one. The sandbox, the demo
+callback and dev auth are allowed only in the development shape (`Settings.development`: dev auth on a
+loopback HOST and PUBLIC_BASE_URL); `RULES` refuse them anywhere else, with every other combination that
+would be unsafe or fail later, each naming the variable to set.
 
 Each variable is declared once, on the `Settings` field it fills (`env_var`): its name, how its text is
 read and what it may be, its default and what it means. `VARIABLES` is that table; `from_env` reads it,
@@ -13,18 +16,20 @@ read and what it may be, its default and what it means. `VARIABLES` is that tabl
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 DATA_CENTERS = ("us", "uk", "de", "au", "ca", "sg")
 MONGODB_DRIVERS = ("motor", "pymongo")
 LOG_FORMATS = ("json", "text")
 
 # Known to every dev server and `gql-api dev-token`, so tokens minted by one work on the other.
-# Dev auth is refused on non-loopback addresses (see cli.serve), which is what makes this tolerable.
+# Dev auth exists only in the development shape (`Settings.development`), which is what makes this tolerable.
 DEV_AUTH_SECRET = "gql-api-dev-auth-secret-never-use-in-production"
 SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
@@ -34,6 +39,8 @@ MAX_CALLBACK_URL = 128  # Cronofy's limit for a channel's callback_url
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 WEBHOOK_PATH = "/webhooks/cronofy/"  # + the channel's token: where Cronofy pushes (http/webhooks.py)
 WEBHOOK_TOKEN_LENGTH = 32  # characters of a 192-bit URL-safe token (services/push_channels.py)
+MIN_JWT_SECRET_BYTES = 32  # HS256's own size: RFC 7518 §3.2 wants a key at least as long as the hash
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class ConfigError(Exception):
@@ -132,6 +139,8 @@ class Variable:
         return self.kind.parse(self.name, raw) if raw else self.default
 
     def check(self, value: object) -> None:
+        if value is None and self.default is None:  # unset, where unset has a meaning
+            return
         if (problem := self.kind.problem(value)) is not None:
             raise ConfigError(f"{self.name} {problem}, got {value!r}")
 
@@ -143,7 +152,9 @@ def env_var(name: str, kind: Kind, default: object, description: str) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    host: str = env_var("HOST", TEXT, "127.0.0.1", "address to listen on (dev auth refuses non-loopback addresses)")
+    host: str = env_var(
+        "HOST", TEXT, "127.0.0.1", "address to listen on (a non-loopback one leaves the development shape)"
+    )
     port: int = env_var("PORT", Number(int, between=(1, 65535)), 8080, "port to listen on")
     public_base_url: str | None = env_var(
         "PUBLIC_BASE_URL",
@@ -213,6 +224,21 @@ class Settings:
     )
     auth_jwt_issuer: str | None = env_var("AUTH_JWT_ISSUER", TEXT, None, "the tokens' issuer; unset: not checked")
     auth_jwt_audience: str | None = env_var("AUTH_JWT_AUDIENCE", TEXT, None, "the tokens' audience; unset: not checked")
+    auth_jwt_max_age_seconds: int | None = env_var(
+        "AUTH_JWT_MAX_AGE_SECONDS",
+        Number(int, at_least=1),
+        None,
+        "refuse tokens issued (`iat`) longer ago than this, and tokens without `iat`; unset: only `exp` counts",
+    )
+    auth_partners_claim: str = env_var(
+        "AUTH_PARTNERS_CLAIM", TEXT, "partners", "the claim listing the user ids this user may meet (DESIGN §9)"
+    )
+    auth_calendar_integration_claim: str = env_var(
+        "AUTH_CALENDAR_INTEGRATION_CLAIM",
+        TEXT,
+        "calendar_integration",
+        "the claim saying whether the user's program has the calendar integration on (absent: on)",
+    )
 
     allowed_redirect_uris: tuple[str, ...] = env_var(
         "ALLOWED_REDIRECT_URIS",
@@ -241,6 +267,15 @@ class Settings:
     log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")
     shutdown_timeout_seconds: float = env_var(
         "SHUTDOWN_TIMEOUT_SECONDS", SECONDS, 10.0, "how long in-flight requests may finish after SIGTERM"
+    )
+    request_body_timeout_seconds: float = env_var(
+        "REQUEST_BODY_TIMEOUT_SECONDS",
+        SECONDS,
+        10.0,
+        "how long a client may take to send a request's body before it gets 408 and the connection is closed",
+    )
+    metrics_token: str | None = env_var(
+        "METRICS_TOKEN", TEXT, None, "`/metrics` then needs `Authorization: Bearer <token>`; unset: open"
     )
 
     # GraphQL endpoint (see gql_api/graphql_limits.py for what each limit counts)
@@ -290,6 +325,17 @@ class Settings:
     @property
     def uses_dev_auth(self) -> bool:
         return not (self.auth_jwt_secret or self.auth_jwt_public_key)
+
+    @property
+    def development(self) -> bool:
+        """The development shape: dev auth, listening on a loopback HOST, reached at a loopback
+        PUBLIC_BASE_URL (when set). The sandbox, the demo page and dev auth exist only in it (the
+        rules below refuse them elsewhere), and in it the Host header of every request is checked."""
+        return (
+            self.uses_dev_auth
+            and is_loopback_host(self.host)
+            and (self.public_base_url is None or is_loopback_host(_url_host(self.public_base_url)))
+        )
 
     @property
     def base_url(self) -> str:
@@ -342,6 +388,30 @@ def _table() -> tuple[Variable, ...]:
 VARIABLES: tuple[Variable, ...] = _table()
 
 
+# --- loopback --------------------------------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    """A name or address that can only mean this machine: `localhost`, 127.0.0.0/8 or ::1 (in brackets or
+    not). Other names are not trusted to resolve to loopback, whatever DNS says today (DNS rebinding)."""
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 # --- rules across fields (and over a list's items) -------------------------------------------------
 
 
@@ -357,9 +427,117 @@ def _one_jwt_key(settings: Settings) -> str | None:
     return None
 
 
+def _jwt_secret_is_strong(settings: Settings) -> str | None:
+    secret = settings.auth_jwt_secret
+    if not secret:
+        return None
+    if secret == DEV_AUTH_SECRET:
+        return (
+            "AUTH_JWT_SECRET is the dev secret, which is published in the source: anyone could mint tokens. "
+            "Set the secret your identity provider signs with"
+        )
+    if len(secret.encode("utf-8", "surrogateescape")) < MIN_JWT_SECRET_BYTES:
+        return (
+            f"AUTH_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256's key size), "
+            "random, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return None
+
+
+def _jwt_public_key_is_a_public_key(settings: Settings) -> str | None:
+    if not settings.auth_jwt_public_key:
+        return None
+    from .jwt_keys import KeyProblem, load_public_key  # cryptography loads only when a key is configured
+
+    try:
+        load_public_key(settings.auth_jwt_public_key)
+    except KeyProblem as problem:
+        return f"AUTH_JWT_PUBLIC_KEY {problem}"
+    return None
+
+
+def _public_base_url_is_a_url(settings: Settings) -> str | None:
+    url = settings.public_base_url
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return f"PUBLIC_BASE_URL must be an http(s) URL such as https://api.example.com, got {url[:80]!r}"
+    return None
+
+
 def _callback_url_fits(settings: Settings) -> str | None:
     if len(settings.webhook_url_base) + WEBHOOK_TOKEN_LENGTH > MAX_CALLBACK_URL:
         return f"PUBLIC_BASE_URL is too long: Cronofy callback URLs may have at most {MAX_CALLBACK_URL} characters"
+    return None
+
+
+def _dev_auth_only_on_loopback(settings: Settings) -> str | None:
+    """Anyone can mint dev tokens (the secret is in the source): they may only reach a server that nothing
+    but this machine can reach, neither through its own address nor through a proxy's public URL."""
+    if not settings.uses_dev_auth:
+        return None
+    if not is_loopback_host(settings.host):
+        return (
+            "dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
+            f"before listening on {settings.host}"
+        )
+    if settings.public_base_url is not None and not is_loopback_host(_url_host(settings.public_base_url)):
+        return (
+            "dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY before "
+            f"serving at PUBLIC_BASE_URL {settings.public_base_url[:80]} (say, behind a reverse proxy)"
+        )
+    return None
+
+
+def _real_cronofy_has_real_auth(settings: Settings) -> str | None:
+    if not settings.uses_sandbox and settings.uses_dev_auth:
+        return "real Cronofy credentials need real client auth: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY"
+    return None
+
+
+def _sandbox_only_in_development(settings: Settings) -> str | None:
+    """The sandbox's control API is unauthenticated: it reads every token and event and signs webhooks."""
+    if settings.uses_sandbox and not settings.development:
+        return (
+            "CRONOFY_CLIENT_ID is unset, so the built-in Cronofy sandbox would be served, and its control API "
+            "is open to anyone: it exists only in development (dev auth on a loopback HOST and PUBLIC_BASE_URL). "
+            "Set CRONOFY_CLIENT_ID and CRONOFY_CLIENT_SECRET"
+        )
+    return None
+
+
+def _redirect_uris_outside_development(settings: Settings) -> str | None:
+    if not settings.allowed_redirect_uris and not settings.development:
+        return (
+            "ALLOWED_REDIRECT_URIS is unset: the demo callback exists only in development; "
+            "set the redirect URIs of your apps"
+        )
+    return None
+
+
+def _redirect_uris_are_safe(settings: Settings) -> str | None:
+    """OAuth codes travel in the redirect's query: over https only (RFC 6749 §10.5; http to this machine
+    is a native app's or a developer's), and never to a URI with a fragment (RFC 6749 §3.1.2)."""
+    for uri in settings.allowed_redirect_uris:
+        try:
+            parts = urlsplit(uri)
+            parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname:
+            problem = "is not an absolute URL"
+        elif "#" in uri:
+            problem = "has a fragment (#), which OAuth forbids"
+        elif parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+            continue
+        else:
+            problem = "must use https (http only to localhost, 127.0.0.1 or [::1])"
+        return f"ALLOWED_REDIRECT_URIS: {uri[:80]!r} {problem}"
     return None
 
 
@@ -372,9 +550,13 @@ def _durable_store_has_durable_keys(settings: Settings) -> str | None:
     return None
 
 
-def _real_cronofy_has_real_auth(settings: Settings) -> str | None:
-    if not settings.uses_sandbox and settings.uses_dev_auth:
-        return "real Cronofy credentials need real client auth: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY"
+def _real_cronofy_has_durable_keys(settings: Settings) -> str | None:
+    if not settings.uses_sandbox and not settings.token_encryption_keys:
+        return (
+            "CRONOFY_CLIENT_ID is set but TOKEN_ENCRYPTION_KEYS is not: under an ephemeral key, stored grants "
+            "and owed revocations are lost on restart while the grants stay live at Cronofy. "
+            "Set TOKEN_ENCRYPTION_KEYS (`gql-api generate-key`)"
+        )
     return None
 
 
@@ -388,14 +570,49 @@ def _cors_origins_are_exact(settings: Settings) -> str | None:
     return None
 
 
+def _claim_names(settings: Settings) -> str | None:
+    if settings.auth_partners_claim == settings.auth_calendar_integration_claim:
+        return "AUTH_PARTNERS_CLAIM and AUTH_CALENDAR_INTEGRATION_CLAIM must name different claims"
+    return None
+
+
+def _metrics_token_is_long_enough(settings: Settings) -> str | None:
+    if settings.metrics_token is not None and len(settings.metrics_token) < MIN_METRICS_TOKEN_LENGTH:
+        return f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters (a random one)"
+    return None
+
+
+# In this order, so each message asks for the next thing to set: first what is broken on its own, then
+# what makes the development shape, then what only the development shape may leave unset.
 RULES: tuple[Callable[[Settings], str | None], ...] = (
     _cronofy_client_id_with_secret,
     _one_jwt_key,
+    _jwt_secret_is_strong,
+    _jwt_public_key_is_a_public_key,
+    _public_base_url_is_a_url,
     _callback_url_fits,
-    _durable_store_has_durable_keys,
+    _dev_auth_only_on_loopback,
     _real_cronofy_has_real_auth,
+    _sandbox_only_in_development,
+    _redirect_uris_outside_development,
+    _redirect_uris_are_safe,
+    _durable_store_has_durable_keys,
+    _real_cronofy_has_durable_keys,
     _cors_origins_are_exact,
+    _claim_names,
+    _metrics_token_is_long_enough,
 )
+
+
+def in_memory_store_problem(settings: Settings, *, database_given: bool) -> str | None:
+    """Checked by `create_app`, which alone knows whether a database was handed to it: an injected
+    database counts as the configured store (DESIGN §2)."""
+    if not database_given and not settings.mongodb_uri and not settings.uses_sandbox:
+        return (
+            "CRONOFY_CLIENT_ID is set but MONGODB_URI is not: in the in-memory store, stored grants and owed "
+            "revocations are lost on exit while the grants stay live at Cronofy. Set MONGODB_URI"
+        )
+    return None
 
 
 def describe_dev_defaults(settings: Settings) -> list[str]:

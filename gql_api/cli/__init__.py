@@ -30,6 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     dev_token.add_argument("--email")
     dev_token.add_argument("--name")
     dev_token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
+    dev_token.add_argument(
+        "--partner",
+        action="append",
+        default=[],
+        metavar="USER_ID",
+        help="a user this user may meet (the partners claim); repeat for several",
+    )
+    dev_token.add_argument(
+        "--no-calendar-integration",
+        dest="calendar_integration",
+        action="store_const",
+        const=False,
+        default=None,
+        help="say the user's program has the calendar integration off (linking is then refused)",
+    )
+    dev_token.add_argument("--role", action="append", default=[], help="a role (the roles claim); repeat for several")
     dev_token.set_defaults(run=tokens.dev_token)
 
     commands.add_parser("worker", help="run the background worker alone (calendar sync, revocations)").set_defaults(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import signal
 import subprocess
@@ -23,13 +22,8 @@ def run(args: argparse.Namespace) -> int:
     from ..store import StoreUnavailable
 
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
-    settings = Settings.from_env(**overrides)
+    settings = Settings.from_env(**overrides)  # refuses every unsafe shape (settings.RULES)
     configure_logging(settings.log_format)
-    if settings.uses_dev_auth and not is_loopback(settings.host):
-        raise ConfigError(
-            "dev auth accepts tokens anyone can mint: set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY "
-            f"before listening on {settings.host}"
-        )
     if args.workers > 1:
         return _supervise(args, settings)
     for note in describe_dev_defaults(settings):
@@ -38,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:  # runs once the store answered
-        log.info("GraphQL at %s/graphql (GraphiQL in a browser), health at /healthz and /readyz", settings.base_url)
+        log.info("%s", startup_line(settings))
 
     app.on_startup.append(announce)
     try:
@@ -69,13 +63,10 @@ def use_uvloop() -> None:
     log.info("event loop: uvloop")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def startup_line(settings: Settings) -> str:
+    """Where to go: GraphiQL is mentioned only when it is served."""
+    graphiql = " (GraphiQL in a browser)" if settings.graphiql else ""
+    return f"GraphQL at {settings.base_url}/graphql{graphiql}, health at /healthz and /readyz"
 
 
 def _supervise(args: argparse.Namespace, settings: Settings) -> int:

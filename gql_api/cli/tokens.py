@@ -13,7 +13,14 @@ def dev_token(args: argparse.Namespace) -> int:
 
     try:
         token = mint_dev_token(
-            Settings.from_env(), args.user_id, email=args.email, name=args.name, ttl_seconds=args.ttl
+            Settings.from_env(),
+            args.user_id,
+            email=args.email,
+            name=args.name,
+            ttl_seconds=args.ttl,
+            partners=args.partner,
+            calendar_integration=args.calendar_integration,
+            roles=args.role,
         )
     except ValueError as error:
         print(f"gql-api: {error}", file=sys.stderr)

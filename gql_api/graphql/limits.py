@@ -1,8 +1,8 @@
 """What one GraphQL document may ask for: depth, aliases, directives and cost, checked while validating it.
 
 The limits are validation rules built once per configuration (`limit_rules` is cached), so the rule
-classes are the same objects on every request and Strawberry's `ValidationCache` keeps hitting; the
-cache key holds the rule classes, and Strawberry's own `QueryDepthLimiter` and `MaxAliasesLimiter`
+classes are the same objects on every request and the validation cache (`CachedValidation`) keeps
+hitting; the cache key holds the rule classes, and Strawberry's own `QueryDepthLimiter` and `MaxAliasesLimiter`
 make a new class per request. Another reason to measure here: their walks expand fragments without
 memory, so a small document that spreads fragments inside fragments costs them exponential time. This
 walk remembers each fragment's measure and stays linear in the document.

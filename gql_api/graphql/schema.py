@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from resolvers import Mutation, Query
 
+from ..observability.logging import safe_operation_name
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
 from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
 from .extensions.observe import ObserveOperation
 from .extensions.rate_limit import MutationRateLimit
+from .extensions.validation import CachedValidation
 from .limits import GraphQLLimits, limit_rules
 from .scalars import SCALARS
 
@@ -30,6 +33,18 @@ log = logging.getLogger("gql_api.graphql")
 
 
 class AppSchema(strawberry.Schema):
+    def __init__(self, *args: Any, hide_suggestions: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hide_suggestions = hide_suggestions
+
+    def _get_execute_function(self) -> Callable[..., Any]:
+        """graphql-core's execution with `hide_suggestions`, for what it suggests while coercing the
+        variables (an enum value or an input field spelt nearly right). Validation's suggestions are
+        hidden by CachedValidation. Strawberry's one hook for the function it executes with; a test
+        (tests/graphql/test_graphql_suggestions.py) sees when it stops being called."""
+        execute = super()._get_execute_function()
+        return functools.partial(execute, hide_suggestions=True) if self.hide_suggestions else execute
+
     async def execute(
         self,
         query: str | None,
@@ -52,7 +67,7 @@ class AppSchema(strawberry.Schema):
         validation, limits, authentication, bad arguments) are theirs, kept at DEBUG (authentication
         at INFO), so a stream of bad queries cannot flood the error log."""
         rid = request_id_of(getattr(execution_context, "context", None))
-        operation = getattr(execution_context, "operation_name", None)
+        operation = safe_operation_name(getattr(execution_context, "operation_name", None))
         for error in errors:
             if should_mask(error):
                 original = error.original_error
@@ -78,7 +93,7 @@ class AppSchema(strawberry.Schema):
 
 def build_schema(limits: GraphQLLimits | None = None, *, introspection: bool = True) -> strawberry.Schema:
     """The schema with these limits: one per configuration, its validation rules built with it, once,
-    so the ValidationCache's keys (schema, document, rules) repeat across requests."""
+    so the validation cache's keys (schema, document, rules) repeat across requests."""
     return _build_schema(limits or GraphQLLimits(), introspection)
 
 
@@ -91,15 +106,17 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             ParserCache,
-            ValidationCache,
+            lambda: CachedValidation(hide_suggestions=not introspection),
             lambda: AddValidationRules(rules),
             RequireAuthentication,
             MutationRateLimit,
             MaskUnexpectedErrors,
             ObserveOperation,
         ],
-        # Without introspection, "Did you mean ...?" would still spell out the schema.
+        # Without introspection, "Did you mean ...?" would still spell out the schema: no suggestion then,
+        # of any kind (CachedValidation, _get_execute_function), to anyone.
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not introspection),
+        hide_suggestions=not introspection,
     )
 
 

@@ -3,7 +3,9 @@
 - `get_context`: authenticates once per request and hands the services to the resolvers;
 - `get_sub_response` and `process_result`: GraphQL over HTTP's media types, application/graphql-response+json
   (with its status codes) when the client asks for it, else application/json;
-- `encode_json` / `decode_json`: orjson when installed; refuse JSON that is not an object or a list.
+- `encode_json` / `decode_json`: orjson when installed; refuse JSON that is not an object or a list, or
+  that holds a lone surrogate;
+- `request_adapter_class`: media types compared case-insensitively.
 
 The HTTP rules around it (JSON-only bodies, CORS, request ids, the response's content type) are aiohttp
 middleware: `gql_api/http/middleware.py`.
@@ -12,10 +14,12 @@ middleware: `gql_api/http/middleware.py`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from cross_web import AiohttpHTTPRequestAdapter
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -38,9 +42,24 @@ JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 MEDIA_TYPE = web.RequestKey("graphql_media_type", str)  # negotiated from Accept, applied by the middleware
 _SUB_RESPONSE = web.RequestKey("graphql_sub_response", web.Response)
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a decoded JSON string keeps one only when it was unpaired
+
+
+class RequestAdapter(AiohttpHTTPRequestAdapter):
+    """Strawberry looks for "application/json" in the Content-Type as written, but media types are
+    case-insensitive (RFC 9110 §8.3.1): `Application/JSON; charset=UTF-8` is JSON. Lowered here rather
+    than by rewriting the request (`request.clone`): a clone would carry the request keys the access line
+    reads no further, and re-encodes every header, which fails on bytes that were not UTF-8."""
+
+    @property
+    def content_type(self) -> str | None:
+        content_type = super().content_type
+        return content_type.lower() if content_type is not None else None
 
 
 class AppGraphQLView(GraphQLView[Context, None]):
+    request_adapter_class = RequestAdapter
+
     @classmethod
     def from_settings(cls, settings: Settings) -> AppGraphQLView:
         """Everything configurable is decided here, once: the limits' rules, introspection, GraphiQL."""
@@ -90,14 +109,35 @@ class AppGraphQLView(GraphQLView[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry turns a JSONDecodeError into 400; anything else json.loads raises would be a 500:
         a RecursionError for deeply nested arrays, a ValueError for an integer of 5,000 digits or bytes
-        that are not UTF-8. A body that is JSON but not an object (or a batch's list) is refused too."""
+        that are not UTF-8. A body that is JSON but not an object (or a batch's list) is refused too, and
+        so is one with a lone surrogate (`"\\ud800"`): JSON allows the escape, but the string is no
+        Unicode text, and encoding it later (to MongoDB, to the response) would fail mid-operation."""
         try:
             parsed = json.loads(data)
         except (ValueError, RecursionError) as error:
             raise json.JSONDecodeError(f"not acceptable JSON ({type(error).__name__})", "", 0) from None
         if not isinstance(parsed, (dict, list)):
             raise json.JSONDecodeError("expected a JSON object", "", 0)
+        if _holds_lone_surrogate(parsed):
+            raise json.JSONDecodeError("a string holds a lone surrogate (\\ud800-\\udfff)", "", 0)
         return parsed
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    """Any string in the decoded JSON (keys too) with an unpaired surrogate; iterative, since json.loads
+    accepts nesting deeper than a recursive walk would."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            if _SURROGATE.search(current):
+                return True
+        elif isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
 
 
 def preferred_media_type(accept: str | None) -> str:

@@ -1,8 +1,11 @@
-"""HTTP rules around the handlers: a request id on every request, and for /graphql JSON-only bodies, CORS
-for an allow-list of origins, and the negotiated GraphQL-over-HTTP media type on the answer."""
+"""HTTP rules around the handlers: a request id on every request, loopback Host names only in development,
+a bounded time to send a body, and for /graphql JSON-only bodies, CORS for an allow-list of origins, and
+the negotiated GraphQL-over-HTTP media type on the answer."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -15,6 +18,9 @@ from multidict import CIMultiDict
 from ..graphql.view import JSON, MEDIA_TYPE
 from ..keys import REQUEST_ID
 from ..observability.logging import request_id_var
+from ..settings import is_loopback_host
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,6 +48,72 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     finally:
         request_id_var.reset(token)
     response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    return response
+
+
+@web.middleware
+async def loopback_hosts_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Development only: answer only requests addressed to this machine by a loopback name or address
+    (any port). A page on any web site can point a name of its own at 127.0.0.1 (DNS rebinding) and so
+    reach the dev server, with its open sandbox and dev auth, as a same-origin page; its requests carry
+    that name in Host. 421 Misdirected Request says "not the server for this authority", which is
+    exactly it (a 403 would suggest that credentials could help)."""
+    if not _loopback_authority(request.headers.get("Host", "")):
+        log.info("refused a request for a non-loopback Host in development (DNS rebinding?)")
+        return web.Response(
+            status=421,
+            text="Misdirected Request: the development server answers only to localhost, 127.0.0.1 and [::1].",
+        )
+    return await handler(request)
+
+
+def _loopback_authority(authority: str) -> bool:
+    """A Host header (`name`, `name:port`, `[v6]`, `[v6]:port`) naming a loopback host."""
+    if authority.startswith("["):
+        inside, bracket, rest = authority[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return False
+        host, port = inside, rest[1:]
+    else:
+        host, _, port = authority.partition(":")
+    if port and not (port.isascii() and port.isdigit()):
+        return False
+    return is_loopback_host(host)
+
+
+def bodies_read_in_time(seconds: float) -> Middleware:
+    """A request's body is read here, whole, within `seconds` (REQUEST_BODY_TIMEOUT_SECONDS); handlers then
+    read the cached body. A client that trickles its body (or sends less than its Content-Length) would
+    otherwise hold a connection and a handler as long as it likes: it gets 408 and the connection is
+    closed. The size bound (413) is the app's client_max_size, applied by the same read."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError:
+                log.info("request body not received within %gs: 408", seconds)
+                return await _timed_out(request)
+        return await handler(request)
+
+    return middleware
+
+
+async def _timed_out(request: web.Request) -> web.StreamResponse:
+    """408, sent at once, then the connection closed. Left to aiohttp, a response to a request whose
+    body is unread is followed by up to 10 s of "lingering" (reading the rest of the body, so the client
+    can read the answer): exactly what the slow client wants. All it sent is read already, so closing
+    sends the answer and a FIN."""
+    response = web.Response(status=408, text="Request Timeout: the request body did not arrive in time.")
+    if REQUEST_ID in request:  # sent from here, before request_ids could add it on the way out
+        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
     return response
 
 

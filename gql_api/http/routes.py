@@ -14,14 +14,16 @@ from .webhooks import WEBHOOK_ROUTE, cronofy_webhook
 
 
 def setup_routes(app: web.Application, settings: Settings) -> None:
+    """The sandbox and the demo page only in the development shape: Settings refuses them elsewhere, and
+    they are not even routed there, should a Settings ever be built around its checks."""
     app.router.add_route("*", GRAPHQL_PATH, AppGraphQLView.from_settings(settings))
     app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    if not settings.allowed_redirect_uris:
+    if settings.development and not settings.allowed_redirect_uris:
         app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
-    if settings.uses_sandbox:
+    if settings.development and settings.uses_sandbox:
         app.add_subapp(
             SANDBOX_PATH,
             create_sandbox_app(

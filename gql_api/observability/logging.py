@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -43,3 +44,19 @@ def configure_logging(fmt: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+MAX_LOGGED_OPERATION = 64
+_GRAPHQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def safe_operation_name(name: str | None) -> str:
+    """The client's `operationName` as it may be logged or kept on the request: a GraphQL name, cut to 64
+    characters ("..." then says so); text that is no name (markup, newlines, quotes) is "(invalid)".
+    Absent: "anonymous". A 200 KB name thus never reaches a log line."""
+    if not name:
+        return "anonymous"
+    shown = name[:MAX_LOGGED_OPERATION]
+    if not _GRAPHQL_NAME.fullmatch(shown):
+        return "(invalid)"
+    return shown if len(name) <= MAX_LOGGED_OPERATION else shown + "..."

@@ -13,8 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gql_api.auth import Authenticator
+from gql_api.cli.serve import startup_line
 from gql_api.settings import Settings
 from gql_api.vault import KeyRing
 from tests.support.browser import consent
@@ -86,8 +89,41 @@ def test_dev_token_is_accepted_by_a_dev_server():
     assert (user.id, user.email, user.name) == ("u-42", "pat@example.test", "Pat")
 
 
+def test_dev_token_mints_the_partners_integration_and_roles_claims():
+    # given the dev-token command with a partner twice, the integration off and a role
+    result = gql_api(
+        "dev-token", "u-42", "--partner", "u-7", "--partner", "u-9", "--no-calendar-integration", "--role", "admin"
+    )
+
+    # when the dev server reads the token it prints
+    assert result.returncode == 0, result.stderr
+    user = Authenticator(Settings()).authenticate(f"Bearer {result.stdout.strip()}")
+
+    # then the user carries them
+    assert (user.id, user.partners, user.calendar_integration, user.roles) == (
+        "u-42",
+        frozenset({"u-7", "u-9"}),
+        False,
+        frozenset({"admin"}),
+    )
+
+
 def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
-    result = gql_api("dev-token", "u-42", env=clean_env(AUTH_JWT_PUBLIC_KEY="-----BEGIN PUBLIC KEY-----..."))
+    # a real public key, in a whole production configuration: start-up refuses a key that is no key
+    public_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    env = clean_env(
+        AUTH_JWT_PUBLIC_KEY=public_pem,
+        CRONOFY_CLIENT_ID="client",
+        CRONOFY_CLIENT_SECRET="secret",
+        TOKEN_ENCRYPTION_KEYS="k:x",
+        ALLOWED_REDIRECT_URIS="https://app.example.test/linked",
+    )
+    result = gql_api("dev-token", "u-42", env=env)
     assert result.returncode == 2 and "identity provider" in result.stderr
 
 
@@ -101,6 +137,9 @@ def test_dev_token_refuses_when_tokens_come_from_an_identity_provider():
         ({"MONGODB_DRIVER": "odbc"}, "MONGODB_DRIVER must be one of"),
         ({"CRONOFY_CLIENT_ID": "only-the-id"}, "must be set together"),
         ({"HOST": "0.0.0.0"}, "dev auth accepts tokens anyone can mint"),
+        ({"PUBLIC_BASE_URL": "https://calendar-api.example.com"}, "before serving at PUBLIC_BASE_URL"),
+        ({"AUTH_JWT_SECRET": "s" * 32}, "CRONOFY_CLIENT_ID is unset, so the built-in Cronofy sandbox"),
+        ({"AUTH_JWT_SECRET": "too-short"}, "AUTH_JWT_SECRET must be at least 32 bytes"),
     ],
 )
 def test_serve_refuses_a_broken_configuration_with_a_clear_message(env, message):
@@ -176,6 +215,7 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
 
     log = log_path.read_text()
     assert server.returncode == 0, log
+    assert f"GraphQL at {base}/graphql (GraphiQL in a browser)" in log
     for announcement in ("in-memory store", "built-in Cronofy sandbox", "ephemeral encryption key", "dev auth"):
         assert announcement in log
     assert all(token not in log for token in tokens)
@@ -186,3 +226,16 @@ async def test_serve_on_embedded_defaults_links_a_calendar_end_to_end(tmp_path):
 def test_several_processes_need_a_shared_database():
     result = gql_api("serve", "--workers", "2", "--port", str(free_port()))
     assert result.returncode == 2 and "--workers above 1 needs MONGODB_URI" in result.stderr
+
+
+@pytest.mark.parametrize(("graphiql", "says_graphiql"), [("true", True), ("false", False)])
+def test_the_startup_line_mentions_graphiql_only_when_it_is_served(graphiql, says_graphiql):
+    # given development settings with GraphiQL on, or off
+    settings = Settings.from_env({"GRAPHIQL_ENABLED": graphiql})
+
+    # when the start-up line is written
+    line = startup_line(settings)
+
+    # then it sends people to GraphiQL only when there is one
+    assert line.startswith("GraphQL at http://127.0.0.1:8080/graphql")
+    assert ("GraphiQL in a browser" in line) is says_graphiql

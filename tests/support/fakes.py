@@ -59,14 +59,23 @@ from gql_api.services import (
     Throttle,
 )
 from gql_api.settings import Settings
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI
 
 T = TypeVar("T")
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday morning, a week before the meetings below
-REDIRECT_URI = "https://mentoring.example.test/calendar/linked"
 PUBLIC_BASE_URL = "https://api.mentoring.example.test"
 CALLBACK_BASE = PUBLIC_BASE_URL + "/webhooks/cronofy/"
 OWNER = "this-process"
+# Settings as in production (the services read a few of them): real client auth, Cronofy and keys.
+PRODUCTION_SHAPE: dict[str, Any] = {
+    "public_base_url": PUBLIC_BASE_URL,
+    "allowed_redirect_uris": (REDIRECT_URI,),
+    "auth_jwt_secret": JWT_SECRET,
+    "cronofy_client_id": CLIENT_ID,
+    "cronofy_client_secret": CLIENT_SECRET,
+    "token_encryption_keys": KEYS,
+}
 
 # The copy fields `finish` writes (store.meetings.SYNC_STATE): `removed` may have been set meanwhile by a
 # read of the calendars and is left alone. The contract test checks both sets are the same.
@@ -1153,7 +1162,7 @@ def services(
     """The services wired as `gql_api.bootstrap.build_services` wires them, over fakes; `settings` override
     `Settings` fields (outbox_max_attempts=3, say). Pass another App's store, gateway and clock with another
     `owner` to get a second process sharing them. CalendarAccess's lease waits advance the fake clock."""
-    config = Settings(**{"public_base_url": PUBLIC_BASE_URL, "allowed_redirect_uris": (REDIRECT_URI,), **settings})
+    config = Settings(**{**PRODUCTION_SHAPE, **settings})
     store = store or FakeStore()
     gateway = gateway or FakeGateway()
     clock = clock or FakeClock()

@@ -32,7 +32,7 @@ def test_production_names_are_read():
             "CRONOFY_CLIENT_SECRET": "secret",
             "CRONOFY_DATA_CENTER": "DE",
             "TOKEN_ENCRYPTION_KEYS": "k:x",
-            "AUTH_JWT_SECRET": "s",
+            "AUTH_JWT_SECRET": "s" * 32,
             "AUTH_JWT_ISSUER": "iss",
             "AUTH_JWT_AUDIENCE": "aud",
             "ALLOWED_REDIRECT_URIS": " https://app.example.com/cb , https://m.example.com/cb,, ",
@@ -51,7 +51,9 @@ def test_one_host_override_serves_both_api_and_app():
         {
             "CRONOFY_CLIENT_ID": "i",
             "CRONOFY_CLIENT_SECRET": "s",
-            "AUTH_JWT_SECRET": "j",
+            "TOKEN_ENCRYPTION_KEYS": "k:x",
+            "AUTH_JWT_SECRET": "j" * 32,
+            "ALLOWED_REDIRECT_URIS": "https://app.example.com/cb",
             "CRONOFY_API_URL": "http://127.0.0.1:9/cronofy",
         }
     )
@@ -80,8 +82,19 @@ def test_contradictions_and_nonsense_are_refused(env):
 
 # --- numbers: finite, and above zero where zero makes no sense ----------------------------------------
 
-FLOAT_SETTINGS = ["CRONOFY_TIMEOUT_SECONDS", "WORKER_POLL_SECONDS", "SYNC_GRACE_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"]
-POSITIVE_WAITS = ["CRONOFY_TIMEOUT_SECONDS", "WORKER_POLL_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"]
+FLOAT_SETTINGS = [
+    "CRONOFY_TIMEOUT_SECONDS",
+    "WORKER_POLL_SECONDS",
+    "SYNC_GRACE_SECONDS",
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    "REQUEST_BODY_TIMEOUT_SECONDS",
+]
+POSITIVE_WAITS = [
+    "CRONOFY_TIMEOUT_SECONDS",
+    "WORKER_POLL_SECONDS",
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    "REQUEST_BODY_TIMEOUT_SECONDS",
+]
 
 
 def refusal(env: dict[str, str]) -> str:

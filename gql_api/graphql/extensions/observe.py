@@ -1,5 +1,5 @@
-"""Names the operation on the request (for the access line) and counts it in the metrics, by operation
-name and outcome, with its latency. Never the variables."""
+"""Names the operation on the request (for the access line, in a short safe form) and counts it in the
+metrics, by operation name and outcome, with its latency. Never the variables."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 
 from ...keys import METRICS, OPERATION
+from ...observability.logging import safe_operation_name
 
 
 class ObserveOperation(SchemaExtension):
@@ -20,7 +21,7 @@ class ObserveOperation(SchemaExtension):
         if request is None:
             return
         name = context.operation_name
-        request[OPERATION] = name or "anonymous"
+        request[OPERATION] = safe_operation_name(name)  # the client's text: never kept whole
         result = context.result
         outcome = "error" if (result and result.errors) or context.pre_execution_errors else "ok"
         if METRICS in request.app:

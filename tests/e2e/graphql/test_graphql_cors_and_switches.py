@@ -158,12 +158,23 @@ async def test_graphiql_is_not_served_when_disabled(api_with):
     assert page.status == 404 and "graphiql" not in (await page.text()).lower()
 
 
+# Real client auth comes with the rest of a production configuration (the sandbox, the demo callback and an
+# ephemeral key are development's only).
+PRODUCTION = {
+    "AUTH_JWT_SECRET": "s" * 32,
+    "CRONOFY_CLIENT_ID": "client",
+    "CRONOFY_CLIENT_SECRET": "secret",
+    "TOKEN_ENCRYPTION_KEYS": "k:x",
+    "ALLOWED_REDIRECT_URIS": "https://app.example.test/linked",
+}
+
+
 @pytest.mark.parametrize(
     ("env", "enabled"),
     [
         ({}, True),  # dev auth: a developer's machine
-        ({"AUTH_JWT_SECRET": "s" * 32}, False),  # real client auth: off
-        ({"AUTH_JWT_SECRET": "s" * 32, "GRAPHIQL_ENABLED": "true"}, True),
+        (PRODUCTION, False),  # real client auth: off
+        ({**PRODUCTION, "GRAPHIQL_ENABLED": "true"}, True),
         ({"GRAPHIQL_ENABLED": "false"}, False),
     ],
 )

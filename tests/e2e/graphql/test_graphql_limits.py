@@ -7,9 +7,9 @@ import time
 
 import pytest
 from graphql import get_introspection_query, parse
-from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from gql_api import Settings
+from gql_api.graphql.extensions.validation import validate_document
 from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
 from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
@@ -298,7 +298,7 @@ async def test_the_validation_cache_hits_with_the_limits_on(api, api_with):
     # given a document this process has not validated yet, and a second app with the same settings
     document = f"query Cached{time.monotonic_ns()} {{ calendarConnections {{ id }} }}"
     twin = await api_with()
-    cache = _get_validate_cache(DEFAULT_MAXSIZE)
+    cache = validate_document  # the cache of CachedValidation, which stands in for Strawberry's ValidationCache
     before = cache.cache_info()
 
     # when it is sent five times to one app and five times to the other
