@@ -15,15 +15,6 @@ from .meetings import Delivery, Meeting, ParticipantResponse
 ANSWERS = frozenset({ParticipantResponse.ACCEPTED, ParticipantResponse.TENTATIVE, ParticipantResponse.DECLINED})
 
 
-def check_organizer(meeting: Meeting, user_id: str) -> None:
-    if meeting.organizer_id != user_id:
-        raise UserFacingError(
-            ErrorCode.NOT_ALLOWED,
-            "Only the organizer can change or cancel this meeting; answer it with respondToMeeting.",
-            ("meeting_id",),
-        )
-
-
 def answered(meeting: Meeting, user_id: str, response: ParticipantResponse) -> Meeting:
     """The meeting after `user_id` answers `response`: a new version in which only the calendar copies the
     answer touches are written again (the meeting itself unchanged when the answer is the same)."""

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from ..cronofy.budget import Priority, Purpose, spending
 from ..cronofy.errors import CronofyError, InvalidGrant
 from ..cronofy.models import LINK_SCOPES, CronofyCalendar, TokenGrant
+from ..domain.authorization import check_calendar_integration
 from ..domain.connections import (
     AuthorizationRequest,
     CalendarConnection,
@@ -68,6 +70,7 @@ class Linking:
         return await self._connections.get_for_user(user.id, connection_id)
 
     async def begin(self, user: User, *, redirect_uri: str, provider: CalendarProvider | None) -> AuthorizationRequest:
+        check_calendar_integration(user)
         if redirect_uri not in self._allowed_redirect_uris:  # exact match: no prefixes, no open redirects
             raise UserFacingError(ErrorCode.INVALID_REDIRECT_URI, "This redirect URI is not allowed.", ["redirect_uri"])
         now = self._clock()
@@ -84,6 +87,12 @@ class Linking:
         return AuthorizationRequest(authorization_url=url, expires_at=expires_at)
 
     async def link(self, user: User, *, code: str, state: str) -> CalendarConnection:
+        """Its Cronofy calls (and the channel it opens) are user-facing, charged to the user."""
+        check_calendar_integration(user)
+        with spending(Purpose.LINKING, Priority.USER, user.id):
+            return await self._link(user, code=code, state=state)
+
+    async def _link(self, user: User, *, code: str, state: str) -> CalendarConnection:
         if not code.strip() or len(code) > MAX_CODE_LENGTH:
             raise UserFacingError(ErrorCode.INVALID_INPUT, "The authorization code is missing or malformed.", ["code"])
         if not state.strip() or len(state) > MAX_STATE_LENGTH:
@@ -170,6 +179,10 @@ class Linking:
         )
 
     async def unlink(self, user: User, connection_id: str) -> str:
+        with spending(Purpose.LINKING, Priority.USER, user.id):
+            return await self._unlink(user, connection_id)
+
+    async def _unlink(self, user: User, connection_id: str) -> str:
         connection = await self._connections.get_for_user(user.id, connection_id)
         if connection is None:
             raise UserFacingError(ErrorCode.NOT_FOUND, "No such calendar connection.", ["connection_id"])

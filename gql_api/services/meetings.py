@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from ..domain.authorization import check_organizer, check_partners
 from ..domain.errors import BadArgument, ErrorCode, InvalidInput, UserFacingError
 from ..domain.identity import User
 from ..domain.meetings import Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from ..domain.planning import plan_copies
-from ..domain.responses import answered, check_organizer
+from ..domain.responses import answered
 from ..domain.time import Clock, whole_seconds
 from ..domain.validation import (
     MeetingChanges,
@@ -82,6 +83,7 @@ class Meetings:
 
     async def schedule(self, user: User, request: MeetingRequest) -> Meeting:
         errors = check_request(user, request)
+        errors += [e for e in check_partners(user, request.participants) if e.field not in {f.field for f in errors}]
         if errors:
             raise InvalidInput(errors)
         key = request.idempotency_key

@@ -19,6 +19,7 @@ CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "cs-9f3b1c7e2a5d4b8f6e0a"
 JWT_SECRET = "test-jwt-secret-with-at-least-32-bytes!!"
 REDIRECT_URI = "https://mentoring.example.test/calendar/linked"
+CAST = frozenset({"alice", "bob", "carol", "dave", "erin"})  # mentoring partners of each other
 # Two fixed keys (32 zero bytes and 32 0x01 bytes, URL-safe base64): the first encrypts.
 KEYS = "k2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE,k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -31,8 +32,12 @@ class Api:
         self.settings = settings
         self.bodies: list[str] = []
 
-    def token(self, user_id: str) -> str:
-        return mint_dev_token(self.settings, user_id, email=f"{user_id}@example.test")
+    def token(self, user_id: str, *, partners: tuple[str, ...] | None = None) -> str:
+        """A token as the platform would issue it: the cast of the tests are each other's mentoring partners
+        (the `partners` claim) unless the test says otherwise; Mallory and strangers are nobody's."""
+        if partners is None:
+            partners = tuple(sorted(CAST - {user_id})) if user_id in CAST else ()
+        return mint_dev_token(self.settings, user_id, email=f"{user_id}@example.test", partners=partners)
 
     def headers(self, user_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id)}"}

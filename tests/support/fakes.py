@@ -1263,9 +1263,11 @@ def another_process(app: App, owner: str = "other-process") -> App:
 
 # --- givens -----------------------------------------------------------------------------------------------
 
-ALICE = User("alice", "alice@example.test", "Alice")
-BOB = User("bob", "bob@example.test", "Bob")
-CAROL = User("carol", "carol@example.test", "Carol")
+# Mentoring partners of each other (the `partners` claim); Mallory is nobody's.
+CAST = frozenset({"alice", "bob", "carol", "dave", "erin"})
+ALICE = User("alice", "alice@example.test", "Alice", partners=CAST - {"alice"})
+BOB = User("bob", "bob@example.test", "Bob", partners=CAST - {"bob"})
+CAROL = User("carol", "carol@example.test", "Carol", partners=CAST - {"carol"})
 MALLORY = User("mallory", "mallory@example.test", "Mallory")
 
 START = datetime(2027, 1, 12, 10, 0, tzinfo=UTC)
