@@ -9,14 +9,15 @@ import logging
 
 import httpx
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
-from gql_api import create_app
+from gql_api import Settings, create_app
 from gql_api.observability.access_log import AccessLogger
 from gql_api.observability.logging import JsonFormatter
-from tests.support.api import Api
+from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api
 from tests.support.documents import SCHEDULE
 from tests.support.factories import deliveries, link_account, meeting_input, schedule
+from tests.support.sandbox import sandbox_app, serving
 
 
 async def test_every_answer_carries_a_request_id_and_a_good_incoming_one_is_kept(api):
@@ -153,3 +154,47 @@ async def test_graphql_operations_are_counted_by_name_and_outcome_and_named_in_t
     assert 'graphql_requests_total{operation="Broken",outcome="error"} 1.0' in text
     assert 'graphql_requests_total{operation="anonymous",outcome="ok"} 1.0' in text
     assert 'graphql_request_seconds_count{operation="StatusPoll"} 1.0' in text
+
+
+async def test_metrics_labels_come_from_fixed_sets_even_when_cronofys_url_has_a_path(database, clock, api_port):
+    """Issue 12 item 13: with the Cronofy base URL under a path (the sandbox mounted at /sandbox/cronofy,
+    a proxy in front of Cronofy), raw paths with calendar ids in them became label values."""
+    outer = web.Application()
+    sandbox = sandbox_app(clock, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=(REDIRECT_URI,))
+    outer.add_subapp("/sandbox/cronofy", sandbox)
+    async with serving(outer, "/sandbox/cronofy/") as http:
+        url = str(http.base_url).rstrip("/")
+        settings = Settings(
+            public_base_url=f"http://127.0.0.1:{api_port}",
+            cronofy_client_id=CLIENT_ID,
+            cronofy_client_secret=CLIENT_SECRET,
+            cronofy_api_url=url,
+            cronofy_app_url=url,
+            cronofy_max_attempts=1,
+            token_encryption_keys=KEYS,
+            auth_jwt_secret=JWT_SECRET,
+            allowed_redirect_uris=(REDIRECT_URI,),
+            worker_enabled=False,
+        )
+        app = create_app(settings, database=database, clock=clock)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=api_port)) as client:
+            api = Api(client, settings)
+            await link_account(api, user="alice", profile_name="alice@example.test")
+            await link_account(api, user="bob", profile_name="bob@example.test")
+            await schedule(api)
+            text = await (await client.get("/metrics")).text()
+
+    calls = [line for line in text.splitlines() if line.startswith("cronofy_calls_total{")]
+    endpoints = {line.split('endpoint="')[1].split('"')[0] for line in calls}
+    assert endpoints <= {
+        "token",
+        "token.revoke",
+        "calendars.list",
+        "events.upsert",
+        "events.delete",
+        "events.read",
+        "channels.create",
+        "channels.close",
+    }, endpoints
+    assert "events.upsert" in endpoints
+    assert "cal_" not in text and "/sandbox" not in text
