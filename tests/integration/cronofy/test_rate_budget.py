@@ -15,6 +15,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from gql_api.cronofy import CronofyGateway
 from gql_api.cronofy.budget import Priority, Purpose, Spending
+from gql_api.cronofy.errors import BudgetDeferred
 from gql_api.store import MongoRateBudget, prepare
 from tests.support.api import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 from tests.support.browser import consent
@@ -125,3 +126,75 @@ async def test_a_small_limit_is_never_exceeded_in_any_second(database):
 
     for start in sent:  # any sliding second, wherever it starts
         assert sum(1 for moment in sent if start <= moment < start + 1) <= 5
+
+
+def next_minute() -> float:
+    """The start of the coming minute: windows are whole minutes, and MongoDB's TTL (mongomock's too) must
+    not expire them under the test, so the test's clock runs ahead of the real one, not behind."""
+    return float(int(time.time() // 60 * 60) + 60)
+
+
+async def until_deferred(
+    budget, spending_of, *, step: float = 0.0, now: list[float] | None = None
+) -> tuple[int, float]:
+    """Acquire until the budget defers: (calls admitted, the deferral's retry_after)."""
+    for admitted in range(1000):
+        try:
+            await budget.acquire(spending_of(admitted))
+        except BudgetDeferred as deferred:
+            return admitted, deferred.retry_after
+        if now is not None:
+            now[0] += step
+    raise AssertionError("never deferred")
+
+
+def budget_on(database, now: list[float], **limits):
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    return MongoRateBudget(database, clock=lambda: now[0], sleep=sleep, **limits)
+
+
+async def test_background_work_never_takes_the_part_of_a_window_kept_for_users(database):
+    # given a minute of 500 calls (45 per six-second sub-window, 31 of them for background work)
+    start = next_minute()
+    now = [start]
+    budget = budget_on(database, now, per_second=1000, per_minute=500)
+
+    # when the outbox writes as much as it can within one sub-window
+    written, retry_after = await until_deferred(
+        budget, lambda i: Spending(Purpose.EVENT_WRITE, Priority.WRITE, f"organizer-{i}")
+    )
+
+    # then it is deferred (not queued) at its share, told when to come back
+    assert written == 31 and 0 < retry_after <= 6 + 1
+    # and a user's calls still go out at once in that same sub-window
+    for _ in range(45 - 31):
+        await budget.acquire(Spending(Purpose.LINKING, Priority.USER, "someone"))
+    assert now[0] == start  # nobody waited
+
+
+async def test_reconciliation_gives_way_before_reads_after_pushes_and_writes(database):
+    now = [next_minute()]
+    budget = budget_on(database, now, per_second=1000, per_minute=500)
+
+    swept, _ = await until_deferred(budget, lambda i: Spending(Purpose.RECONCILIATION, Priority.SWEEP, f"user-{i}"))
+    # reconciliation stops at its own share (18 of 45); pushes and writes still find room
+    assert swept == 18
+    await budget.acquire(Spending(Purpose.PUSH_READ, Priority.PUSH, "user-x"))
+    await budget.acquire(Spending(Purpose.EVENT_WRITE, Priority.WRITE, "user-y"))
+
+
+async def test_one_user_gets_a_fair_share_of_the_minute_and_the_others_go_on(database):
+    # given a minute of 500 calls, of which one user may take a tenth
+    now = [next_minute()]
+    budget = budget_on(database, now, per_second=1000, per_minute=500)
+
+    # when Mallory's meetings need more writes than her share, spread over the minute
+    sent, retry_after = await until_deferred(
+        budget, lambda i: Spending(Purpose.EVENT_WRITE, Priority.WRITE, "mallory"), step=0.2, now=now
+    )
+
+    # then she is held at 50, until the next minute, while a bystander's write goes out at once
+    assert sent == 50 and retry_after <= 60 + 1
+    await budget.acquire(Spending(Purpose.EVENT_WRITE, Priority.WRITE, "bystander"))
