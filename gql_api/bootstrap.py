@@ -41,6 +41,7 @@ from .store import (
     open_client,
     prepare,
 )
+from .store.rate_budget import Shares
 from .vault import KeyRing, KeyRingError, Vault
 from .worker import BackgroundTasks, Worker, lease_owner, standard
 
@@ -98,7 +99,14 @@ async def open_runtime(
             timeout_seconds=settings.cronofy_timeout_seconds,
             max_attempts=settings.cronofy_max_attempts,
             rate_budget=MongoRateBudget(
-                database, per_second=settings.cronofy_rate_per_second, per_minute=settings.cronofy_rate_per_minute
+                database,
+                per_second=settings.cronofy_rate_per_second,
+                per_minute=settings.cronofy_rate_per_minute,
+                shares=Shares(
+                    background=settings.cronofy_background_share,
+                    sweep=settings.cronofy_sweep_share,
+                    user=settings.cronofy_user_share,
+                ),
             ),
             observe=metrics.observe_cronofy,
         )
@@ -170,17 +178,6 @@ def build_services(
     revocations = Revocations(
         revocations=repositories.revocations, connections=connections, gateway=gateway, clock=clock
     )
-    writes = CalendarWrites(
-        outbox=meetings,
-        access=access,
-        gateway=gateway,
-        clock=clock,
-        background=background,
-        owner=owner,
-        max_attempts=settings.outbox_max_attempts,
-        # a copy may take a refresh, a write, a refresh after a 401 and the write again
-        lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
-    )
     channels = PushChannels(
         reads=connections,
         access=access,
@@ -201,6 +198,18 @@ def build_services(
         reconcile_every=timedelta(seconds=settings.sync_reconcile_interval_seconds)
         if settings.sync_reconcile_interval_seconds
         else None,
+    )
+    writes = CalendarWrites(
+        outbox=meetings,
+        access=access,
+        gateway=gateway,
+        clock=clock,
+        background=background,
+        owner=owner,
+        max_attempts=settings.outbox_max_attempts,
+        # a copy may take a refresh, a write, a refresh after a 401 and the write again
+        lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
+        follow=changes.follow,
     )
     return Services(
         access=access,

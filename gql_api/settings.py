@@ -119,6 +119,7 @@ class Number(Kind):
 TEXT, FLAG, COMMA_LIST = Kind(), Flag(), CommaList()
 COUNT = Number(int, at_least=1)  # attempts, limits
 SECONDS = Number(float, above=0)  # timeouts, intervals: zero makes no sense
+SHARE = Number(float, above=0, between=(0, 1))  # a part of a budget
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -208,6 +209,18 @@ class Settings:
         500,
         "Cronofy's application limit per minute, shared by all processes",
     )
+    cronofy_background_share: float = env_var(
+        "CRONOFY_BACKGROUND_SHARE",
+        SHARE,
+        0.7,
+        "the part of each window background work may use; the rest waits for calls a user waits for",
+    )
+    cronofy_sweep_share: float = env_var(
+        "CRONOFY_SWEEP_SHARE", SHARE, 0.4, "the part of each window reconciliation and channel repair may use"
+    )
+    cronofy_user_share: float = env_var(
+        "CRONOFY_USER_SHARE", SHARE, 0.1, "the part of a minute's calls one user's actions may use"
+    )
 
     token_encryption_keys: str | None = env_var(
         "TOKEN_ENCRYPTION_KEYS",
@@ -261,8 +274,8 @@ class Settings:
     sync_reconcile_interval_seconds: int = env_var(
         "SYNC_RECONCILE_INTERVAL_SECONDS",
         Number(int, at_least=0),
-        900,
-        "read each calendar's changes at least this often even without a push (`0`: never)",
+        21600,
+        "read a calendar that holds an upcoming meeting this often even without a push (`0`: never)",
     )
     log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")
     shutdown_timeout_seconds: float = env_var(

@@ -89,6 +89,14 @@ class PendingRevocation:
     owed_at: datetime  # a grant stored after this is not the one owed, and must survive the payment
 
 
+class ReadReason(enum.Enum):
+    """Why a read of a calendar's changes is due: what it is for, and so how urgent it is."""
+
+    PUSH = "push"  # Cronofy told us something changed
+    RECONCILE = "reconcile"  # nobody told us: a push may have been missed (the calendar holds an upcoming meeting)
+    CHANNEL = "channel"  # the push channel is missing: open it first
+
+
 @dataclasses.dataclass(frozen=True)
 class ChangeReading:
     """Where the reading of a connection's calendar changes stands, as a worker claimed it."""
@@ -96,3 +104,4 @@ class ChangeReading:
     channel_id: str | None
     changes_since: datetime | None
     requests_seen: int
+    reason: ReadReason = ReadReason.PUSH

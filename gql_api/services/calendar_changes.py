@@ -1,21 +1,29 @@
-"""Following what users do in their calendars (DESIGN.md §5, inbound).
+"""Following what users do in their calendars (DESIGN.md §5, inbound; §10 for what it costs).
 
 Cronofy pushes carry no event data: a push only says "read your changes". Each connection's pending
 reads are noted in MongoDB and done under a lease, by the request that noted them (in the background)
 or by the worker; the read asks Cronofy for our own (managed) events changed since the last successful
-read and applies `domain.calendar_edits`. Periodic reconciliation makes reads due for connections not
-read for a while, which catches pushes that never came.
+read and applies `domain.calendar_edits`.
+
+Reconciliation catches pushes that never came, and only where something of ours can be found: a calendar
+is reconciled while it holds a copy of a meeting that has not ended (`follow`, when a copy is written
+there), every `reconcile_every` with jitter, so the reads spread evenly over the interval. A calendar with
+nothing upcoming is never read: a linked user with no upcoming meeting costs no call at all. When a
+reconciliation finds a change no push announced, the push channel looks broken: it is opened again and
+the calendar is reconciled sooner.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from datetime import datetime, timedelta
 
-from ..cronofy.errors import CronofyError
+from ..cronofy.budget import Priority, Purpose, spending
+from ..cronofy.errors import BudgetDeferred, CronofyError
 from ..cronofy.models import ManagedEvent
 from ..domain.calendar_edits import SeenEvent, read_change
-from ..domain.connections import CalendarConnection, ChangeReading
+from ..domain.connections import CalendarConnection, ChangeReading, ReadReason
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import Meeting, MeetingStatus, ParticipantResponse
 from ..domain.secrets import Secret
@@ -31,11 +39,19 @@ CLOCK_SKEW = timedelta(minutes=1)  # read a little before the last sync: Cronofy
 RETRY_READ = timedelta(seconds=30)
 MAX_READS_IN_A_ROW = 5
 MAX_VERSION_RACES = 3
+JITTER = 0.1  # each reconciliation lands within +-10 % of the interval: the reads stay spread out
+SUSPECT_SOONER = 4  # after a missed push, reconcile that calendar this many times as often
 ANSWERS = {
     "accepted": ParticipantResponse.ACCEPTED,
     "declined": ParticipantResponse.DECLINED,
     "tentative": ParticipantResponse.TENTATIVE,
     "needs_action": ParticipantResponse.NEEDS_ACTION,
+}
+# What a read is for, and how urgent: its purpose and priority in the Cronofy budget.
+SPENDING = {
+    ReadReason.PUSH: (Purpose.PUSH_READ, Priority.PUSH),
+    ReadReason.RECONCILE: (Purpose.RECONCILIATION, Priority.SWEEP),
+    ReadReason.CHANNEL: (Purpose.CHANNEL_REPAIR, Priority.SWEEP),
 }
 
 Claimed = tuple[CalendarConnection, ChangeReading]
@@ -80,21 +96,30 @@ class CalendarChanges:
         can take a while, so the push is answered first."""
         self._background.spawn(lambda: self._access.needs_relink(connection.id))
 
-    # --- units of work -------------------------------------------------------------------------
+    # --- which calendars are followed -----------------------------------------------------------
+
+    async def follow(self, connection_ids: list[str]) -> None:
+        """Copies of ours were just written to these calendars: reconcile them from a random moment within
+        the next interval on (unless they are followed already)."""
+        if self._reconcile_every is None or not connection_ids:
+            return
+        start = self._clock() + self._reconcile_every * random.random()
+        await self._reads.follow(connection_ids, reconcile_at=start)
 
     async def mark_reconciliation_due(self) -> int:
-        """Make a read due for every connection not read for a reconciliation interval."""
+        """Make a read due for every followed calendar whose reconciliation time has come."""
         if self._reconcile_every is None:
             return 0
-        now = self._clock()
-        return await self._reads.due_for_reconciliation(synced_before=now - self._reconcile_every, now=now)
+        return await self._reads.due_for_reconciliation(now=self._clock())
+
+    # --- units of work -------------------------------------------------------------------------
 
     async def claim_due(self) -> Claimed | None:
         return await self._claim(None)
 
     async def read(self, connection_id: str) -> bool:
-        """Read this connection's changes; again at once if more were noted meanwhile (a push that
-        arrived while we read), so a burst of pushes costs few reads."""
+        """Read this connection's changes after a push; again at once if more were noted meanwhile (a push
+        that arrived while we read), so a burst of pushes costs few reads."""
         for attempt in range(MAX_READS_IN_A_ROW):
             claimed = await self._claim(connection_id)
             if claimed is None:
@@ -104,16 +129,22 @@ class CalendarChanges:
         return True
 
     async def read_claimed(self, claimed: Claimed) -> bool:
-        """One read under the lease, then give it back; False when more changes were noted meanwhile."""
+        """One read under the lease, as background work of its reason's priority, charged to the calendar's
+        owner; then give the lease back. False when it was deferred (the Cronofy budget's share for it is
+        spent: the worker's pass ends) or more changes were noted meanwhile."""
         connection, reading = claimed
-        synced_at, retry_at = await self._sync(connection, reading)
-        return await self._reads.finish_sync(
+        purpose, priority = SPENDING[reading.reason]
+        with spending(purpose, priority, connection.user_id):
+            synced_at, retry_at, reconcile_at = await self._sync(connection, reading)
+        finished = await self._reads.finish_sync(
             connection.id,
             owner=self._owner,
             requests_seen=reading.requests_seen,
             synced_at=synced_at,
             retry_at=retry_at,
+            reconcile_at=reconcile_at,
         )
+        return finished and not (synced_at is None and retry_at is not None)
 
     async def _claim(self, connection_id: str | None) -> Claimed | None:
         now = self._clock()
@@ -121,21 +152,39 @@ class CalendarChanges:
 
     async def _sync(
         self, connection: CalendarConnection, reading: ChangeReading
-    ) -> tuple[datetime | None, datetime | None]:
+    ) -> tuple[datetime | None, datetime | None, datetime | None]:
         """Open the channel if there is none yet, else read and apply changes: (when it synced, None if
-        not; when to try again, None if not needed)."""
+        not; when to try again, None if not needed; when to reconcile next, None when nothing of ours is
+        upcoming there)."""
         try:
             if reading.channel_id is None:
                 opened = await self._channels.open(connection)
-                return None, None if opened else self._clock() + RETRY_READ
-            return await self._read_changes(connection, reading.changes_since), None
+                return None, None if opened else self._clock() + RETRY_READ, None
+            synced_at, changed = await self._read_changes(connection, reading.changes_since)
+            suspect = changed and reading.reason is ReadReason.RECONCILE
+            if suspect:  # a change no push told us about: the channel may be broken
+                log.warning("connection %s: a reconciliation found a change no push announced", connection.id)
+                await self._channels.reopen(connection)
+            return synced_at, None, await self._next_reconciliation(connection, sooner=suspect)
+        except BudgetDeferred as deferred:
+            return None, self._clock() + timedelta(seconds=deferred.retry_after), None
         except (CronofyError, ConnectionGone) as exc:
             log.warning("connection %s: reading changes failed (%s); retrying", connection.id, type(exc).__name__)
-            return None, self._clock() + RETRY_READ
+            return None, self._clock() + RETRY_READ, None
         except NeedsRelink:  # its copies were failed when it was marked; a relink makes it due again
-            return None, None
+            return None, None, None
 
-    async def _read_changes(self, connection: CalendarConnection, changes_since: datetime | None) -> datetime:
+    async def _next_reconciliation(self, connection: CalendarConnection, *, sooner: bool) -> datetime | None:
+        now = self._clock()
+        if self._reconcile_every is None or not await self._meetings.has_upcoming_on(connection.id, now=now):
+            return None
+        interval = self._reconcile_every / (SUSPECT_SOONER if sooner else 1)
+        return now + interval * random.uniform(1 - JITTER, 1 + JITTER)
+
+    async def _read_changes(
+        self, connection: CalendarConnection, changes_since: datetime | None
+    ) -> tuple[datetime, bool]:
+        """(when the read started, whether it changed any meeting)."""
         started = self._clock()
         since = min(filter(None, (changes_since, (connection.last_synced_at or connection.linked_at) - CLOCK_SKEW)))
 
@@ -144,40 +193,45 @@ class CalendarChanges:
                 access_token=access_token, since=since, data_center=data_center
             )
 
+        changed = False
         for event in await self._access.call(connection.id, read):
-            await self._apply(connection, event)
-        return started
+            changed = await self._apply(connection, event) or changed
+        return started, changed
 
-    async def _apply(self, connection: CalendarConnection, event: ManagedEvent) -> None:
+    async def _apply(self, connection: CalendarConnection, event: ManagedEvent) -> bool:
+        """Whether the event changed the meeting."""
         meeting_id = Meeting.id_of_event(event.event_id)
         if meeting_id is None:
-            return
+            return False
         seen = seen_event(event)
         for _ in range(MAX_VERSION_RACES):  # each rule holds for the meeting version it was decided on
             meeting = await self._meetings.get(meeting_id)
             if meeting is None or meeting.status is MeetingStatus.CANCELLED:
-                return
+                return False
             index = meeting.copy_on(connection.id, event.calendar_id)
             if index is None or meeting.copies[index].removed:
-                return
-            if await self._take(meeting, index, seen):
-                return
+                return False
+            taken = await self._take(meeting, index, seen)
+            if taken is not None:
+                return taken
+        return False
 
-    async def _take(self, meeting: Meeting, index: int, seen: SeenEvent) -> bool:
-        """True when done (changed or nothing to change); False to decide again on a fresher meeting."""
+    async def _take(self, meeting: Meeting, index: int, seen: SeenEvent) -> bool | None:
+        """Whether it changed the meeting; None to decide again on a fresher meeting."""
         change = read_change(meeting, index, seen)
         now = self._clock()
         if change.cancel:
-            return await self._meetings.cancel_from_calendar(meeting, copy_index=index, now=now)
+            return await self._meetings.cancel_from_calendar(meeting, copy_index=index, now=now) or None
         if change.declined_by is not None:
-            return await self._meetings.copy_removed(meeting, copy_index=index, decliners=change.declined_by)
+            return await self._meetings.copy_removed(meeting, copy_index=index, decliners=change.declined_by) or None
         if change.answers:
             await self._meetings.set_responses(meeting, dict(change.answers))
         if not change.edits:
-            return True
-        return await self._meetings.take_calendar_change(
+            return bool(change.answers)
+        taken = await self._meetings.take_calendar_change(
             meeting, copy_index=index, fields=dict(change.edits), changed_at=seen.updated or now, now=now
         )
+        return True if taken else None
 
 
 def seen_event(event: ManagedEvent) -> SeenEvent:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from ..cronofy.budget import Priority, Purpose, spending
@@ -64,6 +65,7 @@ class CalendarWrites:
         owner: str,
         max_attempts: int,
         lease: timedelta,
+        follow: Callable[[list[str]], Awaitable[None]],
     ) -> None:
         self._outbox = outbox
         self._access = access
@@ -73,6 +75,7 @@ class CalendarWrites:
         self._owner = owner
         self._max_attempts = max_attempts
         self._lease = lease  # longer than one copy's Cronofy calls can take
+        self._follow = follow  # calendars that now hold an event of ours: reconciled while it is upcoming
 
     async def write_soon(self, meeting: Meeting, *, grace: float) -> Meeting | None:
         """Write this meeting's calendars now, waiting at most `grace` seconds for the result; the work
@@ -119,6 +122,8 @@ class CalendarWrites:
             now=self._clock(),
         ):
             log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
+        holding = [meeting.copies[i].connection_id for i, outcome in zip(due, outcomes, strict=True) if outcome.event]
+        await self._follow(holding)
         return done, any(outcome.deferred_for is not None for outcome in outcomes)
 
     async def _apply(self, meeting: Meeting, copy: CalendarCopy) -> Outcome:

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from ..cronofy.errors import CronofyError
-from ..domain.connections import CalendarConnection
+from ..domain.connections import CalendarConnection, ReadReason
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.time import Clock
 from .calendar_access import CalendarAccess
@@ -55,7 +55,9 @@ class PushChannels:
             log.warning(
                 "connection %s: push channel not created (%s); the worker retries", connection.id, type(exc).__name__
             )
-            await self._reads.note_changes(connection.id, since=None, now=self._clock() + RETRY_OPEN)
+            await self._reads.note_changes(
+                connection.id, since=None, now=self._clock() + RETRY_OPEN, reason=ReadReason.CHANNEL
+            )
             return False
         await self._reads.channel_open(connection.id, channel_id, now=self._clock())
         return True
@@ -64,6 +66,12 @@ class PushChannels:
         """Open the channel without holding the link mutation past `grace`: a slow Cronofy finishes it in
         the background (never cancelled halfway, which could leave a channel we do not know of)."""
         await self._background.run_soon(lambda: self.open(connection), grace=grace)
+
+    async def reopen(self, connection: CalendarConnection) -> bool:
+        """The channel looks broken (a change came without its push): close it, best effort, and open a new
+        one at a new callback URL."""
+        await self.close(connection)
+        return await self.open(connection)
 
     async def close(self, connection: CalendarConnection) -> None:
         """Best effort, briefly: revoking the credential right after ends the channel anyway."""

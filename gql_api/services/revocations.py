@@ -10,7 +10,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from ..cronofy.errors import CronofyError
+from ..cronofy.budget import Priority, Purpose, spending
+from ..cronofy.errors import BudgetDeferred, CronofyError
 from ..domain.connections import PendingRevocation
 from ..domain.secrets import Secret
 from ..domain.time import Clock
@@ -57,8 +58,15 @@ class Revocations:
         return await self._revocations.claim_due(now=now, lease_until=now + LEASE)
 
     async def attempt(self, revocation: PendingRevocation) -> bool:
-        """The worker's unit: revoke; on failure leave it due later. True when Cronofy confirmed."""
-        return await self._attempt(revocation, timeout=None)
+        """The worker's unit, as background work: revoke; on failure leave it due later. True when Cronofy
+        confirmed; False ends the worker's pass (Cronofy is away, or the budget deferred it)."""
+        with spending(Purpose.REVOKE, Priority.WRITE):
+            try:
+                return await self._attempt(revocation, timeout=None)
+            except BudgetDeferred as deferred:
+                at = self._clock() + timedelta(seconds=deferred.retry_after)
+                await self._revocations.retry_later(revocation, at=at, error="deferred")
+                return False
 
     async def _attempt(self, revocation: PendingRevocation, *, timeout: float | None) -> bool:
         try:
@@ -70,6 +78,8 @@ class Revocations:
                     )
                 if by_account:  # also ends a grant a concurrent refresh may have rotated
                     await self._gateway.revoke(sub=revocation.sub, data_center=revocation.data_center)
+        except BudgetDeferred:
+            raise
         except (CronofyError, TimeoutError) as exc:
             error = type(exc).__name__
             log.warning(

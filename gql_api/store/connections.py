@@ -19,6 +19,7 @@ from ..domain.connections import (
     ChangeReading,
     ConnectionStatus,
     Credential,
+    ReadReason,
     TargetCalendar,
 )
 from ..domain.errors import CredentialUnreadable
@@ -203,22 +204,37 @@ class ConnectionStore:
         )
 
     async def channel_open(self, connection_id: str, channel_id: str, *, now: datetime) -> None:
-        """Changes are followed from now on: that is the first successful sync."""
+        """Changes are followed from now on: that is a successful sync (the first, after a link)."""
         await self._collection.update_one(
             {"_id": ObjectId(connection_id)}, {"$set": {"channel_id": channel_id, "last_synced_at": now}}
         )
 
-    async def note_changes(self, connection_id: str, *, since: datetime | None, now: datetime) -> None:
-        """Calendar changes wait to be read (a push, a missing channel, or reconciliation)."""
-        update: dict[str, Any] = {"$set": {"sync_due_at": now}, "$inc": {"sync_requests": 1}}
+    async def note_changes(
+        self, connection_id: str, *, since: datetime | None, now: datetime, reason: ReadReason = ReadReason.PUSH
+    ) -> None:
+        """Calendar changes wait to be read: a push, or a missing channel (`reason`)."""
+        update: dict[str, Any] = {
+            "$set": {"sync_due_at": now, "sync_reason": reason.value},
+            "$inc": {"sync_requests": 1},
+        }
         if since is not None:
             update["$min"] = {"changes_since": since}
         await self._collection.update_one({"_id": ObjectId(connection_id)}, update)
 
-    async def due_for_reconciliation(self, *, synced_before: datetime, now: datetime) -> int:
+    async def follow(self, connection_ids: Sequence[str], *, reconcile_at: datetime) -> None:
+        """These calendars now hold an event of ours: reconcile them from `reconcile_at` on, unless they are
+        already being reconciled (their schedule stays: no burst when many meetings land at once)."""
+        await self._collection.update_many(
+            {"_id": {"$in": [ObjectId(i) for i in connection_ids]}, "reconcile_at": None},
+            {"$set": {"reconcile_at": reconcile_at}},
+        )
+
+    async def due_for_reconciliation(self, *, now: datetime) -> int:
+        """Make a read due for every ACTIVE connection whose reconciliation time has come (and that has no
+        read due already: a push's is more urgent)."""
         result: UpdateResult = await self._collection.update_many(
-            {"status": ConnectionStatus.ACTIVE.value, "sync_due_at": None, "last_synced_at": {"$lte": synced_before}},
-            {"$set": {"sync_due_at": now}, "$inc": {"sync_requests": 1}},
+            {"reconcile_at": {"$lte": now}, "sync_due_at": None, "status": ConnectionStatus.ACTIVE.value},
+            {"$set": {"sync_due_at": now, "sync_reason": ReadReason.RECONCILE.value}, "$inc": {"sync_requests": 1}},
         )
         return result.modified_count
 
@@ -246,6 +262,7 @@ class ConnectionStore:
             channel_id=doc.get("channel_id"),
             changes_since=as_utc(doc.get("changes_since")),
             requests_seen=doc.get("sync_requests", 0),
+            reason=ReadReason(doc.get("sync_reason") or ReadReason.PUSH.value),
         )
         return _connection(doc), reading
 
@@ -257,11 +274,14 @@ class ConnectionStore:
         requests_seen: int,
         synced_at: datetime | None,
         retry_at: datetime | None,
+        reconcile_at: datetime | None = None,
     ) -> bool:
-        """Give the lease back; False when more changes were noted meanwhile (then it stays due)."""
+        """Give the lease back; False when more changes were noted meanwhile (then it stays due). After a
+        successful read, the next reconciliation is `reconcile_at` (None: none, nothing of ours is upcoming)."""
         done: dict[str, Any] = {"sync_lease_owner": None, "sync_lease_until": None}
         if synced_at is not None:
             done["last_synced_at"] = synced_at
+            done["reconcile_at"] = reconcile_at
         update: dict[str, Any] = {"$set": {**done, "sync_due_at": retry_at}}
         if synced_at is not None:  # unset, not null: $min treats null as lower than any date
             update["$unset"] = {"changes_since": ""}

@@ -40,6 +40,15 @@ class MeetingStore:
     def __init__(self, database: Any) -> None:
         self._collection = database[MEETINGS]
 
+    async def has_upcoming_on(self, connection_id: str, *, now: datetime) -> bool:
+        """Whether a calendar holds a copy of a scheduled meeting that has not ended: only then can a read of
+        it find anything of ours (index `copies_by_connection_end`)."""
+        found = await self._collection.find_one(
+            {"copies.connection_id": connection_id, "end": {"$gt": now}, "status": MeetingStatus.SCHEDULED.value},
+            {"_id": 1},
+        )
+        return found is not None
+
     def new_id(self) -> str:
         return str(ObjectId())
 

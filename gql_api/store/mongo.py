@@ -38,6 +38,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("sub", ASCENDING)], name="sub"),
         IndexModel([("channel_token", ASCENDING)], name="channel_token", sparse=True),
         IndexModel([("sync_due_at", ASCENDING)], name="changes_due_first"),
+        IndexModel([("reconcile_at", ASCENDING)], name="reconcile_due_first", sparse=True),
     ],
     LINK_STATES: [
         # The TTL monitor removes expired states (about once a minute); reads also check expires_at.
@@ -53,7 +54,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("sync_due_at", ASCENDING)], name="outbox_due_first"),
         IndexModel([("idempotency", ASCENDING)], unique=True, sparse=True, name="idempotency_unique"),
-        IndexModel([("copies.connection_id", ASCENDING)], name="copies_by_connection"),
+        IndexModel([("copies.connection_id", ASCENDING), ("end", ASCENDING)], name="copies_by_connection_end"),
     ],
     RATE_WINDOWS: [
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),

@@ -16,7 +16,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from gql_api.bootstrap import Repositories as BootstrapRepositories
 from gql_api.bootstrap import build_services
-from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, TargetCalendar
+from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, ReadReason, TargetCalendar
 from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from gql_api.domain.secrets import Secret
 from gql_api.observability.metrics import Metrics
@@ -507,24 +507,33 @@ async def test_a_failed_read_is_due_again_at_retry_at_and_keeps_what_to_read(rep
     assert await repos.connections.claim_sync(owner="w", now=LATER, until=LATER + LEASE) is None
 
 
-async def test_reconciliation_makes_reads_due_for_connections_not_read_lately(repos: Repositories) -> None:
-    stale = await save(repos, sub="acc_stale")
-    recent = await save(repos, sub="acc_recent")
-    never = await save(repos, sub="acc_never")  # no channel yet: nothing to reconcile
+async def test_reconciliation_follows_only_calendars_that_hold_something_of_ours(repos: Repositories) -> None:
+    followed = await save(repos, sub="acc_followed")
+    later = await save(repos, sub="acc_later")
+    idle = await save(repos, sub="acc_idle")  # never followed: nothing of ours is there
     relink = await save(repos, sub="acc_relink")
     noted = await save(repos, sub="acc_noted")
-    for connection in (stale, relink, noted):
+    for connection in (followed, later, idle, relink, noted):
         await repos.connections.channel_open(connection.id, "chn", now=T0)
-    await repos.connections.channel_open(recent.id, "chn", now=LATER)
+    await repos.connections.follow([followed.id, relink.id, noted.id], reconcile_at=T0)
+    await repos.connections.follow([later.id], reconcile_at=LATER + LEASE)
+    await repos.connections.follow([followed.id], reconcile_at=LATER + LEASE)  # followed already: kept
     await repos.connections.mark_needs_relink(relink.id, now=T0)
-    await repos.connections.note_changes(noted.id, since=None, now=T0)
-    assert never.last_synced_at is None
+    await repos.connections.note_changes(noted.id, since=None, now=T0)  # a push's read is due already
 
-    assert await repos.connections.due_for_reconciliation(synced_before=T0, now=LATER) == 1
+    assert await repos.connections.due_for_reconciliation(now=LATER) == 1
 
-    claimed = await repos.connections.claim_sync(owner="w", now=LATER, until=LATER + LEASE, connection_id=stale.id)
-    assert claimed is not None and claimed[1].requests_seen == 1
-    assert await repos.connections.due_for_reconciliation(synced_before=T0, now=LATER) == 0  # due already
+    claimed = await repos.connections.claim_sync(owner="w", now=LATER, until=LATER + LEASE, connection_id=followed.id)
+    assert claimed is not None and claimed[1].requests_seen == 1 and claimed[1].reason is ReadReason.RECONCILE
+    assert await repos.connections.due_for_reconciliation(now=LATER) == 0  # due already
+    # a read that found nothing upcoming there stops following it
+    assert await repos.connections.finish_sync(
+        followed.id, owner="w", requests_seen=1, synced_at=LATER, retry_at=None, reconcile_at=None
+    )
+    far = LATER + timedelta(days=30)
+    assert await repos.connections.due_for_reconciliation(now=far) == 1  # `later` only
+    noted_read = await repos.connections.claim_sync(owner="w", now=far, until=far + LEASE, connection_id=noted.id)
+    assert noted_read is not None and noted_read[1].reason is ReadReason.PUSH
 
 
 # --- link states ---------------------------------------------------------------------------------------------

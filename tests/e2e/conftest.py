@@ -46,6 +46,8 @@ def settings(sandbox: Sandbox, api_port: int) -> Settings:
         # the clock of these tests stands still: one minute would hold every test's changes
         # (the limit has its own tests, tests/e2e/api/test_rate_limits.py)
         mutations_per_user_per_minute=0,
+        # reconciliation every 15 minutes (the first within 15 minutes of a copy written): tests move the clock
+        sync_reconcile_interval_seconds=900,
     )
 
 

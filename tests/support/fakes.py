@@ -33,6 +33,7 @@ from gql_api.domain.connections import (
     Credential,
     LinkState,
     PendingRevocation,
+    ReadReason,
     TargetCalendar,
 )
 from gql_api.domain.errors import CredentialUnreadable
@@ -149,6 +150,8 @@ class _ConnectionRow:
     changes_since: datetime | None = None
     sync_lease_owner: str | None = None
     sync_lease_until: datetime | None = None
+    sync_reason: ReadReason = ReadReason.PUSH
+    reconcile_at: datetime | None = None  # the next reconciliation, while something of ours is upcoming there
 
 
 @dataclasses.dataclass(frozen=True)
@@ -322,26 +325,35 @@ class FakeConnections:
         if row is not None:
             row.connection = dataclasses.replace(row.connection, channel_id=channel_id, last_synced_at=now)
 
-    async def note_changes(self, connection_id: str, *, since: datetime | None, now: datetime) -> None:
+    async def note_changes(
+        self, connection_id: str, *, since: datetime | None, now: datetime, reason: ReadReason = ReadReason.PUSH
+    ) -> None:
         row = self._rows.get(connection_id)
         if row is None:
             return
         row.sync_due_at = now
+        row.sync_reason = reason
         row.sync_requests += 1
         if since is not None:
             row.changes_since = since if row.changes_since is None else min(row.changes_since, since)
 
-    async def due_for_reconciliation(self, *, synced_before: datetime, now: datetime) -> int:
+    async def follow(self, connection_ids: Sequence[str], *, reconcile_at: datetime) -> None:
+        for connection_id in connection_ids:
+            row = self._rows.get(connection_id)
+            if row is not None and row.reconcile_at is None:
+                row.reconcile_at = reconcile_at
+
+    async def due_for_reconciliation(self, *, now: datetime) -> int:
         made_due = 0
         for row in self._rows.values():
-            synced = row.connection.last_synced_at
             if (
                 row.connection.status is ConnectionStatus.ACTIVE
                 and row.sync_due_at is None
-                and synced is not None
-                and synced <= synced_before
+                and row.reconcile_at is not None
+                and row.reconcile_at <= now
             ):
                 row.sync_due_at = now
+                row.sync_reason = ReadReason.RECONCILE
                 row.sync_requests += 1
                 made_due += 1
         return made_due
@@ -362,7 +374,7 @@ class FakeConnections:
             return None
         row = min(due, key=lambda row: row.sync_due_at)  # type: ignore[arg-type, return-value]
         row.sync_lease_owner, row.sync_lease_until = owner, until
-        reading = ChangeReading(row.connection.channel_id, row.changes_since, row.sync_requests)
+        reading = ChangeReading(row.connection.channel_id, row.changes_since, row.sync_requests, row.sync_reason)
         return copied(row.connection), reading
 
     async def finish_sync(
@@ -373,6 +385,7 @@ class FakeConnections:
         requests_seen: int,
         synced_at: datetime | None,
         retry_at: datetime | None,
+        reconcile_at: datetime | None = None,
     ) -> bool:
         """Give the lease back; False (and still due) when more changes were noted meanwhile."""
         row = self._rows.get(connection_id)
@@ -381,6 +394,7 @@ class FakeConnections:
         row.sync_lease_owner = row.sync_lease_until = None
         if synced_at is not None:
             row.connection = dataclasses.replace(row.connection, last_synced_at=synced_at)
+            row.reconcile_at = reconcile_at
         if row.sync_requests != requests_seen:
             return False
         row.sync_due_at = retry_at
@@ -488,6 +502,14 @@ class FakeMeetings:
 
     def new_id(self) -> str:
         return new_object_id()
+
+    async def has_upcoming_on(self, connection_id: str, *, now: datetime) -> bool:
+        return any(
+            row.meeting.status is MeetingStatus.SCHEDULED
+            and row.meeting.end > now
+            and any(c.connection_id == connection_id for c in row.meeting.copies)
+            for row in self._rows.values()
+        )
 
     async def insert(self, meeting: Meeting, *, idempotency_key: str | None, now: datetime) -> Meeting | None:
         """None when the organizer used this idempotency key before."""
@@ -1194,16 +1216,6 @@ def services(
         clock=clock,
         **({"grace_seconds": revocation_grace} if revocation_grace is not None else {}),
     )
-    writes = CalendarWrites(
-        outbox=meetings,
-        access=access,
-        gateway=gateway,
-        clock=clock,
-        background=background,
-        owner=owner,
-        max_attempts=config.outbox_max_attempts,
-        lease=timedelta(seconds=max(60.0, 5 * config.cronofy_timeout_seconds)),
-    )
     channels = PushChannels(
         reads=connections,
         access=access,
@@ -1224,6 +1236,17 @@ def services(
         reconcile_every=timedelta(seconds=config.sync_reconcile_interval_seconds)
         if config.sync_reconcile_interval_seconds
         else None,
+    )
+    writes = CalendarWrites(
+        outbox=meetings,
+        access=access,
+        gateway=gateway,
+        clock=clock,
+        background=background,
+        owner=owner,
+        max_attempts=config.outbox_max_attempts,
+        lease=timedelta(seconds=max(60.0, 5 * config.cronofy_timeout_seconds)),
+        follow=changes.follow,
     )
     wired = Services(
         access=access,

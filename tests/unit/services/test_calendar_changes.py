@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from gql_api.cronofy.errors import CronofyLocked, CronofyUnavailable
 from gql_api.cronofy.models import EventAttendee, ManagedEvent
-from gql_api.domain.connections import ConnectionStatus
+from gql_api.domain.connections import ConnectionStatus, ReadReason
 from gql_api.domain.meetings import MeetingStatus, ParticipantResponse, SyncStatus
 from gql_api.domain.validation import MeetingChanges
 from gql_api.services.calendar_access import RELINK_MESSAGE
@@ -356,25 +356,66 @@ async def test_profile_disconnected_is_answered_first_then_marks_the_connection_
 # --- reconciliation and channels -----------------------------------------------------------------------------------
 
 
-async def test_reconciliation_makes_reads_due_for_calendars_not_read_for_an_interval():
-    # given Alice's calendar was last read at T0, Bob's ten minutes later
-    app = services(sync_reconcile_interval_seconds=900)
-    alices = await link(app, ALICE)
-    app.clock.advance(minutes=10)
-    bobs = await link(app, BOB)
+async def test_a_calendar_with_nothing_of_ours_upcoming_is_never_reconciled():
+    # given Alice and Bob linked their calendars, but no meeting was ever written to them
+    app = services(sync_reconcile_interval_seconds=6 * 3600)
+    await link(app, ALICE)
+    await link(app, BOB)
 
-    # when fifteen minutes have passed since Alice's
-    app.clock.now = T0 + timedelta(seconds=900)
-    made_due = await app.changes.mark_reconciliation_due()
+    # when a week goes by
+    app.clock.advance(days=7)
 
-    # then only hers is read
-    assert made_due == 1
-    claimed = await app.changes.claim_due()
-    assert claimed[0].id == alices.id
-    assert await app.changes.read_claimed(claimed) is True
-    assert await app.changes.claim_due() is None
-    assert app.store.connections.sync_of(bobs.id).due_at is None
-    assert await app.changes.mark_reconciliation_due() == 0  # Alice's was just read
+    # then no reconciliation read is due: there is nothing of ours to find there (DESIGN §10)
+    assert await app.changes.mark_reconciliation_due() == 0
+    assert app.gateway.calls_to("managed_events_since") == []
+
+
+async def test_a_calendar_is_reconciled_while_it_holds_an_upcoming_meeting_and_then_no_more():
+    # given a meeting written to Alice's and Bob's calendars
+    app = services(sync_reconcile_interval_seconds=6 * 3600)
+    meeting, _, _ = await a_synced_meeting(app)
+
+    # when the interval has passed (the first reconciliation lands at a random moment within it)
+    app.clock.now = NOW + timedelta(hours=6)
+    assert await app.changes.mark_reconciliation_due() == 2
+
+    # then each calendar is read once, and its next reconciliation is about an interval later
+    for _ in range(2):
+        claimed = await app.changes.claim_due()
+        assert claimed[1].reason is ReadReason.RECONCILE
+        assert await app.changes.read_claimed(claimed) is True
+    assert len(app.gateway.calls_to("managed_events_since")) == 2
+    assert await app.changes.mark_reconciliation_due() == 0
+    app.clock.advance(hours=6 * 1.1)
+    assert await app.changes.mark_reconciliation_due() == 2
+
+    # and once the meeting is over, a last read finds nothing upcoming: the calendars are no longer read
+    app.clock.now = meeting.end + timedelta(minutes=1)
+    while claimed := await app.changes.claim_due():
+        await app.changes.read_claimed(claimed)
+    app.clock.advance(days=30)
+    assert await app.changes.mark_reconciliation_due() == 0
+
+
+async def test_a_change_found_by_reconciliation_that_no_push_announced_reopens_the_channel_and_reads_sooner():
+    app = services(sync_reconcile_interval_seconds=6 * 3600)
+    meeting, _, bobs = await a_synced_meeting(app)
+    app.clock.now = NOW + timedelta(hours=6)
+    await app.changes.mark_reconciliation_due()
+
+    # when Bob's copy was moved in his calendar and its push never came
+    app.gateway.account(bobs.sub).changes[:] = [as_shown(meeting, bobs, updated=app.clock.now, summary="Moved by Bob")]
+    while claimed := await app.changes.claim_due():
+        await app.changes.read_claimed(claimed)
+
+    # then the change is taken, Bob's channel is opened anew, and his calendar is reconciled sooner
+    assert (await app.meetings.get(ALICE, meeting.id)).title == "Moved by Bob"
+    bobs_channel = (await app.linking.connection(BOB, bobs.id)).channel_id
+    assert [c["channel_id"] for c in app.gateway.calls_to("close_channel")] == [bobs.channel_id]
+    assert bobs_channel != bobs.channel_id
+    assert len(app.gateway.calls_to("create_channel")) == 1
+    app.clock.advance(hours=6 / 4 * 1.1)
+    assert await app.changes.mark_reconciliation_due() == 1
 
 
 async def test_reconciliation_can_be_turned_off():
