@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -33,8 +33,15 @@ MAX_REQUEST_BYTES = 256 * 1024
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-def create_app(settings: Settings | None = None, *, database: Any = None, clock: Clock = utc_now) -> web.Application:
-    """Build the app. `database` injects a motor-style database (tests); else settings decide.
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Any = None,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> web.Application:
+    """Build the app. `database` injects a motor-style database (tests); else settings decide. `clock` and
+    `sleep` drive every wait of the work (tests and the capacity simulation run on a simulated clock).
 
     Configuration errors (a malformed key ring, say) raise ConfigError here, before anything serves.
     """
@@ -51,7 +58,7 @@ def create_app(settings: Settings | None = None, *, database: Any = None, clock:
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = Authenticator(settings)
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_runtime(settings, vault, database, clock))
+    app.cleanup_ctx.append(_runtime(settings, vault, database, clock, sleep))
     if settings.worker_enabled:
         app.cleanup_ctx.append(_worker)
     setup_routes(app, settings)
@@ -73,9 +80,13 @@ def _middlewares(settings: Settings) -> list[Middleware]:
     ]
 
 
-def _runtime(settings: Settings, vault: Vault, database: Any, clock: Clock) -> CleanupContext:
+def _runtime(
+    settings: Settings, vault: Vault, database: Any, clock: Clock, sleep: Callable[[float], Awaitable[None]]
+) -> CleanupContext:
     async def runtime(app: web.Application) -> AsyncIterator[None]:
-        async with open_runtime(settings, vault, clock=clock, database=database, metrics=app[METRICS]) as opened:
+        async with open_runtime(
+            settings, vault, clock=clock, database=database, metrics=app[METRICS], sleep=sleep
+        ) as opened:
             app[RUNTIME] = opened
             yield
 

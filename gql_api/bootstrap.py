@@ -7,10 +7,11 @@ another process goes on at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -80,9 +81,17 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, vault: Vault, *, clock: Clock, database: Any = None, metrics: Metrics | None = None
+    settings: Settings,
+    vault: Vault,
+    *,
+    clock: Clock,
+    database: Any = None,
+    metrics: Metrics | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncIterator[Runtime]:
-    """Open (or adopt) the database, create its indexes, and build the services and worker on it."""
+    """Open (or adopt) the database, create its indexes, and build the services and worker on it. Every
+    wait (the rate budget's, the gateway's retries) passes on `clock` and `sleep`, so a simulation can run
+    days of work without waiting them out."""
     metrics = metrics or Metrics()
     client = None if database is not None else open_client(settings)
     if client is not None:
@@ -98,8 +107,11 @@ async def open_runtime(
             app_url=app_url,
             timeout_seconds=settings.cronofy_timeout_seconds,
             max_attempts=settings.cronofy_max_attempts,
+            sleep=sleep,
             rate_budget=MongoRateBudget(
                 database,
+                clock=lambda: clock().timestamp(),
+                sleep=sleep,
                 per_second=settings.cronofy_rate_per_second,
                 per_minute=settings.cronofy_rate_per_minute,
                 shares=Shares(
