@@ -175,6 +175,8 @@ async def test_metrics_labels_come_from_fixed_sets_even_when_cronofys_url_has_a_
             auth_jwt_secret=JWT_SECRET,
             allowed_redirect_uris=(REDIRECT_URI,),
             worker_enabled=False,
+            cronofy_rate_per_second=100_000,  # the test's clock stands still: a window would never end
+            cronofy_rate_per_minute=1_000_000,
         )
         app = create_app(settings, database=database, clock=clock)
         async with TestClient(TestServer(app, host="127.0.0.1", port=api_port)) as client:
