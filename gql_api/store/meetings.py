@@ -219,15 +219,20 @@ class MeetingStore:
 
     async def save_erased(self, before: Meeting, after: Meeting, *, now: datetime) -> bool:
         """`after` (an erasure's next version of `before`) in one write; False when the meeting changed
-        meanwhile. What it may change: the people, the copies, the status and the text."""
+        meanwhile. What it may change: the people, the copies, the status and the text. A meeting that lost
+        its organizer loses its idempotency key too (it was theirs)."""
         document = _document(after)
         fields = (
             "organizer_id", "participant_ids", "participants", "copies", "status", "cancelled_at", "over_at",
             "title", "description", "location", "updated_at", "version",
         )  # fmt: skip
+        update: dict[str, Any] = {
+            "$set": {**{name: document[name] for name in fields}, "sync_due_at": after.next_due(now)}
+        }
+        if after.organizer_id != before.organizer_id:
+            update["$unset"] = {"idempotency": ""}
         result: UpdateResult = await self._collection.update_one(
-            {"_id": ObjectId(before.id), "version": before.version},
-            {"$set": {**{name: document[name] for name in fields}, "sync_due_at": after.next_due(now)}},
+            {"_id": ObjectId(before.id), "version": before.version}, update
         )
         return result.modified_count == 1
 

@@ -712,6 +712,7 @@ async def test_save_erased_stores_the_next_version_against_the_version_read(repo
     assert await repos.meetings.for_participant("bob", meeting.id) is None  # no seat of Bob's any more
     assert await repos.meetings.outbox_stats() == (1, LATER)  # every copy due (to be deleted)
     assert await repos.meetings.save_erased(meeting, after, now=LATER) is False  # version 1 is gone
+    assert await repos.meetings.by_idempotency_key("alice", "k1") is None  # it was the organizer's
     # the organizer's idempotency keys: forgotten once
     other = a_meeting(repos)
     await repos.meetings.insert(other, idempotency_key="k2", now=T0)

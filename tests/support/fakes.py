@@ -687,6 +687,8 @@ class FakeMeetings:
         row = self._rows.get(before.id)
         if row is None or row.meeting.version != before.version:
             return False
+        if after.organizer_id != row.meeting.organizer_id:
+            row.idempotency = None
         row.meeting = copied(after)
         row.sync_due_at = after.next_due(now)
         return True
