@@ -216,6 +216,30 @@ async def test_with_cronofy_down_the_erasure_finishes_later_through_the_worker(a
     assert await erins_grants_and_future_events(sandbox) == ([], [])
 
 
+async def test_a_user_with_meetings_in_flight_is_erased_without_losing_the_others_meetings(api, sandbox, clock):
+    # given Alice schedules with Erin while Cronofy refuses every write: both copies PENDING
+    await link_account(api, user="alice", profile_name="alice@example.test")
+    await link_account(api, user="erin", profile_name=ERIN_CALENDAR)
+    await sandbox.fault(path="/v1/calendars", method="POST", status=503, times=50)
+    meeting = await schedule(api, participants=[{"userId": "erin", "email": ERIN_EMAIL}])
+    assert {p["calendarEvent"]["status"] for p in meeting["participants"]} == {"PENDING"}
+
+    # when Erin is erased, and Cronofy is back later
+    receipt = (await erase(api, "erin"))["receipt"]
+    await sandbox.http.delete(f"{sandbox.url}/_control/faults")
+    clock.advance(minutes=30)
+    await api.work("calendar writes", "erasures", "revocations")
+
+    # then Alice's meeting reached her calendar, without Erin; nothing of Erin's is at Cronofy
+    assert receipt["counts"]["meetingSeats"] == 1
+    kept = (await api.data(MEETING, {"id": meeting["id"]}))["meeting"]
+    assert kept["status"] == "SCHEDULED"
+    assert [p["calendarEvent"]["status"] for p in kept["participants"]] == ["SYNCED", "SYNCED"]
+    host = await event_of(sandbox, meeting)
+    assert host["summary"] == "Mentoring session" and host["attendees"] == []
+    assert await erins_grants_and_future_events(sandbox) == ([], [])
+
+
 async def test_a_users_own_token_is_refused_NOT_ALLOWED(api):
     await schedule(api)
 

@@ -415,3 +415,21 @@ async def test_the_grace_of_the_mutation_answers_in_progress_and_the_rest_goes_o
     assert (receipt.status, receipt.waiting_for) == (ErasureStatus.IN_PROGRESS, None)
     await app.background.run_pending()
     assert (await app.store.erasures.get(subject_of("bob"))).status is ErasureStatus.DONE
+
+
+async def test_a_calendar_that_needs_relinking_is_not_waited_for_its_events_are_counted_as_left():
+    # given Bob's copy in his calendar, which then stopped accepting our credentials
+    app = services()
+    _, bobs = await calendars_of_everyone(app)
+    await schedule(app, ALICE, BOB)
+    await app.access.needs_relink(bobs.id)
+    app.gateway.forget_calls()
+
+    # when Bob is erased
+    receipt = await app.erasures.erase(BOB.id)
+
+    # then nothing can delete his event: the erasure does not wait for it, counts it, and still revokes
+    assert receipt.status is ErasureStatus.DONE
+    assert receipt.counts.calendar_events_left == 1 and receipt.counts.calendar_connections == 1
+    assert app.gateway.calls_to("delete_event") == [] and app.gateway.calls_to("revoke")
+    assert_forgotten(app.store, BOB)
