@@ -15,7 +15,8 @@ calendars and revokes the grants; the rules are here (README "Your users' data")
 - A meeting whose organizer was erased has no organizer id (NOBODY): nobody can change it any more.
 
 A seat is theirs when it carries their user id, or, without a user id, one of their e-mail addresses
-(somebody invited them by address).
+(somebody invited them by address): an address of a calendar account of theirs, or the one they organize
+meetings from (`Person.learning`).
 """
 
 from __future__ import annotations
@@ -57,14 +58,19 @@ class Person:
         return seat.email.casefold() in self.addresses
 
     def learning(self, meetings: Iterable[Meeting], profile_names: Iterable[str] = ()) -> Person:
-        """Also the addresses and names their seats show, and the addresses of their calendar accounts."""
+        """Also their addresses and names, as far as they are theirs for sure: addresses from their calendar
+        accounts (Cronofy's profiles) and from the meetings they organize (their token's or their calendar's),
+        never one an organizer typed for them, which would hand them other people's seats; names from their
+        seats (only ever used to redact the text of their meetings)."""
         addresses, names = set(self.addresses), set(self.names)
         for meeting in meetings:
             for seat in meeting.participants:
-                if seat.user_id == self.user_id:
+                if seat.user_id != self.user_id:
+                    continue
+                if seat.is_organizer:
                     addresses.add(seat.email.casefold())
-                    if seat.display_name:
-                        names.add(seat.display_name)
+                if seat.display_name:
+                    names.add(seat.display_name)
         addresses.update(name.casefold() for name in profile_names if "@" in name)
         addresses.discard(PLACEHOLDER_EMAIL)
         return dataclasses.replace(self, addresses=frozenset(addresses), names=frozenset(names))
@@ -78,6 +84,7 @@ class Erased:
     cancelled: bool
     seats: int
     redacted: bool
+    withdrawing: bool = False  # an invitation of theirs must still be withdrawn from the host event (`settled`)
 
 
 def erased_from(meeting: Meeting, person: Person, now: datetime) -> Erased | None:
@@ -90,6 +97,7 @@ def erased_from(meeting: Meeting, person: Person, now: datetime) -> Erased | Non
     cancel = organizer and upcoming
     participants, copies = list(meeting.participants), list(meeting.copies)
     rewrite: set[int] = set()
+    withdrawals = False
     for i in owned:
         seat = participants[i]
         if upcoming and not cancel and seat.copy is not None:
@@ -101,6 +109,7 @@ def erased_from(meeting: Meeting, person: Person, now: datetime) -> Erased | Non
                 participants[i] = withdrawing(seat)
                 if not seat.uninvited:
                     rewrite.add(seat.copy)
+                withdrawals = True
                 continue
         participants[i] = placeholder(seat, keep_response=seat.is_organizer or not upcoming)
     text = redacted_text(meeting, person)
@@ -121,7 +130,7 @@ def erased_from(meeting: Meeting, person: Person, now: datetime) -> Erased | Non
         after = dataclasses.replace(changed, updated_at=now).next_version(set(range(len(copies))))
     else:
         after = (dataclasses.replace(changed, updated_at=now) if text else changed).next_version(rewrite)
-    return Erased(after, cancelled=cancel, seats=len(owned), redacted=bool(text))
+    return Erased(after, cancelled=cancel, seats=len(owned), redacted=bool(text), withdrawing=withdrawals)
 
 
 def placeholder(seat: MeetingParticipant, *, keep_response: bool) -> MeetingParticipant:
@@ -144,16 +153,14 @@ def awaiting_withdrawal(seat: MeetingParticipant) -> bool:
     return seat.erased and seat.email != PLACEHOLDER_EMAIL
 
 
-def settled(meeting: Meeting, *, give_up: bool, addresses: frozenset[str]) -> tuple[Meeting, int] | None:
-    """Seats at one of `addresses` awaiting the withdrawal of their invitation become placeholders once the
-    host copy is no longer pending (written, or failed for good), or when the erasure gives up waiting: the
-    next version, and how many invitations may be left on the host event. None when no seat is ready."""
+def settled(meeting: Meeting, *, give_up: bool) -> tuple[Meeting, int] | None:
+    """Seats awaiting the withdrawal of their invitation become placeholders once the host copy is no longer
+    pending (written, or failed for good), or when the erasure gives up waiting: the next version, and how
+    many invitations may be left on the host event. None when no seat is ready."""
     ready = [
         i
         for i, seat in enumerate(meeting.participants)
-        if awaiting_withdrawal(seat)
-        and seat.email.casefold() in addresses
-        and (give_up or _host_status(meeting, seat) is not SyncStatus.PENDING)
+        if awaiting_withdrawal(seat) and (give_up or _host_status(meeting, seat) is not SyncStatus.PENDING)
     ]
     if not ready:
         return None
@@ -259,6 +266,7 @@ class Erasure:
     addresses: frozenset[str] = frozenset()
     names: frozenset[str] = frozenset()
     connections: tuple[str, ...] = ()
+    withdrawals: tuple[str, ...] = ()  # meetings whose host event must still withdraw an invitation of theirs
 
     @property
     def person(self) -> Person:

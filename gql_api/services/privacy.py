@@ -189,10 +189,11 @@ class Erasures:
         counts = await self._counted(
             erasure, ErasureCounts(idempotency_keys=await self._meetings.forget_idempotency_keys(person.user_id))
         )
-        unfinished = False
+        unfinished, withdrawals = False, list(erasure.withdrawals)
         for meeting in meetings:
-            erased, raced = await self._erase_from(meeting, learned)
+            erased, raced, withdrawing = await self._erase_from(erasure, meeting, learned)
             counts, unfinished = counts + await self._counted(erasure, erased), unfinished or raced
+            withdrawals += [meeting.id] if withdrawing else []
         counts += await self._counted(
             erasure, ErasureCounts(link_states=await self._link_states.delete_for_user(person.user_id))
         )
@@ -201,6 +202,7 @@ class Erasures:
             addresses=learned.addresses,
             names=learned.names,
             connections=tuple(dict.fromkeys([*erasure.connections, *found])),
+            withdrawals=tuple(dict.fromkeys(withdrawals)),
             counts=erasure.counts + counts,
         )
         return erasure, bool(counts) or unfinished
@@ -210,24 +212,27 @@ class Erasures:
             await self._erasures.count(erasure.subject, counts)
         return counts
 
-    async def _erase_from(self, meeting: Meeting, person: Person) -> tuple[ErasureCounts, bool]:
+    async def _erase_from(self, erasure: Erasure, meeting: Meeting, person: Person) -> tuple[ErasureCounts, bool, bool]:
         """The meeting without the person, stored against the version it was computed on; (what changed,
-        whether it changed too often to finish now)."""
+        whether it changed too often to finish now, whether an invitation of theirs is being withdrawn)."""
         for _ in range(MAX_VERSION_RACES):
             erased = erased_from(meeting, person, self._clock())
             if erased is None:
-                return ErasureCounts(), False
+                return ErasureCounts(), False, False
+            if erased.withdrawing:  # noted first: the seat keeps an address that this erasure must remove later
+                await self._erasures.learned(erasure.subject, withdrawals=[meeting.id])
             if await self._meetings.save_erased(meeting, erased.meeting, now=self._clock()):
-                return ErasureCounts(
+                counts = ErasureCounts(
                     meetings_cancelled=int(erased.cancelled),
                     meeting_seats=erased.seats,
                     meeting_texts=int(erased.redacted),
-                ), False
+                )
+                return counts, False, erased.withdrawing
             fresher = await self._meetings.get(meeting.id)
             if fresher is None:
-                return ErasureCounts(), False
+                return ErasureCounts(), False, False
             meeting = fresher
-        return ErasureCounts(), True
+        return ErasureCounts(), True, False
 
     # --- 2. calendars -------------------------------------------------------------------------
 
@@ -237,13 +242,14 @@ class Erasures:
         give_up = erasure.calendars_until is not None and now >= erasure.calendars_until
         usable = [connection_id for connection_id in erasure.connections if await self._usable(connection_id)]
         candidates = {meeting.id: meeting for meeting in await self._meetings.with_copies_on(usable)} if usable else {}
-        for meeting in await self._meetings.of_person(erasure.person.user_id, sorted(erasure.addresses)):
-            candidates.setdefault(meeting.id, meeting)  # seats waiting for an invitation's withdrawal
+        for meeting_id in erasure.withdrawals:  # seats waiting for an invitation's withdrawal
+            if meeting_id not in candidates and (meeting := await self._meetings.get(meeting_id)) is not None:
+                candidates[meeting_id] = meeting
         waiting, left = False, 0
         for meeting in candidates.values():
             meeting = await self._written(meeting)
             pending, meeting = await self._own_copies(meeting, set(usable), give_up=give_up)
-            awaiting, seats_left = await self._withdrawals(meeting, erasure.addresses, give_up=give_up)
+            awaiting, seats_left = await self._withdrawals(meeting, give_up=give_up)
             waiting, left = waiting or pending or awaiting, left + seats_left
         if left:
             await self._erasures.count(erasure.subject, ErasureCounts(calendar_events_left=left))
@@ -271,19 +277,18 @@ class Erasures:
             return True, meeting
         return any(meeting.copies[i].status(meeting.version) is SyncStatus.PENDING for i in mine), meeting
 
-    async def _withdrawals(self, meeting: Meeting, addresses: frozenset[str], *, give_up: bool) -> tuple[bool, int]:
-        """Seats of the person waiting for their invitation's withdrawal: those whose host event settled
-        become placeholders. (whether some still wait, how many invitations may be left)"""
+    async def _withdrawals(self, meeting: Meeting, *, give_up: bool) -> tuple[bool, int]:
+        """Seats waiting for their invitation's withdrawal: those whose host event settled become placeholders.
+        (whether some still wait, how many invitations may be left)"""
         for _ in range(MAX_VERSION_RACES):
-            outcome = settled(meeting, give_up=give_up, addresses=addresses)
+            outcome = settled(meeting, give_up=give_up)
             if outcome is None:
                 break
             after, left = outcome
             if await self._meetings.save_erased(meeting, after, now=self._clock()):
-                meeting = after
-                return _awaits(meeting, addresses), left
+                return _awaits(after), left
             meeting = await self._meetings.get(meeting.id) or meeting
-        return _awaits(meeting, addresses), 0
+        return _awaits(meeting), 0
 
     async def _usable(self, connection_id: str) -> bool:
         """Whether the connection can still delete events: stored, readable and not needing a relink."""
@@ -329,8 +334,8 @@ class Erasures:
         return await self._erasures.get(erasure.subject) or erasure
 
 
-def _awaits(meeting: Meeting, addresses: frozenset[str]) -> bool:
-    return any(awaiting_withdrawal(seat) and seat.email.casefold() in addresses for seat in meeting.participants)
+def _awaits(meeting: Meeting) -> bool:
+    return any(awaiting_withdrawal(seat) for seat in meeting.participants)
 
 
 class Exports:

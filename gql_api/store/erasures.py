@@ -71,18 +71,18 @@ class ErasureStore:
         return _erasure(doc) if doc else None
 
     async def learned(
-        self, subject: str, *, addresses: Iterable[str], names: Iterable[str], connections: Iterable[str]
+        self,
+        subject: str,
+        *,
+        addresses: Iterable[str] = (),
+        names: Iterable[str] = (),
+        connections: Iterable[str] = (),
+        withdrawals: Iterable[str] = (),
     ) -> None:
-        """What the steps found to search by and to revoke (added to what was found before)."""
+        """What the steps found to search by, to revoke, and to settle (added to what was found before)."""
+        found = {"addresses": addresses, "names": names, "connections": connections, "withdrawals": withdrawals}
         await self._collection.update_one(
-            {"_id": subject},
-            {
-                "$addToSet": {
-                    "addresses": {"$each": sorted(addresses)},
-                    "names": {"$each": sorted(names)},
-                    "connections": {"$each": sorted(connections)},
-                }
-            },
+            {"_id": subject}, {"$addToSet": {name: {"$each": sorted(values)} for name, values in found.items()}}
         )
 
     async def count(self, subject: str, counts: ErasureCounts) -> None:
@@ -119,7 +119,7 @@ class ErasureStore:
                     "next_attempt_at": None,
                     "waiting_for": None,
                 },
-                "$unset": {"user_id": "", "addresses": "", "names": "", "connections": ""},
+                "$unset": {"user_id": "", "addresses": "", "names": "", "connections": "", "withdrawals": ""},
             },
             return_document=ReturnDocument.AFTER,
         )
@@ -150,4 +150,5 @@ def _erasure(doc: dict[str, Any]) -> Erasure:
         addresses=frozenset(doc.get("addresses") or ()),
         names=frozenset(doc.get("names") or ()),
         connections=tuple(doc.get("connections") or ()),
+        withdrawals=tuple(doc.get("withdrawals") or ()),
     )

@@ -789,6 +789,7 @@ async def test_an_erasure_is_leased_to_one_process_and_keeps_only_its_receipt_on
 
     await erasures.learned("s1", addresses={"bob@x.test"}, names={"Bob"}, connections={"c1"})
     await erasures.learned("s1", addresses={"b@x.test"}, names=(), connections={"c1", "c2"})
+    await erasures.learned("s1", withdrawals=["m1"])
     await erasures.count("s1", ErasureCounts(meeting_seats=2))
     await erasures.count("s1", ErasureCounts(meeting_seats=1, link_states=1))
     await erasures.wait("s1", owner="p1", until=T0 + timedelta(seconds=30), waiting_for="calendars")
@@ -800,6 +801,7 @@ async def test_an_erasure_is_leased_to_one_process_and_keeps_only_its_receipt_on
         {"c1", "c2"},
     )
     assert waiting.counts == ErasureCounts(meeting_seats=3, link_states=1) and waiting.waiting_for == "calendars"
+    assert waiting.withdrawals == ("m1",)
     # due again after the wait: the worker claims it
     assert await erasures.claim_due(owner="w", now=T0 + timedelta(seconds=29), until=LATER) is None
     claimed = await erasures.claim_due(owner="w", now=T0 + timedelta(seconds=30), until=LATER)
@@ -809,6 +811,7 @@ async def test_an_erasure_is_leased_to_one_process_and_keeps_only_its_receipt_on
     done = await erasures.finish("s1", owner="w", now=LATER, purge_at=LATER + timedelta(days=30))
     assert (done.status, done.finished_at, done.counts) == (ErasureStatus.DONE, LATER, waiting.counts)
     assert (done.user_id, done.addresses, done.names, done.connections) == (None, frozenset(), frozenset(), ())
+    assert done.withdrawals == ()
     assert await erasures.get("s1") == done
     assert await erasures.claim_due(owner="w", now=LATER + LEASE, until=LATER + 2 * LEASE) is None
 

@@ -893,7 +893,13 @@ class FakeErasures:
         return copied(row.erasure) if row else None
 
     async def learned(
-        self, subject: str, *, addresses: Iterable[str], names: Iterable[str], connections: Iterable[str]
+        self,
+        subject: str,
+        *,
+        addresses: Iterable[str] = (),
+        names: Iterable[str] = (),
+        connections: Iterable[str] = (),
+        withdrawals: Iterable[str] = (),
     ) -> None:
         row = self._rows.get(subject)
         if row is not None:
@@ -902,6 +908,7 @@ class FakeErasures:
                 addresses=row.erasure.addresses | frozenset(addresses),
                 names=row.erasure.names | frozenset(names),
                 connections=tuple(dict.fromkeys([*row.erasure.connections, *sorted(connections)])),
+                withdrawals=tuple(dict.fromkeys([*row.erasure.withdrawals, *sorted(withdrawals)])),
             )
 
     async def count(self, subject: str, counts: ErasureCounts) -> None:
@@ -929,6 +936,7 @@ class FakeErasures:
             addresses=frozenset(),
             names=frozenset(),
             connections=(),
+            withdrawals=(),
         )
         row.lease_owner = row.lease_until = row.next_attempt_at = None
         row.purge_at = purge_at

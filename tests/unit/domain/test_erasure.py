@@ -128,10 +128,10 @@ def test_an_invitation_the_host_event_sent_keeps_only_the_address_until_it_is_wi
     assert [a.email for a in erased.meeting.uninvited_of(erased.meeting.copies[HOST_COPY])] == ["dave@example.test"]
 
     # and once the host copy carries that version, the seat becomes a placeholder
-    addresses = frozenset({"dave@example.test"})
-    assert settled(erased.meeting, give_up=False, addresses=addresses) is None  # still pending
+    assert erased.withdrawing
+    assert settled(erased.meeting, give_up=False) is None  # still pending
     written = with_copy(erased.meeting, HOST_COPY, synced_version=erased.meeting.version)
-    after, left = settled(written, give_up=False, addresses=addresses)
+    after, left = settled(written, give_up=False)
     assert after.participants[DAVE] == placeholder() and left == 0
     assert after.invitees_of(after.copies[HOST_COPY]) == () and after.uninvited_of(after.copies[HOST_COPY]) == ()
 
@@ -139,7 +139,7 @@ def test_an_invitation_the_host_event_sent_keeps_only_the_address_until_it_is_wi
 def test_a_withdrawal_that_cannot_reach_the_host_event_is_given_up_and_counted():
     erased = erased_from(sent(meeting()), person("dave", "dave@example.test"), BEFORE).meeting
 
-    after, left = settled(erased, give_up=True, addresses=frozenset({"dave@example.test"}))
+    after, left = settled(erased, give_up=True)
 
     assert after.participants[DAVE].email == PLACEHOLDER_EMAIL and left == 1
 
@@ -237,13 +237,21 @@ def test_nothing_to_erase_names_nobody():
     )
 
 
-def test_what_their_seats_and_accounts_show_is_learned():
-    subject = with_participant(meeting(), BOB, display_name="Bob B", email="Bob@Example.test")
+def test_their_addresses_are_those_of_their_accounts_and_of_the_meetings_they_organize():
+    # given Bob attends Alice's meeting (Alice typed his address and name) and organizes one himself
+    attends = with_participant(meeting(), BOB, display_name="Bob B", email="Bob.Typed@Example.test")
+    organizes = meeting(
+        organizer_id="bob",
+        participants=(MeetingParticipant("Bob@Example.test", user_id="bob", is_organizer=True, display_name="Bob"),),
+    )
 
-    learned = person("bob").learning([subject], ["bob.work@example.test", "Work calendar"])
+    # when what is known of him is learned from them and from his calendar accounts
+    learned = person("bob").learning([attends, organizes], ["bob.work@example.test", "Work calendar"])
 
+    # then only addresses that are his for sure count: an organizer could type anybody's address for him, and
+    # seats at that address would then be his to export and erase
     assert learned.addresses == {"bob@example.test", "bob.work@example.test"}
-    assert learned.names == {"Bob B"}
+    assert learned.names == {"Bob B", "Bob"}
 
 
 @pytest.mark.parametrize("delivery", [Delivery.NONE, Delivery.OWN_CALENDAR])

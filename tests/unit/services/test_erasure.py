@@ -13,6 +13,7 @@ from gql_api.domain.erasure import NOBODY, PLACEHOLDER_EMAIL, REDACTED, ErasureC
 from gql_api.domain.errors import ErrorCode, InvalidInput, UserFacingError
 from gql_api.domain.identity import User
 from gql_api.domain.meetings import MeetingStatus, ParticipantResponse, SyncStatus
+from gql_api.domain.validation import ParticipantRequest
 from gql_api.services.privacy import CALENDAR_WAIT, LEASE, RETRY_WAIT
 from tests.support.fakes import (
     ALICE,
@@ -29,6 +30,10 @@ from tests.support.fakes import (
 )
 
 ADMIN = User("platform-backend", roles=frozenset({"calendar-admin"}))
+
+
+def participant_request(user_id: str, email: str) -> ParticipantRequest:
+    return ParticipantRequest(email=email, user_id=user_id)
 
 
 def held(store: FakeStore) -> str:
@@ -162,8 +167,9 @@ async def test_an_invitation_is_withdrawn_from_the_host_event_before_their_addre
 
 
 async def test_seats_that_name_them_by_address_only_and_their_names_in_titles_go_too():
-    # given Alice invited Bob's address without his user id, and named him in the title
+    # given Alice invited the address of Bob's calendar account without his user id, and named him in the title
     app = services()
+    await link(app, BOB, sub="acc_2")
     meeting = await schedule(app, ALICE, "bob@example.test", title="Mentoring Bob")
     other = await schedule(app, CAROL, BOB)  # where Bob's user id and address are known
 
@@ -176,6 +182,21 @@ async def test_seats_that_name_them_by_address_only_and_their_names_in_titles_go
     assert (await app.meetings.get(CAROL, other.id)).participants[1].email == PLACEHOLDER_EMAIL
     assert receipt.counts.meeting_seats == 2 and receipt.counts.meeting_texts == 1
     assert_forgotten(app.store, BOB)
+
+
+async def test_an_address_an_organizer_typed_for_them_does_not_make_other_peoples_seats_theirs():
+    # given Alice added Bob by user id but with Carol's address, and Carol is invited by address elsewhere
+    app = services()
+    await schedule(app, ALICE, participant_request("bob", CAROL.email))
+    elsewhere = await schedule(app, ALICE, CAROL.email)
+
+    # when Bob is erased, or exports his data
+    exported = await app.exports.mine(BOB)
+    await app.erasures.erase(BOB.id)
+
+    # then Carol's seat elsewhere is not his: neither exported to him nor erased
+    assert elsewhere.id not in {m.id for m in exported.meetings}
+    assert (await app.meetings.get(ALICE, elsewhere.id)).participants[1].email == CAROL.email
 
 
 async def test_other_participants_meetings_with_copies_still_pending_are_not_lost():
