@@ -22,9 +22,12 @@ from .services import (
     CalendarAccess,
     CalendarChanges,
     CalendarWrites,
+    Erasures,
+    Exports,
     Linking,
     Meetings,
     PushChannels,
+    Retention,
     Revocations,
     Services,
     Throttle,
@@ -32,15 +35,18 @@ from .services import (
 from .settings import ConfigError, Settings
 from .store import (
     ConnectionStore,
+    ErasureStore,
     LinkStateStore,
     MeetingStore,
     MongoRateBudget,
     MongoUserRateLimit,
+    RetentionStore,
     RevocationStore,
     close_client,
     describe_uri,
     open_client,
     prepare,
+    prepare_retention,
 )
 from .store.rate_budget import Shares
 from .vault import KeyRing, KeyRingError, Vault
@@ -66,6 +72,8 @@ class Repositories:
     meetings: MeetingStore
     revocations: RevocationStore
     user_limits: MongoUserRateLimit
+    erasures: ErasureStore
+    retention: RetentionStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +106,7 @@ async def open_runtime(
         database = client[settings.mongodb_database]
     try:
         await prepare(database, where=describe_uri(settings.mongodb_uri))
+        await prepare_retention(database, meeting_retention_days=settings.meeting_retention_days)
         api_url, app_url = settings.cronofy_urls_override
         gateway = CronofyGateway(
             client_id=settings.client_id,
@@ -128,6 +137,8 @@ async def open_runtime(
             meetings=MeetingStore(database),
             revocations=RevocationStore(database, vault),
             user_limits=MongoUserRateLimit(database, per_minute=settings.mutations_per_user_per_minute),
+            erasures=ErasureStore(database),
+            retention=RetentionStore(database, meeting_retention_days=settings.meeting_retention_days),
         )
         background = BackgroundTasks()
         owner = lease_owner()
@@ -223,20 +234,21 @@ def build_services(
         lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
         follow=changes.follow,
     )
+    linking = Linking(
+        connections=connections,
+        link_states=repositories.link_states,
+        meetings=meetings,
+        channels=channels,
+        gateway=gateway,
+        revocations=revocations,
+        allowed_redirect_uris=settings.redirect_uris,
+        data_center=settings.cronofy_data_center,
+        state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
+        clock=clock,
+    )
     return Services(
         access=access,
-        linking=Linking(
-            connections=connections,
-            link_states=repositories.link_states,
-            meetings=meetings,
-            channels=channels,
-            gateway=gateway,
-            revocations=revocations,
-            allowed_redirect_uris=settings.redirect_uris,
-            data_center=settings.cronofy_data_center,
-            state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
-            clock=clock,
-        ),
+        linking=linking,
         meetings=Meetings(
             meetings=meetings,
             outbox=meetings,
@@ -250,4 +262,26 @@ def build_services(
         channels=channels,
         revocations=revocations,
         throttle=Throttle(limit=repositories.user_limits, clock=clock),
+        erasures=Erasures(
+            erasures=repositories.erasures,
+            meetings=meetings,
+            connections=connections,
+            credentials=connections,
+            link_states=repositories.link_states,
+            linking=linking,
+            writes=writes,
+            background=background,
+            clock=clock,
+            owner=owner,
+            admin_role=settings.auth_admin_role,
+        ),
+        exports=Exports(
+            meetings=meetings,
+            connections=connections,
+            link_states=repositories.link_states,
+            revocations=repositories.revocations,
+            clock=clock,
+            admin_role=settings.auth_admin_role,
+        ),
+        retention=Retention(expired=repositories.retention, clock=clock),
     )

@@ -246,6 +246,12 @@ class Settings:
     auth_partners_claim: str = env_var(
         "AUTH_PARTNERS_CLAIM", TEXT, "partners", "the claim listing the user ids this user may meet (DESIGN §9)"
     )
+    auth_admin_role: str = env_var(
+        "AUTH_ADMIN_ROLE",
+        TEXT,
+        "calendar-admin",
+        "the role (in the `roles` claim) of the platform's service token: it may erase users and export their data",
+    )
     auth_calendar_integration_claim: str = env_var(
         "AUTH_CALENDAR_INTEGRATION_CLAIM",
         TEXT,
@@ -260,6 +266,12 @@ class Settings:
         "comma-separated redirect URIs (exact match); unset: the dev server's demo callback",
     )
     link_state_ttl_seconds: int = 600  # no environment variable
+    meeting_retention_days: int = env_var(
+        "MEETING_RETENTION_DAYS",
+        Number(int, between=(0, 36_500)),
+        365,
+        "days a meeting is kept after it ended or was cancelled (`0`: kept for good)",
+    )
     worker_enabled: bool = env_var("WORKER_IN_PROCESS", FLAG, True, "`false` when `gql-api worker` runs apart")
     worker_poll_seconds: float = env_var("WORKER_POLL_SECONDS", SECONDS, 2.0, "how often the worker looks for due work")
     outbox_max_attempts: int = env_var(

@@ -8,8 +8,9 @@ from strawberry.tools import merge_types
 
 from .connections import ConnectionMutation, ConnectionQuery
 from .meetings import MeetingMutation, MeetingQuery
+from .privacy import PrivacyMutation, PrivacyQuery
 
-Query = merge_types("Query", (ConnectionQuery, MeetingQuery))
-Mutation = merge_types("Mutation", (ConnectionMutation, MeetingMutation))
+Query = merge_types("Query", (ConnectionQuery, MeetingQuery, PrivacyQuery))
+Mutation = merge_types("Mutation", (ConnectionMutation, MeetingMutation, PrivacyMutation))
 
 __all__ = ["Mutation", "Query"]

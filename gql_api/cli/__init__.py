@@ -1,4 +1,4 @@
-"""`gql-api`: one sub-command per module (serve, worker, keys, tokens); the argument table is here."""
+"""`gql-api`: one sub-command per module (serve, worker, keys, tokens, privacy); the argument table is here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..settings import ConfigError
-from . import keys, serve, tokens, worker
+from . import keys, privacy, serve, tokens, worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     rotate.add_argument("--batch-size", type=int, default=100)
     rotate.set_defaults(run=keys.rotate)
+
+    erase_user = commands.add_parser(
+        "erase-user",
+        help="erase a user who left the platform, as the eraseUser mutation does (idempotent; needs MONGODB_URI); "
+        "prints the receipt as JSON; exit status 3 while it waits for Cronofy",
+    )
+    erase_user.add_argument("user_id", metavar="USER_ID")
+    erase_user.set_defaults(run=privacy.erase)
+
+    export_user = commands.add_parser(
+        "export-user", help="print everything held about a user as JSON, as exportUserData does (needs MONGODB_URI)"
+    )
+    export_user.add_argument("user_id", metavar="USER_ID")
+    export_user.set_defaults(run=privacy.export)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=_export_schema)
 

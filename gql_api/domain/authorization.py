@@ -7,7 +7,9 @@ The platform, not this service, knows mentoring relationships and programs; it s
   participant's field, the same answer whether or not that user has a calendar linked (no enumeration);
   participants given by e-mail only are allowed: they can only be invited from the organizer's calendar;
 - a user whose program has the integration off may not link a calendar;
-- only the organizer changes or cancels a meeting; the others answer it (domain/responses.py).
+- only the organizer changes or cancels a meeting; the others answer it (domain/responses.py);
+- only a service token holding the admin role (AUTH_ADMIN_ROLE) erases a user or exports anyone's data;
+  users export their own.
 """
 
 from __future__ import annotations
@@ -45,3 +47,12 @@ def check_organizer(meeting: Meeting, user_id: str) -> None:
             "Only the organizer can change or cancel this meeting; answer it with respondToMeeting.",
             ("meeting_id",),
         )
+
+
+NOT_AN_ADMIN = "Only the platform's service token may do this (it needs the admin role)."
+
+
+def check_admin(user: User, admin_role: str) -> None:
+    """The platform's backend acting for everyone: a token whose `roles` claim holds the admin role."""
+    if admin_role not in user.roles:
+        raise UserFacingError(ErrorCode.NOT_ALLOWED, NOT_AN_ADMIN)

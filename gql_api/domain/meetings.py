@@ -204,6 +204,7 @@ class MeetingParticipant:
     delivery: Delivery = Delivery.NONE
     copy: int | None = None  # index into Meeting.copies: own calendar, or the host event for invitations
     uninvited: bool = False  # declined through the API: the host event no longer invites them
+    erased: bool = False  # the person was erased (domain/erasure.py): a placeholder, or about to become one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,6 +241,11 @@ class Meeting:
     @property
     def fingerprint(self) -> str:
         return self.content.fingerprint
+
+    @property
+    def over_at(self) -> datetime:
+        """When the meeting was over: its end, or its cancellation if that came first (retention counts from it)."""
+        return min(self.end, self.cancelled_at) if self.cancelled_at is not None else self.end
 
     @property
     def event_id(self) -> str:

@@ -24,6 +24,7 @@ MAX_DISPLAY_NAME = 256
 MAX_EMAIL = 254
 MAX_PARTICIPANTS = 50
 MAX_IDEMPOTENCY_KEY = 255
+MAX_USER_ID = 256
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -195,3 +196,10 @@ def _stored(name: str, value: Any) -> Any:
     if name in ("description", "location"):
         return value or None
     return value
+
+
+def check_user_id(user_id: str, field: str = "user_id") -> list[UserFacingError]:
+    """A platform user id as a token's `sub` may carry it: not blank, not huge, no control characters."""
+    if not user_id.strip() or len(user_id) > MAX_USER_ID or any(ord(c) < 32 or ord(c) == 127 for c in user_id):
+        return [invalid(field, f"A user id has 1 to {MAX_USER_ID} characters, not all blank, no control characters.")]
+    return []

@@ -4,6 +4,8 @@
   payload, its domain field path turned into the client's: ("participants", 0, "user_id") is
   ["input", "participants", "0", "userId"]. Mutations opt in with `extensions=[UserErrors()]`.
 - `BadArgument` (a query argument that cannot be served) becomes a GraphQL error with code BAD_USER_INPUT.
+- A `UserFacingError` of a query (no payload to hold it: `exportUserData` refused, say) becomes a GraphQL
+  error whose code is the UserError's (`NOT_ALLOWED`), so clients handle one set of codes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def user_errors(error: UserFacingError) -> list[UserError]:
 
 def bad_argument(error: BadArgument) -> GraphQLError:
     return GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT"})
+
+
+def query_error(error: UserFacingError) -> GraphQLError:
+    return GraphQLError(error.message, extensions={"code": error.code.value})
 
 
 class UserErrors(FieldExtension):

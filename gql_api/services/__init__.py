@@ -13,6 +13,7 @@ from .calendar_changes import CalendarChanges
 from .calendar_writes import CalendarWrites
 from .linking import Linking
 from .meetings import Meetings
+from .privacy import Erasures, Exports, Retention
 from .push_channels import PushChannels
 from .revocations import Revocations
 from .throttle import Throttle
@@ -28,15 +29,21 @@ class Services:
     channels: PushChannels
     revocations: Revocations
     throttle: Throttle
+    erasures: Erasures
+    exports: Exports
+    retention: Retention
 
 
 __all__ = [
     "CalendarAccess",
     "CalendarChanges",
     "CalendarWrites",
+    "Erasures",
+    "Exports",
     "Linking",
     "Meetings",
     "PushChannels",
+    "Retention",
     "Revocations",
     "Services",
     "Throttle",

@@ -117,7 +117,7 @@ class Linking:
         try:
             sub, calendars = await self._accept(user, grant, link_state.data_center)
         except UserFacingError:
-            await self._abandon(grant, link_state.data_center)
+            await self._abandon(user, grant, link_state.data_center)
             raise
 
         now = self._clock()
@@ -137,7 +137,9 @@ class Linking:
         if replaced is not None and replaced != grant.refresh_token:
             # A relink replaced a grant we will never use again: it must not stay alive at Cronofy.
             await self._revocations.attempt_soon(
-                await self._revocations.record(refresh_token=replaced, data_center=link_state.data_center)
+                await self._revocations.record(
+                    refresh_token=replaced, data_center=link_state.data_center, user_id=user.id
+                )
             )
         if connection.channel_id is None:
             await self._channels.open_soon(connection, grace=CHANNEL_GRACE_SECONDS)
@@ -168,14 +170,14 @@ class Linking:
             log.warning("listing calendars after the code exchange failed: %s", exc)
             raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, UPSTREAM_MESSAGE) from None
 
-    async def _abandon(self, grant: TokenGrant, data_center: str) -> None:
+    async def _abandon(self, user: User, grant: TokenGrant, data_center: str) -> None:
         """A grant that will not be stored must not stay alive at Cronofy: revoke it, durably, unless a
         stored connection holds that account. Then it is left alone: Cronofy may hand back the very
         credential an authorized account already has, and revoking it would end that connection too."""
         if grant.sub and await self._connections.grants_of_account(grant.sub):
             return
         await self._revocations.attempt_soon(
-            await self._revocations.record(refresh_token=grant.refresh_token, data_center=data_center)
+            await self._revocations.record(refresh_token=grant.refresh_token, data_center=data_center, user_id=user.id)
         )
 
     async def unlink(self, user: User, connection_id: str) -> str:
@@ -192,6 +194,7 @@ class Linking:
             refresh_token=await self._connections.refresh_token_of(connection.id),
             sub=connection.sub,
             data_center=connection.data_center,
+            user_id=user.id,
         )
         await self._channels.close(connection)
         await self._connections.delete_for_user(user.id, connection.id)

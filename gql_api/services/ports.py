@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,8 +19,10 @@ from ..domain.connections import (
     ReadReason,
     TargetCalendar,
 )
+from ..domain.erasure import Erasure, ErasureCounts
 from ..domain.meetings import CalendarCopy, Meeting, MeetingStatus, ParticipantResponse
 from ..domain.secrets import Secret
+from ..domain.user_data import OwedRevocation
 
 T = TypeVar("T")
 
@@ -49,6 +51,7 @@ class ConnectionRepository(Protocol):
     async def refresh_token_of(self, connection_id: str) -> Secret | None: ...
     async def refresh_token_of_account(self, user_id: str, sub: str) -> Secret | None: ...
     async def delete_for_user(self, user_id: str, connection_id: str) -> bool: ...
+    async def held_since(self, user_id: str) -> dict[str, datetime | None]: ...
 
 
 class CredentialRepository(Protocol):
@@ -96,6 +99,8 @@ class LinkStateRepository(Protocol):
         self, *, user_id: str, redirect_uri: str, data_center: str, now: datetime, expires_at: datetime
     ) -> str: ...
     async def consume(self, state: str, *, user_id: str, now: datetime) -> LinkState | None: ...
+    async def of_user(self, user_id: str) -> list[LinkState]: ...
+    async def delete_for_user(self, user_id: str) -> int: ...
 
 
 class MeetingRepository(Protocol):
@@ -127,6 +132,10 @@ class MeetingRepository(Protocol):
     async def set_responses(self, meeting: Meeting, responses: dict[int, ParticipantResponse]) -> None: ...
     async def fail_copies_on(self, connection_id: str, *, reason: str, now: datetime) -> int: ...
     async def retry_failed_on(self, connection_id: str, *, now: datetime) -> int: ...
+    async def of_person(self, user_id: str, addresses: Sequence[str] = ()) -> list[Meeting]: ...
+    async def with_copies_on(self, connection_ids: Sequence[str]) -> list[Meeting]: ...
+    async def save_erased(self, before: Meeting, after: Meeting, *, now: datetime) -> bool: ...
+    async def forget_idempotency_keys(self, organizer_id: str) -> int: ...
 
 
 class OutboxRepository(Protocol):
@@ -157,10 +166,47 @@ class RevocationRepository(Protocol):
         sub: str | None = None,
         now: datetime,
         lease_until: datetime,
+        subject: str | None = None,
     ) -> PendingRevocation: ...
     async def claim_due(self, *, now: datetime, lease_until: datetime) -> PendingRevocation | None: ...
     async def done(self, revocation: PendingRevocation) -> None: ...
     async def retry_later(self, revocation: PendingRevocation, *, at: datetime, error: str) -> None: ...
+    async def owed_by(self, subject: str) -> list[OwedRevocation]: ...
+
+
+class ErasureRepository(Protocol):
+    """Erasure records (`gql_api.store.erasures`): one per erased user, leased while one process runs it."""
+
+    async def begin(
+        self,
+        *,
+        subject: str,
+        user_id: str,
+        now: datetime,
+        calendars_until: datetime,
+        owner: str,
+        lease_until: datetime,
+    ) -> Erasure | None: ...
+    async def get(self, subject: str) -> Erasure | None: ...
+    async def learned(
+        self,
+        subject: str,
+        *,
+        addresses: Iterable[str] = (),
+        names: Iterable[str] = (),
+        connections: Iterable[str] = (),
+        withdrawals: Iterable[str] = (),
+    ) -> None: ...
+    async def count(self, subject: str, counts: ErasureCounts) -> None: ...
+    async def wait(self, subject: str, *, owner: str, until: datetime, waiting_for: str) -> None: ...
+    async def finish(self, subject: str, *, owner: str, now: datetime, purge_at: datetime) -> Erasure | None: ...
+    async def claim_due(self, *, owner: str, now: datetime, until: datetime) -> Erasure | None: ...
+
+
+class ExpiredRecords(Protocol):
+    """What TTL indexes remove, removed by the worker too (`gql_api.store.retention`)."""
+
+    async def remove_expired(self, *, now: datetime) -> dict[str, int]: ...
 
 
 class CalendarGateway(Protocol):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from ..cronofy.budget import Priority, Purpose, spending
 from ..cronofy.errors import BudgetDeferred, CronofyError
 from ..domain.connections import PendingRevocation
+from ..domain.erasure import subject_of
 from ..domain.secrets import Secret
 from ..domain.time import Clock
 from ..retry import Backoff
@@ -41,12 +42,23 @@ class Revocations:
         self._grace_seconds = grace_seconds
 
     async def record(
-        self, *, data_center: str, refresh_token: Secret | None = None, sub: str | None = None
+        self,
+        *,
+        data_center: str,
+        refresh_token: Secret | None = None,
+        sub: str | None = None,
+        user_id: str | None = None,
     ) -> PendingRevocation:
-        """Persist the debt before the credential is deleted, so a crash cannot forget it."""
+        """Persist the debt before the credential is deleted, so a crash cannot forget it. Whose grant it was
+        is kept as a pseudonym (exports list a user's debts)."""
         now = self._clock()
         return await self._revocations.add_claimed(
-            refresh_token=refresh_token, sub=sub, data_center=data_center, now=now, lease_until=now + LEASE
+            refresh_token=refresh_token,
+            sub=sub,
+            data_center=data_center,
+            now=now,
+            lease_until=now + LEASE,
+            subject=subject_of(user_id) if user_id is not None else None,
         )
 
     async def attempt_soon(self, revocation: PendingRevocation) -> bool:

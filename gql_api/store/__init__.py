@@ -1,19 +1,23 @@
 """Persistence in MongoDB: one repository per collection, all built on one database handle."""
 
 from .connections import ConnectionStore
+from .erasures import ErasureStore
 from .link_states import LinkStateStore
 from .meetings import MeetingStore
 from .mongo import StoreUnavailable, close_client, describe_uri, is_ready, open_client, prepare
 from .rate_budget import MongoRateBudget
+from .retention import RetentionStore, prepare_retention
 from .revocations import RevocationStore
 from .user_limits import MongoUserRateLimit
 
 __all__ = [
     "ConnectionStore",
+    "ErasureStore",
     "LinkStateStore",
     "MeetingStore",
     "MongoRateBudget",
     "MongoUserRateLimit",
+    "RetentionStore",
     "RevocationStore",
     "StoreUnavailable",
     "close_client",
@@ -21,4 +25,5 @@ __all__ = [
     "is_ready",
     "open_client",
     "prepare",
+    "prepare_retention",
 ]

@@ -319,6 +319,11 @@ class ConnectionStore:
         result: DeleteResult = await self._collection.delete_one({"_id": oid, "user_id": user_id})
         return result.deleted_count == 1
 
+    async def held_since(self, user_id: str) -> dict[str, datetime | None]:
+        """When each connection's current credential was stored (exports say so instead of showing it)."""
+        cursor = self._collection.find({"user_id": user_id}, {"granted_at": 1})
+        return {str(doc["_id"]): as_utc(doc.get("granted_at")) async for doc in cursor}
+
     async def rotate_keys(self, *, batch_size: int) -> tuple[int, int]:
         """Re-encrypt one batch of credentials still under an older key: (found, rewritten). Each write
         only lands if the document still holds what was read, so a refresh racing it wins (and writes

@@ -4,6 +4,9 @@ The outbox is the copies' sync state relative to the meeting's `version`, plus `
 worker should next look) and a lease (`lease_owner`, `lease_until`). A mutation writes the meeting
 and its pending work in one atomic document write; a worker that claims the lease is the only one
 acting on that meeting's calendars, so the operations of one meeting apply in order.
+
+`over_at` (the meeting's end, or its cancellation if earlier) is kept on every write that can change it: the
+retention TTL index counts from it (store/retention.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +33,8 @@ from ..domain.meetings import (
     ParticipantResponse,
 )
 from .mongo import MEETINGS, as_utc, object_id
+
+EMAIL_MATCHES = 50  # addresses one query looks for at most
 
 
 def _visible() -> dict[str, int]:
@@ -88,9 +94,10 @@ class MeetingStore:
             "version": meeting.version,
             "status": MeetingStatus.SCHEDULED.value,
         }
+        over = {"over_at": dataclasses.replace(meeting, **fields).over_at}
         doc = await self._collection.find_one_and_update(
             query,
-            {"$set": {**_stored(fields), "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
+            {"$set": {**_stored(fields), **over, "updated_at": now, "sync_due_at": now}, "$inc": {"version": 1}},
             projection=_visible(),
             return_document=ReturnDocument.AFTER,
         )
@@ -155,10 +162,11 @@ class MeetingStore:
             if carried
             else {}
         )
+        over = {"over_at": dataclasses.replace(meeting, **fields).over_at}
         result: UpdateResult = await self._collection.update_one(
             {"_id": ObjectId(meeting.id), "version": meeting.version},
             {
-                "$set": {**_stored(fields), "updated_at": changed_at, "sync_due_at": now, **copy_state},
+                "$set": {**_stored(fields), **over, "updated_at": changed_at, "sync_due_at": now, **copy_state},
                 "$inc": {"version": 1},
             },
         )
@@ -201,6 +209,49 @@ class MeetingStore:
         account is linked again (which makes them due once more, see retry_failed_on)."""
         query = {"copies.connection_id": connection_id, "status": MeetingStatus.SCHEDULED.value}
         return await self._each_next_version(query, lambda meeting: meeting.failed_on(connection_id, reason), now)
+
+    # --- a person's meetings: exporting and erasing them (services/privacy.py) ----------------
+
+    async def of_person(self, user_id: str, addresses: Sequence[str] = ()) -> list[Meeting]:
+        """Every meeting with a seat of the user: by user id, or without one at one of `addresses` (any
+        letter case), by start."""
+        clauses: list[dict[str, Any]] = [{"participant_ids": user_id}]
+        if addresses:
+            matches = [re.compile(f"^{re.escape(a)}$", re.IGNORECASE) for a in sorted(addresses)[:EMAIL_MATCHES]]
+            clauses.append({"participants": {"$elemMatch": {"user_id": None, "email": {"$in": matches}}}})
+        cursor = self._collection.find({"$or": clauses}, _visible()).sort([("start", 1), ("_id", 1)])
+        return [_meeting(doc) async for doc in cursor]
+
+    async def with_copies_on(self, connection_ids: Sequence[str]) -> list[Meeting]:
+        cursor = self._collection.find({"copies.connection_id": {"$in": list(connection_ids)}}, _visible())
+        return [_meeting(doc) async for doc in cursor.sort([("start", 1), ("_id", 1)])]
+
+    async def save_erased(self, before: Meeting, after: Meeting, *, now: datetime) -> bool:
+        """`after` (an erasure's next version of `before`) in one write; False when the meeting changed
+        meanwhile. What it may change: the people, the copies, the status and the text. A meeting that lost
+        its organizer loses its idempotency key too (it was theirs)."""
+        document = _document(after)
+        fields = (
+            "organizer_id", "participant_ids", "participants", "copies", "status", "cancelled_at", "over_at",
+            "title", "description", "location", "updated_at", "version",
+        )  # fmt: skip
+        update: dict[str, Any] = {
+            "$set": {**{name: document[name] for name in fields}, "sync_due_at": after.next_due(now)}
+        }
+        if after.organizer_id != before.organizer_id:
+            update["$unset"] = {"idempotency": ""}
+        result: UpdateResult = await self._collection.update_one(
+            {"_id": ObjectId(before.id), "version": before.version}, update
+        )
+        return result.modified_count == 1
+
+    async def forget_idempotency_keys(self, organizer_id: str) -> int:
+        """The organizer's idempotency keys (kept as hashes of the organizer and the key) go."""
+        result: UpdateResult = await self._collection.update_many(
+            {"participant_ids": organizer_id, "organizer_id": organizer_id, "idempotency": {"$exists": True}},
+            {"$unset": {"idempotency": ""}},
+        )
+        return result.modified_count
 
     # --- the outbox, for the worker ------------------------------------------------------
 
@@ -358,6 +409,7 @@ def _document(meeting: Meeting) -> dict[str, Any]:
                 "delivery": p.delivery.value,
                 "copy": p.copy,
                 "uninvited": p.uninvited,
+                "erased": p.erased,
             }
             for p in meeting.participants
         ],
@@ -366,6 +418,7 @@ def _document(meeting: Meeting) -> dict[str, Any]:
         "created_at": meeting.created_at,
         "updated_at": meeting.updated_at,
         "cancelled_at": meeting.cancelled_at,
+        "over_at": meeting.over_at,
         "lease_owner": None,
         "lease_until": None,
     }
@@ -392,6 +445,7 @@ def _meeting(doc: dict[str, Any]) -> Meeting:
                 delivery=Delivery(p.get("delivery", "NONE")),
                 copy=p.get("copy"),
                 uninvited=p.get("uninvited", False),
+                erased=p.get("erased", False),
             )
             for p in doc["participants"]
         ),

@@ -28,6 +28,7 @@ LINK_STATES = "link_states"
 REVOCATIONS = "pending_revocations"
 MEETINGS = "meetings"
 RATE_WINDOWS = "cronofy_rate_windows"
+ERASURES = "erasures"
 
 DEFAULT_SERVER_SELECTION_MS = 5000
 
@@ -46,6 +47,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     REVOCATIONS: [
         IndexModel([("next_attempt_at", ASCENDING)], name="due_first"),
+        IndexModel([("subject", ASCENDING)], name="subject", sparse=True),
     ],
     MEETINGS: [
         # meetings(first, after, filter): keyset on (start, _id) within one participant's meetings
@@ -55,9 +57,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("sync_due_at", ASCENDING)], name="outbox_due_first"),
         IndexModel([("idempotency", ASCENDING)], unique=True, sparse=True, name="idempotency_unique"),
         IndexModel([("copies.connection_id", ASCENDING), ("end", ASCENDING)], name="copies_by_connection_end"),
+        # an erasure finds the seats that name a person by address only (services/privacy.py)
+        IndexModel([("participants.email", ASCENDING)], name="participant_emails"),
+        # (the retention TTL index on `over_at` depends on MEETING_RETENTION_DAYS: store/retention.py)
     ],
     RATE_WINDOWS: [
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),
+    ],
+    ERASURES: [
+        IndexModel([("next_attempt_at", ASCENDING)], name="due_first"),
+        # a finished erasure's receipt is kept a while (`purge_at`), then goes
+        IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge_at_ttl"),
     ],
 }
 

@@ -1,4 +1,5 @@
-"""Revocations still owed to Cronofy after an unlink: only what retrying needs (token, data center)."""
+"""Revocations still owed to Cronofy after an unlink: only what retrying needs (token, data center), and
+whose grant it was as a pseudonym (`subject`, a hash of the user id: exports list a user's debts)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pymongo import ReturnDocument
 
 from ..domain.connections import PendingRevocation
 from ..domain.secrets import Secret
+from ..domain.user_data import OwedRevocation
 from ..vault import Vault
 from .mongo import REVOCATIONS, as_utc
 
@@ -27,11 +29,13 @@ class RevocationStore:
         sub: str | None = None,
         now: datetime,
         lease_until: datetime,
+        subject: str | None = None,
     ) -> PendingRevocation:
         """Record a revocation that the caller attempts at once; the worker takes it after the lease."""
         doc_id = ObjectId()
         await self._collection.insert_one(
             {
+                "subject": subject,
                 "_id": doc_id,
                 "refresh_token": self._vault.encrypt(
                     refresh_token, collection=REVOCATIONS, doc_id=doc_id, field="refresh_token"
@@ -69,6 +73,18 @@ class RevocationStore:
 
     async def done(self, revocation: PendingRevocation) -> None:
         await self._collection.delete_one({"_id": ObjectId(revocation.id)})
+
+    async def owed_by(self, subject: str) -> list[OwedRevocation]:
+        cursor = self._collection.find({"subject": subject}, {"refresh_token": 0}).sort("created_at", 1)
+        return [
+            OwedRevocation(
+                owed_since=as_utc(doc["created_at"]),
+                attempts=doc["attempts"],
+                next_attempt_at=as_utc(doc["next_attempt_at"]),
+                last_error=doc.get("last_error"),
+            )
+            async for doc in cursor
+        ]
 
     async def retry_later(self, revocation: PendingRevocation, *, at: datetime, error: str) -> None:
         await self._collection.update_one(

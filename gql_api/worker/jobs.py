@@ -31,11 +31,14 @@ class Sweep:
 
 def standard(services: Services) -> list[Job | Sweep]:
     """In this order on every pass: settle relinks first (they fail copies the writes would retry),
-    then write calendars, read changes, and pay revocations."""
+    then write calendars, read changes, and pay revocations; then go on with erasures (after the writes
+    they wait for) and remove what is kept no longer."""
     return [
         Job("relinks", claim=services.access.next_relink_owed, run=services.access.settle_relink),
         Job("calendar writes", claim=services.writes.claim_due, run=services.writes.write_due),
         Sweep("reconciliation", run=services.changes.mark_reconciliation_due),
         Job("calendar changes", claim=services.changes.claim_due, run=services.changes.read_claimed),
         Job("revocations", claim=services.revocations.claim_due, run=services.revocations.attempt, limit=100),
+        Job("erasures", claim=services.erasures.claim_due, run=services.erasures.resume, limit=10),
+        Sweep("retention", run=services.retention.sweep),
     ]

@@ -17,26 +17,28 @@ from mongomock_motor import AsyncMongoMockClient
 from gql_api.bootstrap import Repositories as BootstrapRepositories
 from gql_api.bootstrap import build_services
 from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, ReadReason, TargetCalendar
+from gql_api.domain.erasure import ErasureCounts, ErasureStatus
 from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from gql_api.domain.secrets import Secret
 from gql_api.observability.metrics import Metrics
 from gql_api.store import (
     ConnectionStore,
+    ErasureStore,
     LinkStateStore,
     MeetingStore,
     MongoUserRateLimit,
+    RetentionStore,
     RevocationStore,
     prepare,
+    prepare_retention,
 )
 from gql_api.store.meetings import SYNC_STATE
 from gql_api.vault import KeyRing, Vault
 from tests.support.fakes import SYNC_STATE as FAKE_SYNC_STATE
 from tests.support.fakes import (
     T0,
-    FakeConnections,
-    FakeLinkStates,
-    FakeMeetings,
-    FakeRevocations,
+    FakeRetention,
+    FakeStore,
     FakeUserRateLimit,
     services,
 )
@@ -47,6 +49,9 @@ LATER = T0 + timedelta(minutes=5)
 WORK = TargetCalendar("cal_1", "Work", True)
 
 
+RETENTION_DAYS = 30
+
+
 @dataclasses.dataclass
 class Repositories:
     connections: Any
@@ -54,16 +59,26 @@ class Repositories:
     meetings: Any
     revocations: Any
     user_limits: Any
+    erasures: Any
+    retention: Any
 
 
 @pytest.fixture(params=["fake", "store"])
 async def repos(request: pytest.FixtureRequest) -> Repositories:
     if request.param == "fake":
+        store = FakeStore(user_limits=FakeUserRateLimit(per_minute=3))
         return Repositories(
-            FakeConnections(), FakeLinkStates(), FakeMeetings(), FakeRevocations(), FakeUserRateLimit(per_minute=3)
+            store.connections,
+            store.link_states,
+            store.meetings,
+            store.revocations,
+            store.user_limits,
+            store.erasures,
+            FakeRetention(store, meeting_retention_days=RETENTION_DAYS),
         )
     database = AsyncMongoMockClient(tz_aware=True)[f"contract_{uuid.uuid4().hex[:12]}"]
     await prepare(database, where="contract test")  # the indexes: the unique idempotency key among them
+    await prepare_retention(database, meeting_retention_days=RETENTION_DAYS)
     vault = Vault(KeyRing.ephemeral())
     return Repositories(
         ConnectionStore(database, vault),
@@ -71,6 +86,8 @@ async def repos(request: pytest.FixtureRequest) -> Repositories:
         MeetingStore(database),
         RevocationStore(database, vault),
         MongoUserRateLimit(database, per_minute=3),
+        ErasureStore(database),
+        RetentionStore(database, meeting_retention_days=RETENTION_DAYS),
     )
 
 
@@ -614,6 +631,8 @@ def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, A
             meetings=built.store.meetings,
             revocations=built.store.revocations,
             user_limits=built.store.user_limits,
+            erasures=built.store.erasures,
+            retention=built.expired,
         ),
         built.gateway,
         built.background,
@@ -642,3 +661,226 @@ async def test_a_users_changes_a_minute_are_counted_in_fixed_windows(repos: Repo
     assert await repos.user_limits.take("alice", 1, now=minute) == 50.0  # until 09:01:00; nothing taken
     assert await repos.user_limits.take("bob", 3, now=minute) is None  # each user their own
     assert await repos.user_limits.take("alice", 1, now=minute + timedelta(seconds=50)) is None
+
+
+# --- a person's data: exports and erasures (services/privacy.py) -------------------------------------------
+
+
+async def test_a_persons_meetings_by_user_id_or_by_address_alone_in_any_case(repos: Repositories) -> None:
+    theirs = a_meeting(repos)  # Bob by user id
+    by_address = dataclasses.replace(
+        a_meeting(repos, organizer="carol"),
+        participants=(
+            MeetingParticipant(email="carol@x.test", user_id="carol", is_organizer=True),
+            MeetingParticipant(email="Bob@X.test"),  # Bob's address, no user id
+        ),
+        copies=(),
+        start=T0 + timedelta(days=1),
+    )
+    someone_elses = dataclasses.replace(
+        a_meeting(repos, organizer="carol"),
+        participants=(
+            MeetingParticipant(email="carol@x.test", user_id="carol", is_organizer=True),
+            MeetingParticipant(email="bob@x.test", user_id="robert"),  # that address, but another user's seat
+        ),
+        copies=(),
+    )
+    for meeting in (theirs, by_address, someone_elses):
+        await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
+
+    assert ids(await repos.meetings.of_person("bob")) == [theirs.id]
+    assert ids(await repos.meetings.of_person("bob", ["bob@x.test", "b.o.b@x.test"])) == [
+        by_address.id,
+        theirs.id,
+    ]  # by start
+    assert ids(await repos.meetings.of_person("nobody", ["bob@x.test"])) == [by_address.id]
+    assert await repos.meetings.of_person("nobody", ["bob@x.test.evil"]) == []  # whole addresses only
+    assert ids(await repos.meetings.with_copies_on(["c_bob", "c_other"])) == [theirs.id]
+    assert await repos.meetings.with_copies_on(["c_other"]) == []
+
+
+async def test_save_erased_stores_the_next_version_against_the_version_read(repos: Repositories) -> None:
+    meeting = a_meeting(repos)
+    await repos.meetings.insert(meeting, idempotency_key="k1", now=T0)
+    participants = list(meeting.participants)
+    participants[1] = MeetingParticipant(email="erased-participant@invalid", erased=True)
+    after = dataclasses.replace(
+        meeting,
+        organizer_id="",
+        participants=tuple(participants),
+        status=MeetingStatus.CANCELLED,
+        cancelled_at=LATER,
+        title="[erased]",
+        updated_at=LATER,
+        version=2,
+    )
+
+    assert await repos.meetings.save_erased(meeting, after, now=LATER)
+
+    assert await repos.meetings.get(meeting.id) == after
+    assert await repos.meetings.for_participant("bob", meeting.id) is None  # no seat of Bob's any more
+    assert await repos.meetings.outbox_stats() == (1, LATER)  # every copy due (to be deleted)
+    assert await repos.meetings.save_erased(meeting, after, now=LATER) is False  # version 1 is gone
+    assert await repos.meetings.by_idempotency_key("alice", "k1") is None  # it was the organizer's
+    # the organizer's idempotency keys: forgotten once
+    other = a_meeting(repos)
+    await repos.meetings.insert(other, idempotency_key="k2", now=T0)
+    assert await repos.meetings.forget_idempotency_keys("alice") == 1  # the other meeting's organizer is gone
+    assert await repos.meetings.forget_idempotency_keys("alice") == 0
+    assert await repos.meetings.by_idempotency_key("alice", "k2") is None
+
+
+async def test_when_each_credential_was_stored(repos: Repositories) -> None:
+    first = await save(repos, sub="acc_1", now=T0)
+    second = await save(repos, sub="acc_2", now=LATER)
+    await save(repos, user_id="carol", sub="acc_3")
+
+    assert await repos.connections.held_since("alice") == {first.id: T0, second.id: LATER}
+    await save(repos, sub="acc_1", now=LATER + LEASE, tag="2")  # linked again: a new grant
+    assert (await repos.connections.held_since("alice"))[first.id] == LATER + LEASE
+
+
+async def test_a_users_link_states_are_listed_and_deleted(repos: Repositories) -> None:
+    for user_id, minutes in (("alice", 10), ("alice", 5), ("bob", 10)):
+        await repos.link_states.create(
+            user_id=user_id, redirect_uri="https://app.test/linked", data_center="uk", now=T0,
+            expires_at=T0 + timedelta(minutes=minutes),
+        )  # fmt: skip
+
+    listed = await repos.link_states.of_user("alice")
+    assert [state.expires_at for state in listed] == [T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)]
+    assert await repos.link_states.delete_for_user("alice") == 2
+    assert await repos.link_states.of_user("alice") == []
+    assert len(await repos.link_states.of_user("bob")) == 1
+
+
+async def test_a_used_link_state_is_gone(repos: Repositories) -> None:
+    state = await repos.link_states.create(
+        user_id="alice", redirect_uri="https://app.test/linked", data_center="uk", now=T0, expires_at=LATER
+    )
+    assert await repos.link_states.consume(state, user_id="alice", now=T0) is not None
+    assert await repos.link_states.of_user("alice") == []
+
+
+async def test_owed_revocations_are_listed_by_their_subject_only(repos: Repositories) -> None:
+    await repos.revocations.add_claimed(
+        refresh_token=Secret("r1"), sub="acc_1", data_center="us", now=T0, lease_until=T0 + LEASE, subject="s-bob"
+    )
+    await repos.revocations.add_claimed(refresh_token=None, sub="acc_2", data_center="us", now=T0, lease_until=LATER)
+    claimed = await repos.revocations.claim_due(now=T0 + LEASE, lease_until=LATER)
+    await repos.revocations.retry_later(claimed, at=LATER, error="CronofyUnavailable")
+
+    [owed] = await repos.revocations.owed_by("s-bob")
+    assert (owed.owed_since, owed.attempts, owed.next_attempt_at, owed.last_error) == (
+        T0,
+        2,
+        LATER,
+        "CronofyUnavailable",
+    )
+    assert await repos.revocations.owed_by("s-nobody") == []
+
+
+async def test_an_erasure_is_leased_to_one_process_and_keeps_only_its_receipt_once_done(repos: Repositories) -> None:
+    erasures = repos.erasures
+    until = T0 + timedelta(hours=24)
+    begun = await erasures.begin(
+        subject="s1", user_id="bob", now=T0, calendars_until=until, owner="p1", lease_until=T0 + LEASE
+    )
+    assert (begun.status, begun.user_id, begun.started_at, begun.calendars_until) == (
+        ErasureStatus.IN_PROGRESS, "bob", T0, until,
+    )  # fmt: skip
+    # while p1 holds it nobody else runs it
+    assert (
+        await erasures.begin(subject="s1", user_id="bob", now=T0, calendars_until=until, owner="p2", lease_until=LATER)
+        is None
+    )
+    assert await erasures.claim_due(owner="p2", now=T0, until=LATER) is None
+
+    await erasures.learned("s1", addresses={"bob@x.test"}, names={"Bob"}, connections={"c1"})
+    await erasures.learned("s1", addresses={"b@x.test"}, names=(), connections={"c1", "c2"})
+    await erasures.learned("s1", withdrawals=["m1"])
+    await erasures.count("s1", ErasureCounts(meeting_seats=2))
+    await erasures.count("s1", ErasureCounts(meeting_seats=1, link_states=1))
+    await erasures.wait("s1", owner="p1", until=T0 + timedelta(seconds=30), waiting_for="calendars")
+
+    waiting = await erasures.get("s1")
+    assert (waiting.addresses, waiting.names, set(waiting.connections)) == (
+        {"bob@x.test", "b@x.test"},
+        {"Bob"},
+        {"c1", "c2"},
+    )
+    assert waiting.counts == ErasureCounts(meeting_seats=3, link_states=1) and waiting.waiting_for == "calendars"
+    assert waiting.withdrawals == ("m1",)
+    # due again after the wait: the worker claims it
+    assert await erasures.claim_due(owner="w", now=T0 + timedelta(seconds=29), until=LATER) is None
+    claimed = await erasures.claim_due(owner="w", now=T0 + timedelta(seconds=30), until=LATER)
+    assert claimed.subject == "s1" and claimed.user_id == "bob"
+    assert await erasures.finish("s1", owner="p1", now=LATER, purge_at=LATER + LEASE) is None  # p1 lost it
+
+    done = await erasures.finish("s1", owner="w", now=LATER, purge_at=LATER + timedelta(days=30))
+    assert (done.status, done.finished_at, done.counts) == (ErasureStatus.DONE, LATER, waiting.counts)
+    assert (done.user_id, done.addresses, done.names, done.connections) == (None, frozenset(), frozenset(), ())
+    assert done.withdrawals == ()
+    assert await erasures.get("s1") == done
+    assert await erasures.claim_due(owner="w", now=LATER + LEASE, until=LATER + 2 * LEASE) is None
+
+    # run again: in progress once more, with the counts so far and a later deadline
+    again = await erasures.begin(
+        subject="s1",
+        user_id="bob",
+        now=LATER,
+        calendars_until=LATER + timedelta(hours=24),
+        owner="p3",
+        lease_until=LATER + LEASE,
+    )
+    assert (again.status, again.user_id, again.counts, again.started_at) == (
+        ErasureStatus.IN_PROGRESS,
+        "bob",
+        done.counts,
+        T0,
+    )
+    assert again.calendars_until == LATER + timedelta(hours=24) and again.finished_at is None
+
+
+async def test_what_is_kept_no_longer_is_removed_by_the_sweep(repos: Repositories) -> None:
+    # given a meeting over at T0 + 7 days + 1 hour, another cancelled at T0, a link state, an erasure receipt
+    ended = a_meeting(repos)
+    cancelled = dataclasses.replace(a_meeting(repos), status=MeetingStatus.CANCELLED, cancelled_at=T0)
+    for meeting in (ended, cancelled):
+        await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
+    await repos.link_states.create(
+        user_id="alice", redirect_uri="https://app.test/linked", data_center="uk", now=T0, expires_at=LATER
+    )
+    await repos.erasures.begin(subject="s1", user_id="bob", now=T0, calendars_until=LATER, owner="p", lease_until=LATER)
+    await repos.erasures.finish("s1", owner="p", now=T0, purge_at=LATER + LEASE)
+
+    async def swept(now):
+        return sum((await repos.retention.remove_expired(now=now)).values())
+
+    assert await swept(LATER - timedelta(seconds=1)) == 0
+    assert await swept(LATER) == 1  # the link state
+    assert await swept(LATER + LEASE) == 1  # the receipt
+    assert await repos.erasures.get("s1") is None
+    days = timedelta(days=RETENTION_DAYS)
+    assert await swept(T0 + days - timedelta(seconds=1)) == 0
+    assert await swept(T0 + days) == 1  # the cancelled meeting
+    assert await repos.meetings.get(cancelled.id) is None
+    assert await swept(ended.end + days) == 1
+    assert await repos.meetings.get(ended.id) is None
+
+
+async def test_a_meeting_moved_later_is_kept_from_its_new_end(repos: Repositories) -> None:
+    meeting = a_meeting(repos)
+    await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
+    moved = await repos.meetings.change(meeting, {"end": meeting.end + timedelta(days=2)}, now=T0)
+    assert await repos.meetings.take_calendar_change(
+        moved, copy_index=0, fields={"end": moved.end + timedelta(days=1)}, changed_at=T0, now=T0
+    )
+    days = timedelta(days=RETENTION_DAYS)
+
+    assert await repos.retention.remove_expired(now=meeting.end + timedelta(days=2) + days) == {}
+    assert await repos.retention.remove_expired(now=meeting.end + timedelta(days=3) + days) == {"meetings": 1}
+
+
+def ids(meetings: list[Meeting]) -> list[str]:
+    return [meeting.id for meeting in meetings]

@@ -20,6 +20,7 @@ CLIENT_SECRET = "cs-9f3b1c7e2a5d4b8f6e0a"
 JWT_SECRET = "test-jwt-secret-with-at-least-32-bytes!!"
 REDIRECT_URI = "https://mentoring.example.test/calendar/linked"
 CAST = frozenset({"alice", "bob", "carol", "dave", "erin"})  # mentoring partners of each other
+ADMIN = "mentoring-platform"  # the platform's backend, acting with a service token
 # Two fixed keys (32 zero bytes and 32 0x01 bytes, URL-safe base64): the first encrypts.
 KEYS = "k2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE,k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -32,15 +33,30 @@ class Api:
         self.settings = settings
         self.bodies: list[str] = []
 
-    def token(self, user_id: str, *, partners: tuple[str, ...] | None = None) -> str:
+    def token(
+        self,
+        user_id: str,
+        *,
+        partners: tuple[str, ...] | None = None,
+        name: str | None = None,
+        roles: tuple[str, ...] = (),
+    ) -> str:
         """A token as the platform would issue it: the cast of the tests are each other's mentoring partners
-        (the `partners` claim) unless the test says otherwise; Mallory and strangers are nobody's."""
+        (the `partners` claim) unless the test says otherwise; Mallory and strangers are nobody's. The
+        platform's own backend has a token with the admin role (`admin_headers`)."""
         if partners is None:
             partners = tuple(sorted(CAST - {user_id})) if user_id in CAST else ()
-        return mint_dev_token(self.settings, user_id, email=f"{user_id}@example.test", partners=partners)
+        return mint_dev_token(
+            self.settings, user_id, email=f"{user_id}@example.test", name=name, partners=partners, roles=roles
+        )
 
     def headers(self, user_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
+
+    def admin_headers(self) -> dict[str, str]:
+        """The platform's backend: a service token with the admin role (AUTH_ADMIN_ROLE)."""
+        token = self.token(ADMIN, partners=(), roles=(self.settings.auth_admin_role,))
+        return {"Authorization": f"Bearer {token}"}
 
     async def post(self, payload: Any, *, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         response = await self.client.post("/graphql", json=payload, headers=headers or {})

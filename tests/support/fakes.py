@@ -36,6 +36,7 @@ from gql_api.domain.connections import (
     ReadReason,
     TargetCalendar,
 )
+from gql_api.domain.erasure import Erasure, ErasureCounts, ErasureStatus
 from gql_api.domain.errors import CredentialUnreadable
 from gql_api.domain.identity import User
 from gql_api.domain.meetings import (
@@ -47,14 +48,18 @@ from gql_api.domain.meetings import (
     SyncStatus,
 )
 from gql_api.domain.secrets import Secret
+from gql_api.domain.user_data import OwedRevocation as RevocationOwed
 from gql_api.domain.validation import MeetingRequest, ParticipantRequest
 from gql_api.services import (
     CalendarAccess,
     CalendarChanges,
     CalendarWrites,
+    Erasures,
+    Exports,
     Linking,
     Meetings,
     PushChannels,
+    Retention,
     Revocations,
     Services,
     Throttle,
@@ -261,6 +266,9 @@ class FakeConnections:
         del self._rows[connection_id]
         return True
 
+    async def held_since(self, user_id: str) -> dict[str, datetime | None]:
+        return {id_: row.granted_at for id_, row in self._rows.items() if row.connection.user_id == user_id}
+
     # CredentialRepository
 
     async def with_credential(self, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
@@ -445,38 +453,53 @@ class FakeConnections:
 # --- link states: LinkStateRepository ------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class _LinkStateRow:
-    state: LinkState
-    used_at: datetime | None = None
-
-
 class FakeLinkStates:
-    """Like `store.LinkStateStore`: random, bound to one user, single use, short-lived."""
+    """Like `store.LinkStateStore`: random, bound to one user, single use (deleted when used), short-lived."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, _LinkStateRow] = {}
+        self._rows: dict[str, LinkState] = {}
 
     async def create(
         self, *, user_id: str, redirect_uri: str, data_center: str, now: datetime, expires_at: datetime
     ) -> str:
         state = secrets.token_urlsafe(32)
-        self._rows[state] = _LinkStateRow(LinkState(user_id, redirect_uri, data_center, expires_at))
+        self._rows[state] = LinkState(user_id, redirect_uri, data_center, expires_at)
         return state
 
     async def consume(self, state: str, *, user_id: str, now: datetime) -> LinkState | None:
-        """Used up only by its owner's attempt, once, before it expires."""
+        """Used up (deleted) only by its owner's attempt, once, before it expires."""
         row = self._rows.get(state)
-        if row is None or row.state.user_id != user_id or row.used_at is not None or row.state.expires_at <= now:
+        if row is None or row.user_id != user_id or row.expires_at <= now:
             return None
-        row.used_at = now
-        return copied(row.state)
+        del self._rows[state]
+        return copied(row)
+
+    async def of_user(self, user_id: str) -> list[LinkState]:
+        return sorted((copied(row) for row in self._rows.values() if row.user_id == user_id), key=_expiry)
+
+    async def delete_for_user(self, user_id: str) -> int:
+        mine = [state for state, row in self._rows.items() if row.user_id == user_id]
+        for state in mine:
+            del self._rows[state]
+        return len(mine)
+
+    def remove_expired(self, now: datetime) -> int:
+        """What the TTL index on `expires_at` removes (the retention sweep)."""
+        expired = [state for state, row in self._rows.items() if row.expires_at <= now]
+        for state in expired:
+            del self._rows[state]
+        return len(expired)
 
     def issued(self) -> list[LinkState]:
-        return [copied(row.state) for row in self._rows.values()]
+        """The states stored (a used one is gone)."""
+        return [copied(row) for row in self._rows.values()]
 
     def unused(self) -> list[LinkState]:
-        return [copied(row.state) for row in self._rows.values() if row.used_at is None]
+        return self.issued()
+
+
+def _expiry(state: LinkState) -> datetime:
+    return state.expires_at
 
 
 # --- meetings and their outbox: MeetingRepository, OutboxRepository ---------------------------------------
@@ -663,6 +686,50 @@ class FakeMeetings:
                 changed += 1
         return changed
 
+    async def of_person(self, user_id: str, addresses: Sequence[str] = ()) -> list[Meeting]:
+        """Meetings with a seat of the user: by user id, or without one at one of `addresses` (any case)."""
+        wanted = {address.casefold() for address in addresses}
+        found = [
+            row.meeting
+            for row in self._rows.values()
+            if _takes_part(row.meeting, user_id)
+            or any(p.user_id is None and p.email.casefold() in wanted for p in row.meeting.participants)
+        ]
+        return [copied(meeting) for meeting in sorted(found, key=lambda meeting: (meeting.start, meeting.id))]
+
+    async def with_copies_on(self, connection_ids: Sequence[str]) -> list[Meeting]:
+        found = [
+            row.meeting
+            for row in self._rows.values()
+            if any(copy.connection_id in connection_ids for copy in row.meeting.copies)
+        ]
+        return [copied(meeting) for meeting in sorted(found, key=lambda meeting: (meeting.start, meeting.id))]
+
+    async def save_erased(self, before: Meeting, after: Meeting, *, now: datetime) -> bool:
+        row = self._rows.get(before.id)
+        if row is None or row.meeting.version != before.version:
+            return False
+        if after.organizer_id != row.meeting.organizer_id:
+            row.idempotency = None
+        row.meeting = copied(after)
+        row.sync_due_at = after.next_due(now)
+        return True
+
+    async def forget_idempotency_keys(self, organizer_id: str) -> int:
+        forgotten = 0
+        for row in self._rows.values():
+            if row.idempotency is not None and row.meeting.organizer_id == organizer_id:
+                row.idempotency = None
+                forgotten += 1
+        return forgotten
+
+    def remove_over(self, before: datetime) -> int:
+        """Meetings over (ended, or cancelled) at or before `before`: what the retention TTL index removes."""
+        over = [id_ for id_, row in self._rows.items() if row.meeting.over_at <= before]
+        for id_ in over:
+            del self._rows[id_]
+        return len(over)
+
     # OutboxRepository
 
     async def claim(
@@ -718,6 +785,9 @@ class FakeMeetings:
     def all(self) -> list[Meeting]:
         return [copied(row.meeting) for row in self._rows.values()]
 
+    def idempotency_keys(self) -> list[tuple[str, str]]:
+        return [row.idempotency for row in self._rows.values() if row.idempotency is not None]
+
     def due_at(self, meeting_id: str) -> datetime | None:
         return self._rows[meeting_id].sync_due_at
 
@@ -745,6 +815,7 @@ class OwedRevocation:
     created_at: datetime
     next_attempt_at: datetime
     last_error: str | None = None
+    subject: str | None = None
 
 
 class FakeRevocations:
@@ -761,8 +832,9 @@ class FakeRevocations:
         sub: str | None = None,
         now: datetime,
         lease_until: datetime,
+        subject: str | None = None,
     ) -> PendingRevocation:
-        owed = OwedRevocation(new_object_id(), refresh_token, sub, data_center, 1, now, lease_until)
+        owed = OwedRevocation(new_object_id(), refresh_token, sub, data_center, 1, now, lease_until, subject=subject)
         self._rows[owed.id] = owed
         return PendingRevocation(owed.id, refresh_token, sub, data_center, attempts=1, owed_at=now)
 
@@ -782,8 +854,160 @@ class FakeRevocations:
         if row is not None:
             self._rows[row.id] = dataclasses.replace(row, next_attempt_at=at, last_error=error)
 
+    async def owed_by(self, subject: str) -> list[RevocationOwed]:
+        rows = sorted((row for row in self._rows.values() if row.subject == subject), key=lambda row: row.created_at)
+        return [RevocationOwed(row.created_at, row.attempts, row.next_attempt_at, row.last_error) for row in rows]
+
     def pending(self) -> list[OwedRevocation]:
         return list(self._rows.values())
+
+
+# --- erasure records: ErasureRepository ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _ErasureRow:
+    erasure: Erasure
+    next_attempt_at: datetime | None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    purge_at: datetime | None = None
+
+
+class FakeErasures:
+    """Like `store.ErasureStore`: one record per subject, leased while one process runs it."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, _ErasureRow] = {}
+
+    async def begin(
+        self,
+        *,
+        subject: str,
+        user_id: str,
+        now: datetime,
+        calendars_until: datetime,
+        owner: str,
+        lease_until: datetime,
+    ) -> Erasure | None:
+        row = self._rows.get(subject)
+        if row is not None and not _lease_free(row.lease_until, now):
+            return None
+        if row is None:
+            row = self._rows[subject] = _ErasureRow(
+                Erasure(subject, ErasureStatus.IN_PROGRESS, started_at=now, calendars_until=calendars_until),
+                next_attempt_at=lease_until,
+            )
+        earlier = row.erasure.calendars_until
+        row.erasure = dataclasses.replace(
+            row.erasure,
+            status=ErasureStatus.IN_PROGRESS,
+            user_id=user_id,
+            finished_at=None,
+            waiting_for=None,
+            calendars_until=max(earlier, calendars_until) if earlier else calendars_until,
+        )
+        row.lease_owner, row.lease_until, row.next_attempt_at, row.purge_at = owner, lease_until, lease_until, None
+        return copied(row.erasure)
+
+    async def get(self, subject: str) -> Erasure | None:
+        row = self._rows.get(subject)
+        return copied(row.erasure) if row else None
+
+    async def learned(
+        self,
+        subject: str,
+        *,
+        addresses: Iterable[str] = (),
+        names: Iterable[str] = (),
+        connections: Iterable[str] = (),
+        withdrawals: Iterable[str] = (),
+    ) -> None:
+        row = self._rows.get(subject)
+        if row is not None:
+            row.erasure = dataclasses.replace(
+                row.erasure,
+                addresses=row.erasure.addresses | frozenset(addresses),
+                names=row.erasure.names | frozenset(names),
+                connections=tuple(dict.fromkeys([*row.erasure.connections, *sorted(connections)])),
+                withdrawals=tuple(dict.fromkeys([*row.erasure.withdrawals, *sorted(withdrawals)])),
+            )
+
+    async def count(self, subject: str, counts: ErasureCounts) -> None:
+        row = self._rows.get(subject)
+        if row is not None:
+            row.erasure = dataclasses.replace(row.erasure, counts=row.erasure.counts + counts)
+
+    async def wait(self, subject: str, *, owner: str, until: datetime, waiting_for: str) -> None:
+        row = self._rows.get(subject)
+        if row is not None and row.lease_owner == owner:
+            row.lease_owner = row.lease_until = None
+            row.next_attempt_at = until
+            row.erasure = dataclasses.replace(row.erasure, waiting_for=waiting_for)
+
+    async def finish(self, subject: str, *, owner: str, now: datetime, purge_at: datetime) -> Erasure | None:
+        row = self._rows.get(subject)
+        if row is None or row.lease_owner != owner:
+            return None
+        row.erasure = dataclasses.replace(
+            row.erasure,
+            status=ErasureStatus.DONE,
+            finished_at=now,
+            waiting_for=None,
+            user_id=None,
+            addresses=frozenset(),
+            names=frozenset(),
+            connections=(),
+            withdrawals=(),
+        )
+        row.lease_owner = row.lease_until = row.next_attempt_at = None
+        row.purge_at = purge_at
+        return copied(row.erasure)
+
+    async def claim_due(self, *, owner: str, now: datetime, until: datetime) -> Erasure | None:
+        due = [
+            row
+            for row in self._rows.values()
+            if row.erasure.status is ErasureStatus.IN_PROGRESS
+            and row.next_attempt_at is not None
+            and row.next_attempt_at <= now
+            and _lease_free(row.lease_until, now)
+        ]
+        if not due:
+            return None
+        row = min(due, key=lambda row: row.next_attempt_at)  # type: ignore[arg-type, return-value]
+        row.lease_owner, row.lease_until, row.next_attempt_at = owner, until, until
+        return copied(row.erasure)
+
+    def remove_expired(self, now: datetime) -> int:
+        """Finished receipts past `purge_at` (the TTL index on it)."""
+        expired = [s for s, row in self._rows.items() if row.purge_at is not None and row.purge_at <= now]
+        for subject in expired:
+            del self._rows[subject]
+        return len(expired)
+
+    def all(self) -> list[Erasure]:
+        return [copied(row.erasure) for row in self._rows.values()]
+
+    def lease_of(self, subject: str) -> tuple[str | None, datetime | None]:
+        row = self._rows[subject]
+        return row.lease_owner, row.lease_until
+
+
+class FakeRetention:
+    """Like `store.RetentionStore`: removes what the TTL indexes remove, from the other fakes."""
+
+    def __init__(self, store: FakeStore, *, meeting_retention_days: int) -> None:
+        self._store = store
+        self._days = meeting_retention_days
+
+    async def remove_expired(self, *, now: datetime) -> dict[str, int]:
+        removed = {
+            "link_states": self._store.link_states.remove_expired(now),
+            "erasures": self._store.erasures.remove_expired(now),
+            "meetings": self._store.meetings.remove_over(now - timedelta(days=self._days)) if self._days > 0 else 0,
+        }
+        return {name: n for name, n in removed.items() if n}
 
 
 class FakeUserRateLimit:
@@ -1126,6 +1350,7 @@ class FakeStore:
     meetings: FakeMeetings = dataclasses.field(default_factory=FakeMeetings)
     revocations: FakeRevocations = dataclasses.field(default_factory=FakeRevocations)
     user_limits: FakeUserRateLimit = dataclasses.field(default_factory=lambda: FakeUserRateLimit(per_minute=30))
+    erasures: FakeErasures = dataclasses.field(default_factory=FakeErasures)
 
 
 @dataclasses.dataclass
@@ -1141,6 +1366,7 @@ class App:
     owner: str
     refreshes: list[str]  # what CalendarAccess reported for each refresh (the metrics' labels)
     sleeps: list[float]  # CalendarAccess's waits for another process's refresh lease
+    expired: FakeRetention  # the retention sweep's port, over `store`
 
     @property
     def access(self) -> CalendarAccess:
@@ -1169,6 +1395,18 @@ class App:
     @property
     def revocations(self) -> Revocations:
         return self.services.revocations
+
+    @property
+    def erasures(self) -> Erasures:
+        return self.services.erasures
+
+    @property
+    def exports(self) -> Exports:
+        return self.services.exports
+
+    @property
+    def retention(self) -> Retention:
+        return self.services.retention
 
 
 def services(
@@ -1248,20 +1486,22 @@ def services(
         lease=timedelta(seconds=max(60.0, 5 * config.cronofy_timeout_seconds)),
         follow=changes.follow,
     )
+    expired = FakeRetention(store, meeting_retention_days=config.meeting_retention_days)
+    linking = Linking(
+        connections=connections,
+        link_states=store.link_states,
+        meetings=meetings,
+        channels=channels,
+        gateway=gateway,
+        revocations=revocations,
+        allowed_redirect_uris=config.redirect_uris,
+        data_center=config.cronofy_data_center,
+        state_ttl=timedelta(seconds=config.link_state_ttl_seconds),
+        clock=clock,
+    )
     wired = Services(
         access=access,
-        linking=Linking(
-            connections=connections,
-            link_states=store.link_states,
-            meetings=meetings,
-            channels=channels,
-            gateway=gateway,
-            revocations=revocations,
-            allowed_redirect_uris=config.redirect_uris,
-            data_center=config.cronofy_data_center,
-            state_ttl=timedelta(seconds=config.link_state_ttl_seconds),
-            clock=clock,
-        ),
+        linking=linking,
         meetings=Meetings(
             meetings=meetings,
             outbox=meetings,
@@ -1275,8 +1515,30 @@ def services(
         channels=channels,
         revocations=revocations,
         throttle=Throttle(limit=store.user_limits, clock=clock),
+        erasures=Erasures(
+            erasures=store.erasures,
+            meetings=meetings,
+            connections=connections,
+            credentials=connections,
+            link_states=store.link_states,
+            linking=linking,
+            writes=writes,
+            background=background,
+            clock=clock,
+            owner=owner,
+            admin_role=config.auth_admin_role,
+        ),
+        exports=Exports(
+            meetings=meetings,
+            connections=connections,
+            link_states=store.link_states,
+            revocations=store.revocations,
+            clock=clock,
+            admin_role=config.auth_admin_role,
+        ),
+        retention=Retention(expired=expired, clock=clock),
     )
-    return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps)
+    return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps, expired)
 
 
 def another_process(app: App, owner: str = "other-process") -> App:

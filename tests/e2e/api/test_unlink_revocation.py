@@ -9,6 +9,7 @@ import dataclasses
 from aiohttp.test_utils import TestClient, TestServer
 
 from gql_api import create_app
+from gql_api.domain.erasure import subject_of
 from tests.support.api import Api
 from tests.support.documents import CONNECTIONS, UNLINK
 from tests.support.factories import link_account
@@ -31,10 +32,12 @@ async def test_unlink_while_cronofy_is_down_revokes_later(api, sandbox, database
     assert await database["calendar_connections"].count_documents({}) == 0
     assert await refresh_token_statuses(sandbox) == ["alive"]
 
-    # and only what retrying needs is kept: the encrypted token, the account and the data center
+    # and only what retrying needs is kept: the encrypted token, the account and the data center (and whose
+    # grant it was, as a hash of the user id: exports list a user's debts)
     owed = await database["pending_revocations"].find_one({})
     assert set(owed) == {
         "_id",
+        "subject",
         "refresh_token",
         "sub",
         "data_center",
@@ -44,6 +47,7 @@ async def test_unlink_while_cronofy_is_down_revokes_later(api, sandbox, database
         "last_error",
     }
     assert set(owed["refresh_token"]) == {"kid", "n", "ct"}
+    assert owed["subject"] == subject_of("alice")
     assert owed["last_error"] == "CronofyServerError"
 
     # when the worker runs before the backoff has passed, nothing is attempted

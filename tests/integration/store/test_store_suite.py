@@ -7,6 +7,7 @@ its own database, dropped afterwards. Without the variable it is skipped visibly
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -372,3 +373,105 @@ async def test_finishing_a_sync_keeps_a_copy_removal_made_meanwhile(db: Any) -> 
 
     after = await meetings.get(claimed.id)
     assert after.copies[1].removed is True and after.copies[0].synced_version == 1
+
+
+# --- privacy: erasure records, a person's meetings, retention (services/privacy.py) ---------------------------
+
+
+def _meeting_with(participants: tuple[Any, ...], *, organizer: str = "alice") -> Any:
+    from gql_api.domain.meetings import Meeting, MeetingStatus
+
+    return Meeting(
+        id=str(ObjectId()),
+        organizer_id=organizer,
+        title="t",
+        description=None,
+        location=None,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        time_zone="Etc/UTC",
+        status=MeetingStatus.SCHEDULED,
+        participants=participants,
+        copies=(),
+        version=1,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+async def test_an_erasure_record_is_leased_by_an_upsert_that_refuses_a_held_lease(db: Any) -> None:
+    from gql_api.domain.erasure import ErasureCounts, ErasureStatus
+    from gql_api.store import ErasureStore
+
+    erasures = ErasureStore(db)
+    until = T0 + timedelta(hours=24)
+    begun = await erasures.begin(
+        subject="s", user_id="bob", now=T0, calendars_until=until, owner="p1", lease_until=T0 + LEASE
+    )
+    assert begun.status is ErasureStatus.IN_PROGRESS and begun.counts == ErasureCounts()
+    held = await erasures.begin(subject="s", user_id="bob", now=T0, calendars_until=until, owner="p2", lease_until=T0)
+    assert held is None
+    await erasures.count("s", ErasureCounts(meeting_seats=2))
+    done = await erasures.finish("s", owner="p1", now=T0, purge_at=T0 + timedelta(days=30))
+    assert done.status is ErasureStatus.DONE and done.user_id is None and done.counts.meeting_seats == 2
+    stored = await db["erasures"].find_one({"_id": "s"})
+    assert not {"user_id", "addresses", "names", "connections"} & set(stored)
+
+    later = T0 + LEASE
+    again = await erasures.begin(
+        subject="s",
+        user_id="bob",
+        now=later,
+        calendars_until=later + timedelta(hours=24),
+        owner="p2",
+        lease_until=later,
+    )
+    assert again.started_at == T0 and again.calendars_until == later + timedelta(hours=24)
+    assert again.counts.meeting_seats == 2
+
+
+async def test_a_persons_meetings_by_address_only_in_any_case_and_save_erased(db: Any) -> None:
+    from gql_api.domain.meetings import MeetingParticipant
+
+    meetings = MeetingStore(db)
+    by_address = _meeting_with(
+        (MeetingParticipant("c@x.test", user_id="carol", is_organizer=True), MeetingParticipant("Bob@X.test")),
+        organizer="carol",
+    )
+    another_users = _meeting_with(
+        (MeetingParticipant("c@x.test", user_id="carol", is_organizer=True), MeetingParticipant("bob@x.test", "rob")),
+        organizer="carol",
+    )
+    theirs = _meeting_with((MeetingParticipant("b@x.test", user_id="bob", is_organizer=True),), organizer="bob")
+    await meetings.insert(by_address, idempotency_key=None, now=T0)
+    await meetings.insert(another_users, idempotency_key=None, now=T0)
+    await meetings.insert(theirs, idempotency_key="k", now=T0)
+
+    found = await meetings.of_person("bob", ["bob@x.test"])
+    assert {m.id for m in found} == {by_address.id, theirs.id}
+    assert await meetings.of_person("nobody", ["ob@x.test"]) == []  # whole addresses, dots escaped
+
+    erased = dataclasses.replace(theirs, organizer_id="", participants=(), version=2)
+    assert await meetings.save_erased(theirs, erased, now=T0)
+    assert await meetings.by_idempotency_key("bob", "k") is None
+    assert await meetings.of_person("bob") == []
+
+
+async def test_the_retention_ttl_index_and_the_sweep_agree(db: Any) -> None:
+    from gql_api.store import RetentionStore, prepare_retention
+    from gql_api.store.retention import RETENTION_INDEX
+
+    await prepare_retention(db, meeting_retention_days=30)
+    assert (await db["meetings"].index_information())[RETENTION_INDEX]["expireAfterSeconds"] == 30 * 86_400
+    await prepare_retention(db, meeting_retention_days=7)  # a new setting: the index follows
+    assert (await db["meetings"].index_information())[RETENTION_INDEX]["expireAfterSeconds"] == 7 * 86_400
+
+    meetings = MeetingStore(db)
+    meeting = _meeting_with(())
+    await meetings.insert(meeting, idempotency_key=None, now=T0)
+    retention = RetentionStore(db, meeting_retention_days=7)
+    assert await retention.remove_expired(now=meeting.end + timedelta(days=7) - timedelta(seconds=1)) == {}
+    assert await retention.remove_expired(now=meeting.end + timedelta(days=7)) == {"meetings": 1}
+
+    await prepare_retention(db, meeting_retention_days=0)  # kept for good: no index
+    assert RETENTION_INDEX not in await db["meetings"].index_information()

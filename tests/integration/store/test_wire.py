@@ -42,7 +42,7 @@ from gql_api.store import (
     open_client,
     prepare,
 )
-from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES
+from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES, MEETINGS
 from gql_api.vault import KeyRing, Secret, Vault
 from tests.support.api import KEYS
 
@@ -79,6 +79,7 @@ class ScriptedMongo:
         self.server = MockupDB(auto_ismaster=HELLO, request_timeout=5)
         self.server._address = ("127.0.0.1", 0)  # MockupDB binds 'localhost' unless told otherwise
         self.script: dict[str, Callable[[OpMsg], Any]] = {}  # lower-case command name -> answer
+        self.script["listindexes"] = indexes_listed()  # start-up reads the meetings' (store/retention.py)
         self._commands: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -167,12 +168,33 @@ def upserted_document(request: Any) -> None:
 # --- start-up ---------------------------------------------------------------------------------
 
 
+def indexes_listed(*existing: dict[str, Any]) -> Callable[[Any], None]:
+    """Answer listIndexes with these indexes (besides _id's)."""
+
+    def answer(request: Any) -> None:
+        ns = f"{request.doc['$db']}.{request.doc['listIndexes']}"
+        batch = [{"v": 2, "key": {"_id": 1}, "name": "_id_"}, *existing]
+        request.ok(cursor={"id": 0, "firstBatch": batch, "ns": ns})
+
+    return answer
+
+
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMongo, driver: str) -> None:
     async with TestClient(TestServer(create_app(app_settings(mongo.uri, driver)), host="127.0.0.1")) as client:
         commands = mongo.commands
-        assert [_name(command) for command in commands] == ["ping"] + ["createIndexes"] * len(INDEXES)
+        assert [_name(command) for command in commands] == ["ping"] + ["createIndexes"] * len(INDEXES) + [
+            "listIndexes",
+            "createIndexes",
+        ]
         assert all(command["$db"] == "gql_api" for command in commands)
+
+        # the meetings' retention TTL index, as MEETING_RETENTION_DAYS (365 by default) says
+        (retention,) = commands[-1]["indexes"]
+        assert (commands[-2]["listIndexes"], commands[-1]["createIndexes"]) == (MEETINGS, MEETINGS)
+        assert list(retention["key"].items()) == [("over_at", 1)]
+        assert retention["expireAfterSeconds"] == 365 * 86_400
+        commands = commands[:-2]
 
         created = {command["createIndexes"]: command["indexes"] for command in commands[1:]}
         assert set(created) == set(INDEXES)
@@ -200,6 +222,31 @@ async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMo
         assert response.status == 200
         assert await response.json() == {"status": "ready"}
         assert _name(mongo.commands[-1]) == "ping"
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize(
+    ("days", "existing", "expected"),
+    [
+        (30, 365, ["dropIndexes", "createIndexes"]),  # a new setting: the index is made again with it
+        (0, 365, ["dropIndexes"]),  # retention off: meetings are kept, the index goes
+        (365, 365, []),  # as it is
+    ],
+)
+async def test_the_meeting_retention_index_follows_the_setting(
+    mongo: ScriptedMongo, driver: str, days: int, existing: int, expected: list[str]
+) -> None:
+    from gql_api.store import prepare_retention
+    from gql_api.store.retention import RETENTION_INDEX
+
+    index = {"v": 2, "key": {"over_at": 1}, "name": RETENTION_INDEX, "expireAfterSeconds": existing * 86_400}
+    mongo.script["listindexes"] = indexes_listed(index)
+    async with database(mongo, driver) as db:
+        await prepare_retention(db, meeting_retention_days=days)
+    commands = [command for command in mongo.commands if _name(command) != "endSessions"]
+    assert [_name(command) for command in commands] == ["listIndexes", *expected]
+    if "createIndexes" in expected:
+        assert commands[-1]["indexes"][0]["expireAfterSeconds"] == days * 86_400
 
 
 # --- writes through the real drivers ------------------------------------------------------------

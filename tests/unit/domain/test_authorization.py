@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gql_api.domain.authorization import check_calendar_integration, check_organizer, check_partners
+from gql_api.domain.authorization import check_admin, check_calendar_integration, check_organizer, check_partners
 from gql_api.domain.errors import ErrorCode, UserFacingError
 from gql_api.domain.identity import User
-from gql_api.domain.validation import ParticipantRequest
+from gql_api.domain.validation import ParticipantRequest, check_user_id
 
 from .builders import meeting
 
@@ -57,3 +57,27 @@ def test_only_the_organizer_changes_a_meeting():
     with pytest.raises(UserFacingError) as refused:
         check_organizer(subject, "bob")
     assert (refused.value.code, refused.value.field) == (ErrorCode.NOT_ALLOWED, ("meeting_id",))
+
+
+def test_only_a_token_with_the_admin_role_acts_for_everyone():
+    check_admin(User("platform", roles=frozenset({"calendar-admin", "other"})), "calendar-admin")
+    for roles in (frozenset(), frozenset({"admin"}), frozenset({"Calendar-Admin"})):
+        with pytest.raises(UserFacingError) as refused:
+            check_admin(User("alice", roles=roles), "calendar-admin")
+        assert (refused.value.code, refused.value.field) == (ErrorCode.NOT_ALLOWED, None)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "valid"),
+    [
+        ("u-42", True),
+        ("x" * 256, True),
+        ("émile", True),
+        ("", False),
+        ("  ", False),
+        ("x" * 257, False),
+        ("a\x7fb", False),
+    ],
+)
+def test_a_user_id_as_a_token_may_carry_it(user_id, valid):
+    assert (check_user_id(user_id) == []) is valid
