@@ -8,8 +8,9 @@ from strawberry.tools import merge_types
 
 from .connections import ConnectionMutation, ConnectionQuery
 from .meetings import MeetingMutation, MeetingQuery
+from .nodes import NodeQuery
 
-Query = merge_types("Query", (ConnectionQuery, MeetingQuery))
+Query = merge_types("Query", (ConnectionQuery, MeetingQuery, NodeQuery))
 Mutation = merge_types("Mutation", (ConnectionMutation, MeetingMutation))
 
 __all__ = ["Mutation", "Query"]

@@ -6,6 +6,7 @@ import dataclasses
 
 import strawberry
 from aiohttp import web
+from graphql import GraphQLError
 
 from ..domain.identity import User
 from ..services import Services
@@ -18,6 +19,9 @@ class Context:
     services: Services
     user: User | None
     auth_error: str | None = None
+    # Errors reported next to a field's value (errors.report_bad_argument), added to the result after
+    # execution (extensions/field_errors.py): a bad argument need not null the field, nor its parents.
+    field_errors: list[GraphQLError] = dataclasses.field(default_factory=list)
 
     @property
     def viewer(self) -> User:

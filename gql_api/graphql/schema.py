@@ -22,6 +22,7 @@ from resolvers import Mutation, Query
 
 from ..observability.logging import safe_operation_name
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
+from .extensions.field_errors import ReportFieldErrors
 from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
 from .extensions.observe import ObserveOperation
 from .extensions.rate_limit import MutationRateLimit
@@ -110,6 +111,7 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
             lambda: AddValidationRules(rules),
             RequireAuthentication,
             MutationRateLimit,
+            ReportFieldErrors,
             MaskUnexpectedErrors,
             ObserveOperation,
         ],
