@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 MEDIA_TYPE = web.RequestKey("graphql_media_type", str)  # negotiated from Accept, applied by the middleware
+ANSWERED = web.RequestKey("graphql_answered", bool)  # the answer is a GraphQL result (middleware: leave it)
 _SUB_RESPONSE = web.RequestKey("graphql_sub_response", web.Response)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a decoded JSON string keeps one only when it was unpaired
 
@@ -89,6 +90,7 @@ class AppGraphQLView(GraphQLView[Context, None]):
         """application/json: 200 for every well-formed GraphQL response (Strawberry's behaviour).
         application/graphql-response+json: the spec's status codes, and no `data` when nothing ran."""
         body = await super().process_result(request, result)
+        request[ANSWERED] = True
         response = request.get(_SUB_RESPONSE)
         if request.get(MEDIA_TYPE) == GRAPHQL_RESPONSE_JSON and response is not None:
             status = graphql_response_status(body)
