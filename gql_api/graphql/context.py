@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 from ..domain.identity import User
 from ..services import Services
+from .documents import PersistedDocuments
 
 
 @dataclasses.dataclass
@@ -22,6 +23,11 @@ class Context:
     # Errors reported next to a field's value (errors.report_bad_argument), added to the result after
     # execution (extensions/field_errors.py): a bad argument need not null the field, nor its parents.
     field_errors: list[GraphQLError] = dataclasses.field(default_factory=list)
+    # Persisted documents (documents.py): the process's APQ cache or trusted manifest, and the
+    # `documentId`/`doc_id` the request named (Strawberry reads only query, variables, operationName
+    # and extensions from a request).
+    documents: PersistedDocuments | None = None
+    document_id: object = None
 
     @property
     def viewer(self) -> User:
