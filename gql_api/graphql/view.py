@@ -33,6 +33,7 @@ from strawberry.types import ExecutionResult
 from ..auth import AuthenticationError
 from ..keys import AUTHENTICATOR, RUNTIME
 from ..settings import Settings
+from . import ide
 from .context import Context
 from .documents import DOCUMENT_ID_FIELDS, PERSISTED_QUERY_NOT_FOUND, PersistedDocuments, document_id_in
 from .extensions.authentication import UNAUTHENTICATED
@@ -79,6 +80,10 @@ class AppGraphQLView(GraphQLView[Context, None]):
         )
         view.documents = PersistedDocuments.from_path(settings.graphql_trusted_documents)
         return view
+
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        html, headers = ide.page()
+        return web.Response(text=html, content_type="text/html", headers=headers)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         params = request.query_params
