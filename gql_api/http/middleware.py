@@ -197,10 +197,18 @@ async def json_bodies_only(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def graphql_media_type(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The answer of /graphql in the media type the view negotiated from Accept."""
+    """A GraphQL result of /graphql in the media type the view negotiated from Accept (only a result: the
+    GraphiQL page stays text/html, and error bodies get theirs from graphql_error_bodies)."""
     response = await handler(request)
     media_type = request.get(MEDIA_TYPE)
-    if media_type and request.path == GRAPHQL_PATH and not response.prepared and isinstance(response, web.Response):
+    answered = request.get(ANSWERED)
+    if (
+        media_type
+        and answered
+        and request.path == GRAPHQL_PATH
+        and not response.prepared
+        and isinstance(response, web.Response)
+    ):
         response.content_type = media_type
     return response
 

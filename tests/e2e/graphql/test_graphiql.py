@@ -19,6 +19,7 @@ async def test_graphiql_loads_nothing_from_another_host(api_with):
     html = await page.text()
 
     assert page.status == 200 and "GraphiQL" in html
+    assert page.headers["Content-Type"].startswith("text/html")  # a page the browser renders, not JSON
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # no CDN, no other host
     policy = page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "script-src 'self' 'nonce-" in policy and "connect-src 'self'" in policy
