@@ -16,6 +16,7 @@ from .domain.time import Clock, utc_now
 from .http.middleware import (
     bodies_read_in_time,
     cors,
+    graphql_error_bodies,
     graphql_media_type,
     json_bodies_only,
     loopback_hosts_only,
@@ -69,9 +70,11 @@ def _middlewares(settings: Settings) -> list[Middleware]:
     """Outermost first. The Host check only in the development shape (DNS rebinding: a web page of any
     site must not reach the dev server through a name of its own). The body is read, in bounded time,
     after the JSON-only check (no time spent on a body that is refused anyway) and inside CORS (so a 413
-    or 408 still carries the CORS headers a browser needs to show it)."""
+    or 408 still carries the CORS headers a browser needs to show it). Every error answer of /graphql gets
+    a GraphQL body on its way out (graphql_error_bodies), the Host check's and CORS's included."""
     return [
         request_ids,
+        graphql_error_bodies,
         *([loopback_hosts_only] if settings.development else []),
         cors(settings.cors_allowed_origins),
         json_bodies_only,

@@ -318,6 +318,12 @@ class Settings:
         30,
         "mutation fields one user may run a minute, all processes together (0: no limit)",
     )
+    graphql_trusted_documents: str | None = env_var(
+        "GRAPHQL_TRUSTED_DOCUMENTS",
+        TEXT,
+        None,
+        "a manifest of the only documents to run (JSON `{id: document}`); unset: any document, and APQ",
+    )
     graphql_introspection: bool = env_var(
         "GRAPHQL_INTROSPECTION", FLAG, True, "`false` hides the schema from introspection"
     )
@@ -601,6 +607,18 @@ def _claim_names(settings: Settings) -> str | None:
     return None
 
 
+def _trusted_documents_readable(settings: Settings) -> str | None:
+    if settings.graphql_trusted_documents is None:
+        return None
+    from .graphql.documents import ManifestError, load_manifest  # read again, once, by the view
+
+    try:
+        load_manifest(settings.graphql_trusted_documents)
+    except ManifestError as error:
+        return f"GRAPHQL_TRUSTED_DOCUMENTS: {error}"
+    return None
+
+
 def _metrics_token_is_long_enough(settings: Settings) -> str | None:
     if settings.metrics_token is not None and len(settings.metrics_token) < MIN_METRICS_TOKEN_LENGTH:
         return f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters (a random one)"
@@ -610,6 +628,7 @@ def _metrics_token_is_long_enough(settings: Settings) -> str | None:
 # In this order, so each message asks for the next thing to set: first what is broken on its own, then
 # what makes the development shape, then what only the development shape may leave unset.
 RULES: tuple[Callable[[Settings], str | None], ...] = (
+    _trusted_documents_readable,
     _cronofy_client_id_with_secret,
     _one_jwt_key,
     _jwt_secret_is_strong,

@@ -8,9 +8,10 @@ from strawberry.tools import merge_types
 
 from .connections import ConnectionMutation, ConnectionQuery
 from .meetings import MeetingMutation, MeetingQuery
+from .nodes import NodeQuery
 from .privacy import PrivacyMutation, PrivacyQuery
 
-Query = merge_types("Query", (ConnectionQuery, MeetingQuery, PrivacyQuery))
+Query = merge_types("Query", (ConnectionQuery, MeetingQuery, NodeQuery, PrivacyQuery))
 Mutation = merge_types("Mutation", (ConnectionMutation, MeetingMutation, PrivacyMutation))
 
 __all__ = ["Mutation", "Query"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from gql_api.domain.errors import BadArgument
 from gql_api.graphql.context import Info
-from gql_api.graphql.errors import UserErrors, bad_argument
+from gql_api.graphql.errors import UserErrors, report_bad_argument
 from gql_api.graphql.ids import MEETING, decode_id, decode_meeting_cursor, meeting_cursor
 from gql_api.graphql.types.common import PageInfo, given
 from gql_api.graphql.types.meetings import (
@@ -23,27 +25,46 @@ from gql_api.graphql.types.meetings import (
     UpdateMeetingInput,
     UpdateMeetingPayload,
 )
+from gql_api.services.meetings import DEFAULT_PAGE, MAX_PAGE
 
 
 def _meeting_id(public_id: str) -> str:
     return decode_id(MEETING, public_id) or ""  # unknown and malformed ids are simply not found
 
 
+FIRST = (
+    f"How many meetings, from 1 to {MAX_PAGE} (default {DEFAULT_PAGE}). Outside those bounds the nearest one is "
+    "served, with a BAD_USER_INPUT error at this field."
+)
+AFTER = (
+    "The `endCursor` of the page before (`pageInfo.endCursor`). A cursor this API did not give out answers an "
+    "empty page, with a BAD_USER_INPUT error at this field."
+)
+
+
 # strawberry.field(...) and strawberry.mutation(...) as decorator factories are typed as returning Any (those
 # overloads describe dataclass-style fields), hence `type: ignore[untyped-decorator]` on each resolver below.
 @strawberry.type
 class MeetingQuery:
-    @strawberry.field(description="Meetings the signed-in user organizes or attends, by start time.")  # type: ignore[untyped-decorator]
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Meetings the signed-in user organizes or attends, by start time. A bad argument answers a "
+        "page anyway (see each argument) and a BAD_USER_INPUT error at this field: the rest of the response stays."
+    )
     async def meetings(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = strawberry.UNSET,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = DEFAULT_PAGE,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = strawberry.UNSET,
         filter: MeetingFilter | None = strawberry.UNSET,
     ) -> MeetingConnection:
         chosen = given(filter)
         cursor = given(after)
         position = decode_meeting_cursor(cursor) if cursor is not None else None
+        if first is not None and not 1 <= first <= MAX_PAGE:
+            report_bad_argument(
+                info, BadArgument(f"`first` must be between 1 and {MAX_PAGE}."), argument="first", min=1, max=MAX_PAGE
+            )
+            first = min(max(first, 1), MAX_PAGE)
         try:
             if cursor is not None and position is None:
                 raise BadArgument("`after` is not a cursor this API gave out.")
@@ -56,11 +77,16 @@ class MeetingQuery:
                 starts_before=given(chosen.to) if chosen else None,
             )
         except BadArgument as error:
-            raise bad_argument(error) from None
+            report_bad_argument(info, error)
+            return MeetingConnection.empty()
         edges = [MeetingEdge(cursor=meeting_cursor(m.start, m.id), node=Meeting.of(m)) for m in page.meetings]
         return MeetingConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
         )
 
     @strawberry.field(description="One meeting the signed-in user takes part in; null otherwise.")  # type: ignore[untyped-decorator]

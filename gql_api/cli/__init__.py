@@ -1,4 +1,5 @@
-"""`gql-api`: one sub-command per module (serve, worker, keys, tokens, privacy); the argument table is here."""
+"""`gql-api`: one sub-command per module (serve, worker, keys, tokens, privacy, documents); the argument table
+is here."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 
 from ..settings import ConfigError
-from . import keys, privacy, serve, tokens, worker
+from . import documents, keys, privacy, serve, tokens, worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     export_user.set_defaults(run=privacy.export)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=_export_schema)
+
+    check_documents = commands.add_parser(
+        "check-documents",
+        help="check a trusted-documents manifest against the schema and the query limits (exit 1 on a problem)",
+    )
+    check_documents.add_argument("manifest", help="JSON {id: document}, or an Apollo persisted query manifest")
+    check_documents.set_defaults(run=documents.check)
 
     generate_key = commands.add_parser("generate-key", help="print a new TOKEN_ENCRYPTION_KEYS entry")
     generate_key.add_argument("--id", dest="key_id", help="key id (default: random)")

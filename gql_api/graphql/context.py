@@ -6,9 +6,11 @@ import dataclasses
 
 import strawberry
 from aiohttp import web
+from graphql import GraphQLError
 
 from ..domain.identity import User
 from ..services import Services
+from .documents import PersistedDocuments
 
 
 @dataclasses.dataclass
@@ -18,6 +20,14 @@ class Context:
     services: Services
     user: User | None
     auth_error: str | None = None
+    # Errors reported next to a field's value (errors.report_bad_argument), added to the result after
+    # execution (extensions/field_errors.py): a bad argument need not null the field, nor its parents.
+    field_errors: list[GraphQLError] = dataclasses.field(default_factory=list)
+    # Persisted documents (documents.py): the process's APQ cache or trusted manifest, and the
+    # `documentId`/`doc_id` the request named (Strawberry reads only query, variables, operationName
+    # and extensions from a request).
+    documents: PersistedDocuments | None = None
+    document_id: object = None
 
     @property
     def viewer(self) -> User:

@@ -3,7 +3,9 @@
 - `UserFacingError` (expected, the client can act on it) becomes `userErrors` entries of the mutation's
   payload, its domain field path turned into the client's: ("participants", 0, "user_id") is
   ["input", "participants", "0", "userId"]. Mutations opt in with `extensions=[UserErrors()]`.
-- `BadArgument` (a query argument that cannot be served) becomes a GraphQL error with code BAD_USER_INPUT.
+- `BadArgument` (a query argument that cannot be served) becomes a GraphQL error with code BAD_USER_INPUT:
+  raised (`bad_argument`), it nulls the field; reported (`report_bad_argument`), it stands next to the
+  value the field still answers, so a non-null field (`meetings`) does not null every sibling with it.
 - A `UserFacingError` of a query (no payload to hold it: `exportUserData` refused, say) becomes a GraphQL
   error whose code is the UserError's (`NOT_ALLOWED`), so clients handle one set of codes.
 """
@@ -34,8 +36,23 @@ def user_errors(error: UserFacingError) -> list[UserError]:
     return [UserError(code=e.code, message=e.message, field=client_path(e.field)) for e in error.errors]
 
 
-def bad_argument(error: BadArgument) -> GraphQLError:
-    return GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT"})
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def bad_argument(error: BadArgument, **extensions: Any) -> GraphQLError:
+    return GraphQLError(str(error), extensions={"code": BAD_USER_INPUT, **extensions})
+
+
+def report_bad_argument(info: Info, error: BadArgument, **extensions: Any) -> None:
+    """A BAD_USER_INPUT error at this field's path, in the response's `errors` next to whatever value the
+    field answers (a partial result, as GraphQL allows)."""
+    info.context.field_errors.append(
+        GraphQLError(
+            str(error),
+            path=info.path.as_list(),
+            extensions={"code": BAD_USER_INPUT, **extensions},
+        )
+    )
 
 
 def query_error(error: UserFacingError) -> GraphQLError:

@@ -25,6 +25,8 @@ Cost model (an estimate of objects returned, GitHub's "nodes" idea):
     with a readable error); a variable counts as `MAX_PAGE`, since validation runs (and is cached)
     before variables are known; an omitted `first` counts as its default (20 for `meetings`);
   - lists with a known bound count as that bound (`Meeting.participants`: `MAX_PARTICIPANTS`);
+  - a field taking `ids` (`nodes`) is as long as its literal list (at most `MAX_NODES`), or `MAX_NODES`
+    for a variable;
   - any other list counts as `DEFAULT_LIST_LENGTH`.
 
 So `meetings(first: 1) { edges { node { participants { email } } } }` costs 1 + 1 x (1 + 1 + 50) = 53
@@ -55,10 +57,12 @@ from graphql import (
     GraphQLObjectType,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
     get_named_type,
     get_nullable_type,
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 PAGE_ARGUMENTS = ("first", "last")
+MAX_NODES = 100  # ids one `nodes(ids:)` looks up (resolvers/nodes.py)
 DEFAULT_LIST_LENGTH = 10
 LIST_LENGTHS = {("Meeting", "participants"): MAX_PARTICIPANTS}
 MUTATION_COST = 10
@@ -189,7 +194,8 @@ class _Measurer:
 
         length = 1
         if is_list_type(get_nullable_type(definition.type)):
-            length = page if page is not None else LIST_LENGTHS.get((parent.name, name), DEFAULT_LIST_LENGTH)
+            known = page if page is not None else _ids_count(node, definition)
+            length = known if known is not None else LIST_LENGTHS.get((parent.name, name), DEFAULT_LIST_LENGTH)
         mutation = parent is self.schema.get_root_type(OperationType.MUTATION)
         weight = MUTATION_COST if mutation else 1
         inner = self.selections(
@@ -214,6 +220,16 @@ def _page_size(node: FieldNode, definition: Any) -> int | None:
         return MAX_PAGE  # a variable: unknown until execution
     default = definition.args[names[0]].default_value
     return min(max(default, 0), MAX_PAGE) if isinstance(default, int) and not isinstance(default, bool) else MAX_PAGE
+
+
+def _ids_count(node: FieldNode, definition: Any) -> int | None:
+    """How many objects a field taking `ids` answers; None for other fields."""
+    if "ids" not in definition.args:
+        return None
+    value = next((argument.value for argument in node.arguments or () if argument.name.value == "ids"), None)
+    if isinstance(value, ListValueNode):
+        return min(len(value.values), MAX_NODES)
+    return 1 if isinstance(value, StringValueNode) else MAX_NODES  # one id coerces to a list of one
 
 
 def measure_operations(schema: Any, document: DocumentNode) -> dict[OperationDefinitionNode, Measure]:

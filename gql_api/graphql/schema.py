@@ -22,8 +22,10 @@ from resolvers import Mutation, Query
 
 from ..observability.logging import safe_operation_name
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
+from .extensions.field_errors import ReportFieldErrors
 from .extensions.masking import MaskUnexpectedErrors, masked, request_id_of, should_mask
 from .extensions.observe import ObserveOperation
+from .extensions.persisted_documents import PersistedDocumentsExtension
 from .extensions.rate_limit import MutationRateLimit
 from .extensions.validation import CachedValidation
 from .limits import GraphQLLimits, limit_rules
@@ -104,12 +106,14 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
         query=Query,
         mutation=Mutation,
         extensions=[
+            PersistedDocumentsExtension,  # first: it may answer before any other extension has begun
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             ParserCache,
             lambda: CachedValidation(hide_suggestions=not introspection),
             lambda: AddValidationRules(rules),
             RequireAuthentication,
             MutationRateLimit,
+            ReportFieldErrors,
             MaskUnexpectedErrors,
             ObserveOperation,
         ],

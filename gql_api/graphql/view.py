@@ -5,7 +5,13 @@
   (with its status codes) when the client asks for it, else application/json;
 - `encode_json` / `decode_json`: orjson when installed; refuse JSON that is not an object or a list, or
   that holds a lone surrogate;
-- `request_adapter_class`: media types compared case-insensitively.
+- `request_adapter_class`: media types compared case-insensitively;
+- `should_render_graphql_ide`: not for a GET that names a persisted document (APQ over GET with
+  `Accept: */*`, as Apollo Client 3 sends it); `render_graphql_ide`: GraphiQL from files this server
+  serves (graphiql.py), never from a CDN.
+
+Persisted documents (documents.py) are the view's, one `PersistedDocuments` per process, handed to each
+operation in the context with the `documentId`/`doc_id` the request named.
 
 The HTTP rules around it (JSON-only bodies, CORS, request ids, the response's content type) are aiohttp
 middleware: `gql_api/http/middleware.py`.
@@ -27,7 +33,9 @@ from strawberry.types import ExecutionResult
 from ..auth import AuthenticationError
 from ..keys import AUTHENTICATOR, RUNTIME
 from ..settings import Settings
+from . import ide
 from .context import Context
+from .documents import DOCUMENT_ID_FIELDS, PERSISTED_QUERY_NOT_FOUND, PersistedDocuments, document_id_in
 from .extensions.authentication import UNAUTHENTICATED
 from .extensions.masking import INTERNAL_ERROR_CODE
 from .limits import GraphQLLimits
@@ -41,6 +49,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 MEDIA_TYPE = web.RequestKey("graphql_media_type", str)  # negotiated from Accept, applied by the middleware
+ANSWERED = web.RequestKey("graphql_answered", bool)  # the answer is a GraphQL result (middleware: leave it)
 _SUB_RESPONSE = web.RequestKey("graphql_sub_response", web.Response)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a decoded JSON string keeps one only when it was unpaired
 
@@ -59,14 +68,27 @@ class RequestAdapter(AiohttpHTTPRequestAdapter):
 
 class AppGraphQLView(GraphQLView[Context, None]):
     request_adapter_class = RequestAdapter
+    documents: PersistedDocuments | None = None  # from_settings sets this process's own
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppGraphQLView:
-        """Everything configurable is decided here, once: the limits' rules, introspection, GraphiQL."""
-        return cls(
+        """Everything configurable is decided here, once: the limits' rules, introspection, GraphiQL, and
+        the persisted documents (a trusted manifest, or this process's APQ cache)."""
+        view = cls(
             build_schema(GraphQLLimits.from_settings(settings), introspection=settings.graphql_introspection),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
+        view.documents = PersistedDocuments.from_path(settings.graphql_trusted_documents)
+        return view
+
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        html, headers = ide.page()
+        return web.Response(text=html, content_type="text/html", headers=headers)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        params = request.query_params
+        named = params.get("extensions") or any(params.get(name) for name in DOCUMENT_ID_FIELDS)
+        return super().should_render_graphql_ide(request) and not named
 
     async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
         user, auth_error = None, None
@@ -75,8 +97,29 @@ class AppGraphQLView(GraphQLView[Context, None]):
         except AuthenticationError as error:
             auth_error = str(error)
         return Context(
-            request=request, response=response, services=request.app[RUNTIME].services, user=user, auth_error=auth_error
+            request=request,
+            response=response,
+            services=request.app[RUNTIME].services,
+            user=user,
+            auth_error=auth_error,
+            documents=self.documents,
+            document_id=await self._document_id(request),
         )
+
+    async def _document_id(self, request: web.Request) -> object:
+        """`documentId` (or Relay's `doc_id`) from the query string or the JSON body. The body was read
+        already (middleware); it is decoded a second time only when it holds one of those names."""
+        if request.method == "GET":
+            return document_id_in(request.query)
+        if not request.body_exists:
+            return None
+        body = await request.read()
+        if not any(f'"{name}"'.encode() in body for name in DOCUMENT_ID_FIELDS):
+            return None
+        try:
+            return document_id_in(self.decode_json(body))
+        except json.JSONDecodeError:
+            return None  # Strawberry answers it when it parses the body
 
     async def get_sub_response(self, request: web.Request) -> web.Response:
         response = web.Response()
@@ -89,6 +132,7 @@ class AppGraphQLView(GraphQLView[Context, None]):
         """application/json: 200 for every well-formed GraphQL response (Strawberry's behaviour).
         application/graphql-response+json: the spec's status codes, and no `data` when nothing ran."""
         body = await super().process_result(request, result)
+        request[ANSWERED] = True
         response = request.get(_SUB_RESPONSE)
         if request.get(MEDIA_TYPE) == GRAPHQL_RESPONSE_JSON and response is not None:
             status = graphql_response_status(body)
@@ -171,6 +215,8 @@ def graphql_response_status(body: Mapping[str, Any]) -> int:
     if body.get("data") is not None or not errors or any(error.get("path") for error in errors):
         return 200
     codes = {(error.get("extensions") or {}).get("code") for error in errors}
+    if PERSISTED_QUERY_NOT_FOUND in codes:
+        return 200  # as Apollo Server answers it: the APQ links read it as a GraphQL result, then send the query
     if INTERNAL_ERROR_CODE in codes:
         return 500
     if UNAUTHENTICATED in codes:

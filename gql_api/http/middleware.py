@@ -1,10 +1,11 @@
 """HTTP rules around the handlers: a request id on every request, loopback Host names only in development,
-a bounded time to send a body, and for /graphql JSON-only bodies, CORS for an allow-list of origins, and
-the negotiated GraphQL-over-HTTP media type on the answer."""
+a bounded time to send a body, and for /graphql JSON-only bodies, CORS for an allow-list of origins, the
+negotiated GraphQL-over-HTTP media type on the answer, and GraphQL-shaped bodies for every error answer."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import uuid
@@ -15,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
-from ..graphql.view import JSON, MEDIA_TYPE
+from ..graphql.view import ANSWERED, JSON, MEDIA_TYPE, preferred_media_type
 from ..keys import REQUEST_ID
 from ..observability.logging import request_id_var
 from ..settings import is_loopback_host
@@ -31,6 +32,25 @@ CORS_METHODS = "GET, POST"
 CORS_HEADERS = "Authorization, Content-Type"
 CORS_EXPOSED_HEADERS = REQUEST_ID_HEADER
 CORS_MAX_AGE = "600"
+# HTTP errors of /graphql as GraphQL error codes (`extensions.code`), for clients that branch on codes.
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    421: "MISDIRECTED_REQUEST",
+}
+# Strawberry's own refusals that deserve a code (and words) of their own.
+BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
+_STRAWBERRY_REASONS = {
+    "Batching is not enabled": (
+        BATCHING_NOT_SUPPORTED,
+        "Batched requests (a JSON array of operations) are not supported: send one operation per request.",
+    ),
+}
 
 
 @web.middleware
@@ -49,6 +69,48 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
         request_id_var.reset(token)
     response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     return response
+
+
+@web.middleware
+async def graphql_error_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer of /graphql has a GraphQL body, `{"errors": [{"message", "extensions": {"code"}}]}`,
+    in the negotiated media type: Strawberry's own 4xx (batching, no query, a mutation over GET, bad JSON)
+    and those of the rules around it (content type, body size, Host, CORS preflight) are plain text, which
+    GraphQL clients (Apollo's links, urql) cannot show. Answers the view made from a GraphQL result
+    (`ANSWERED`) are left alone. Sits inside `request_ids` and outside every other rule."""
+    if request.path != GRAPHQL_PATH:
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return _graphql_error(request, error.status, error.text or error.reason, error.headers)
+    if (
+        response.status >= 400
+        and not response.prepared
+        and isinstance(response, web.Response)
+        and not request.get(ANSWERED)
+    ):
+        return _graphql_error(request, response.status, response.text or response.reason, response.headers)
+    return response
+
+
+def graphql_error_body(status: int, message: str) -> str:
+    code, message = _STRAWBERRY_REASONS.get(message.strip(), (HTTP_ERROR_CODES.get(status, "BAD_REQUEST"), message))
+    return json.dumps({"errors": [{"message": message.strip(), "extensions": {"code": code}}]})
+
+
+def _graphql_error(request: web.Request, status: int, message: str, headers: Any) -> web.Response:
+    answer = web.Response(
+        status=status,
+        text=graphql_error_body(status, message),
+        content_type=request.get(MEDIA_TYPE) or preferred_media_type(request.headers.get("Accept")),
+    )
+    for name, value in headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            answer.headers.add(name, value)
+    return answer
 
 
 @web.middleware
@@ -106,7 +168,11 @@ async def _timed_out(request: web.Request) -> web.StreamResponse:
     body is unread is followed by up to 10 s of "lingering" (reading the rest of the body, so the client
     can read the answer): exactly what the slow client wants. All it sent is read already, so closing
     sends the answer and a FIN."""
-    response = web.Response(status=408, text="Request Timeout: the request body did not arrive in time.")
+    message = "Request Timeout: the request body did not arrive in time."
+    if request.path == GRAPHQL_PATH:  # sent from here, past graphql_error_bodies
+        response = web.Response(status=408, text=graphql_error_body(408, message), content_type=JSON)
+    else:
+        response = web.Response(status=408, text=message)
     if REQUEST_ID in request:  # sent from here, before request_ids could add it on the way out
         response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     response.force_close()
@@ -131,17 +197,30 @@ async def json_bodies_only(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def graphql_media_type(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The answer of /graphql in the media type the view negotiated from Accept."""
+    """A GraphQL result of /graphql in the media type the view negotiated from Accept (only a result: the
+    GraphiQL page stays text/html, and error bodies get theirs from graphql_error_bodies)."""
     response = await handler(request)
     media_type = request.get(MEDIA_TYPE)
-    if media_type and request.path == GRAPHQL_PATH and not response.prepared and isinstance(response, web.Response):
+    answered = request.get(ANSWERED)
+    if (
+        media_type
+        and answered
+        and request.path == GRAPHQL_PATH
+        and not response.prepared
+        and isinstance(response, web.Response)
+    ):
         response.content_type = media_type
     return response
 
 
 def cors(allowed_origins: Collection[str]) -> Middleware:
     """CORS for /graphql: browsers on an allowed origin may call it (with the Authorization header, no
-    cookies); a preflight from any other origin gets 403."""
+    cookies); a preflight from any other origin gets 403.
+
+    Never `Access-Control-Allow-Credentials`, deliberately: the API authenticates by the bearer token in
+    the Authorization header and never reads a cookie, so credentials could only add ambient authority
+    (CSRF) and nothing a client needs. A page whose client sends `credentials: 'include'` is refused the
+    answer by its browser; it should send the default `same-origin` (or `omit`)."""
     allowed = frozenset(origin.lower() for origin in allowed_origins)
 
     def allowed_origin(origin: str | None) -> bool:

@@ -8,6 +8,8 @@ from ..graphql.view import AppGraphQLView
 from ..sandbox import SandboxConfig, create_sandbox_app
 from ..settings import DEMO_CALLBACK_PATH, SANDBOX_PATH, Settings
 from .demo import demo_callback
+from .graphiql import ROUTE as GRAPHIQL_ASSETS
+from .graphiql import graphiql_asset
 from .health import healthz, metrics, readyz
 from .middleware import GRAPHQL_PATH
 from .webhooks import WEBHOOK_ROUTE, cronofy_webhook
@@ -21,6 +23,8 @@ def setup_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if settings.graphiql:
+        app.router.add_get(GRAPHIQL_ASSETS, graphiql_asset)
     if settings.development and not settings.allowed_redirect_uris:
         app.router.add_get(DEMO_CALLBACK_PATH, demo_callback)
     if settings.development and settings.uses_sandbox:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 
 from ..domain.authorization import check_organizer, check_partners
@@ -58,6 +59,10 @@ class Meetings:
 
     async def get(self, user: User, meeting_id: str) -> Meeting | None:
         return await self._meetings.for_participant(user.id, meeting_id)
+
+    async def get_many(self, user: User, meeting_ids: Sequence[str]) -> dict[str, Meeting]:
+        """The meetings among `meeting_ids` that `user` takes part in, by id (one read)."""
+        return {m.id: m for m in await self._meetings.for_participant_many(user.id, meeting_ids)}
 
     async def page(
         self,

@@ -81,6 +81,14 @@ class MeetingStore:
         doc = await self._collection.find_one({"_id": oid, "participant_ids": user_id}, _visible()) if oid else None
         return _meeting(doc) if doc else None
 
+    async def for_participant_many(self, user_id: str, meeting_ids: Sequence[str]) -> list[Meeting]:
+        """Those of the meetings that `user_id` takes part in, in no particular order (one query)."""
+        oids = [oid for oid in map(object_id, meeting_ids) if oid is not None]
+        if not oids:
+            return []
+        cursor = self._collection.find({"_id": {"$in": oids}, "participant_ids": user_id}, _visible())
+        return [_meeting(doc) async for doc in cursor]
+
     async def get(self, meeting_id: str) -> Meeting | None:
         oid = object_id(meeting_id)
         doc = await self._collection.find_one({"_id": oid}, _visible()) if oid else None

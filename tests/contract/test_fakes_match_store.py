@@ -177,6 +177,18 @@ async def test_participants_find_a_meeting_and_nobody_else(repos: Repositories) 
     assert await repos.meetings.get(repos.meetings.new_id()) is None
 
 
+async def test_participants_find_many_meetings_at_once_and_only_their_own(repos: Repositories) -> None:
+    mine, theirs = a_meeting(repos), a_meeting(repos, organizer="carol")
+    theirs = dataclasses.replace(theirs, participants=theirs.participants[:1])
+    for meeting in (mine, theirs):
+        await repos.meetings.insert(meeting, idempotency_key=None, now=T0)
+
+    found = await repos.meetings.for_participant_many("bob", [theirs.id, mine.id, repos.meetings.new_id(), "junk"])
+
+    assert found == [mine]
+    assert await repos.meetings.for_participant_many("bob", []) == []
+
+
 async def test_change_is_a_new_version_due_at_once_and_checks_the_version(repos: Repositories) -> None:
     meeting = a_meeting(repos)
     await repos.meetings.insert(meeting, idempotency_key=None, now=T0)

@@ -8,12 +8,15 @@ import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLSchema,
     build_schema,
     print_ast,
 )
 
+from gql_api.graphql.scalars import parse_datetime
 from gql_api.graphql.schema import export_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +99,45 @@ def test_the_contract_check_catches_a_removed_or_retyped_field():
     assert contract_violations(
         contract, "type Query { a: Int!  b(x: Int = 1): String } enum E { A B } input I { f: ID! g: Int! }"
     )
+
+
+# --- what generated clients and Relay read in the schema ------------------------------------------
+
+
+def exported() -> GraphQLSchema:
+    return build_schema(export_schema())
+
+
+def test_every_enum_value_is_described():
+    undescribed = [
+        f"{name}.{value_name}"
+        for name, type_ in exported().type_map.items()
+        if isinstance(type_, GraphQLEnumType) and not name.startswith("__")
+        for value_name, value in type_.values.items()
+        if not (value.description or "").strip()
+    ]
+    assert undescribed == []
+
+
+def test_date_time_is_specified_by_rfc_3339():
+    date_time = exported().type_map["DateTime"]
+    assert date_time.specified_by_url == "https://datatracker.ietf.org/doc/html/rfc3339"
+    assert parse_datetime("2026-11-24t09:30:00z") == parse_datetime("2026-11-24T09:30:00Z")  # RFC 3339 §5.6
+
+
+def test_node_is_relays_interface_and_query_fetches_any_node():
+    schema = exported()
+    node = schema.type_map["Node"]
+    assert isinstance(node, GraphQLInterfaceType) and str(node.fields["id"].type) == "ID!"
+    assert {t.name for t in schema.get_implementations(node).objects} == {"Meeting", "CalendarConnection", "Calendar"}
+    query = schema.query_type.fields
+    assert (str(query["node"].type), str(query["node"].args["id"].type)) == ("Node", "ID!")
+    assert (str(query["nodes"].type), str(query["nodes"].args["ids"].type)) == ("[Node]!", "[ID!]!")
+    assert set(schema.type_map["PageInfo"].fields) == {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+    for keyed in ("Participant", "CalendarEventSync"):
+        assert str(schema.type_map[keyed].fields["id"].type) == "ID!"
+
+
+def test_first_says_its_bounds():
+    first = exported().query_type.fields["meetings"].args["first"]
+    assert "from 1 to 100" in (first.description or "")

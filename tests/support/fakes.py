@@ -552,6 +552,9 @@ class FakeMeetings:
         row = self._rows.get(meeting_id)
         return copied(row.meeting) if row and _takes_part(row.meeting, user_id) else None
 
+    async def for_participant_many(self, user_id: str, meeting_ids: Sequence[str]) -> list[Meeting]:
+        return [m for m in [await self.for_participant(user_id, i) for i in dict.fromkeys(meeting_ids)] if m]
+
     async def get(self, meeting_id: str) -> Meeting | None:
         row = self._rows.get(meeting_id)
         return copied(row.meeting) if row else None

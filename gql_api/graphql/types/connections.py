@@ -8,31 +8,46 @@ from datetime import datetime
 import strawberry
 
 from ...domain import connections as domain
-from ..ids import CONNECTION, encode_id
-from .common import UserError
+from ..ids import CALENDAR, CONNECTION, encode_id, join
+from .common import Node, UserError, graphql_enum
 
-# strawberry.enum names the GraphQL enum on the domain's class itself (and returns that class): each name
+# graphql_enum names the GraphQL enum on the domain's class itself: each name
 # below is the domain enum, a type mypy can check, registered under its GraphQL name.
-CalendarProvider = domain.CalendarProvider
-strawberry.enum(CalendarProvider, name="CalendarProvider")
-CalendarConnectionStatus = domain.ConnectionStatus
-strawberry.enum(
+Provider = domain.CalendarProvider
+CalendarProvider = Provider
+graphql_enum(
+    CalendarProvider,
+    name="CalendarProvider",
+    values={
+        Provider.GOOGLE: "Google Calendar (Google Workspace or a Gmail account).",
+        Provider.APPLE: "iCloud.",
+        Provider.OFFICE365: "Microsoft 365 (Office 365).",
+        Provider.EXCHANGE: "Microsoft Exchange on premises.",
+        Provider.OUTLOOK_COM: "Outlook.com, Hotmail or Live.",
+        Provider.OTHER: "Any other calendar Cronofy reaches.",
+    },
+)
+Status = domain.ConnectionStatus
+CalendarConnectionStatus = Status
+graphql_enum(
     CalendarConnectionStatus,
     name="CalendarConnectionStatus",
-    description="ACTIVE: credentials work and meetings are written to the calendar. NEEDS_RELINK: Cronofy or the "
-    "provider no longer accepts the credentials; link the same account again.",
+    values={
+        Status.ACTIVE: "Credentials work; meetings are written to the calendar.",
+        Status.NEEDS_RELINK: "Cronofy or the provider no longer accepts the credentials: link the same account again.",
+    },
 )
 
 
-@strawberry.type
-class Calendar:
-    id: strawberry.ID
+@strawberry.type(description="The calendar of a linked account that receives meeting events.")
+class Calendar(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque, like every id (it used to be Cronofy's own calendar id).")
     name: str
     primary: bool
 
 
-@strawberry.type
-class CalendarConnection:
+@strawberry.type(description="A calendar account the signed-in user has linked through Cronofy.")
+class CalendarConnection(Node):
     id: strawberry.ID
     provider: CalendarProvider
     profile_name: str = strawberry.field(description="The account as the provider shows it, usually an e-mail address.")
@@ -53,7 +68,11 @@ class CalendarConnection:
             profile_name=connection.profile_name,
             status=connection.status,
             scopes=list(connection.scopes),
-            calendar=Calendar(id=strawberry.ID(target.id), name=target.name, primary=target.primary)
+            calendar=Calendar(
+                id=strawberry.ID(encode_id(CALENDAR, join(connection.id, target.id))),
+                name=target.name,
+                primary=target.primary,
+            )
             if target
             else None,
             linked_at=connection.linked_at,

@@ -10,29 +10,59 @@ import strawberry
 
 from ...domain import meetings as domain
 from ...domain.validation import UNCHANGED, MeetingChanges, MeetingRequest, ParticipantRequest
-from ..ids import MEETING, encode_id
-from .common import PageInfo, UserError, given
+from ..ids import CALENDAR_EVENT_SYNC, MEETING, PARTICIPANT, encode_id, join
+from .common import Node, PageInfo, UserError, given, graphql_enum
 
-# strawberry.enum names the GraphQL enum on the domain's class itself (and returns that class): each name
+# graphql_enum names the GraphQL enum on the domain's class itself: each name
 # below is the domain enum, a type mypy can check, registered under its GraphQL name.
 MeetingStatus = domain.MeetingStatus
-strawberry.enum(MeetingStatus, name="MeetingStatus")
+graphql_enum(
+    MeetingStatus,
+    name="MeetingStatus",
+    values={
+        domain.MeetingStatus.SCHEDULED: "The meeting takes place; changes still go to every calendar copy.",
+        domain.MeetingStatus.CANCELLED: "The organizer cancelled it (or deleted it from their calendar).",
+    },
+)
 ParticipantResponse = domain.ParticipantResponse
-strawberry.enum(ParticipantResponse, name="ParticipantResponse")
+graphql_enum(
+    ParticipantResponse,
+    name="ParticipantResponse",
+    values={
+        domain.ParticipantResponse.NEEDS_ACTION: "Not answered yet.",
+        domain.ParticipantResponse.ACCEPTED: "Will attend (the organizer always has this answer).",
+        domain.ParticipantResponse.TENTATIVE: "Might attend.",
+        domain.ParticipantResponse.DECLINED: "Will not attend; the meeting left their calendar.",
+    },
+)
 CalendarDelivery = domain.Delivery
-strawberry.enum(
+graphql_enum(
     CalendarDelivery,
     name="CalendarDelivery",
-    description="How a participant receives the meeting in a calendar. OWN_CALENDAR: written to the participant's "
-    "own linked calendar. INVITATION: invited as an attendee of the event in the host calendar. "
-    "NONE: no linked calendar can carry it.",
+    description="How a participant receives the meeting in a calendar.",
+    values={
+        domain.Delivery.OWN_CALENDAR: "Written to the participant's own linked calendar.",
+        domain.Delivery.INVITATION: "Invited as an attendee of the event in the host calendar.",
+        domain.Delivery.NONE: "No linked calendar can carry it.",
+    },
 )
 CalendarSyncStatus = domain.SyncStatus
-strawberry.enum(CalendarSyncStatus, name="CalendarSyncStatus")
+graphql_enum(
+    CalendarSyncStatus,
+    name="CalendarSyncStatus",
+    values={
+        domain.SyncStatus.PENDING: "The calendar does not show the meeting's latest version yet; the worker is on it.",
+        domain.SyncStatus.SYNCED: "The calendar shows the meeting's latest version (or nothing is owed to it).",
+        domain.SyncStatus.FAILED: "Writing it failed for good; `lastError` says why.",
+    },
+)
 
 
-@strawberry.type
+@strawberry.type(description="Where one participant's calendar copy of the meeting stands.")
 class CalendarEventSync:
+    id: strawberry.ID = strawberry.field(
+        description="Stable and globally unique: this participant's copy of this meeting (a cache key, not a Node)."
+    )
     delivery: CalendarDelivery
     status: CalendarSyncStatus
     last_error: str | None = strawberry.field(
@@ -41,8 +71,11 @@ class CalendarEventSync:
     synced_at: datetime | None
 
 
-@strawberry.type
+@strawberry.type(description="Someone in a meeting: a platform user or an e-mail address.")
 class Participant:
+    id: strawberry.ID = strawberry.field(
+        description="Stable and globally unique: this participant of this meeting (a cache key, not a Node)."
+    )
     user_id: strawberry.ID | None = strawberry.field(description="The platform user, when the participant is one.")
     email: str
     display_name: str | None
@@ -51,22 +84,28 @@ class Participant:
     calendar_event: CalendarEventSync
 
     @classmethod
-    def of(cls, meeting: domain.Meeting, participant: domain.MeetingParticipant) -> Participant:
+    def of(cls, meeting: domain.Meeting, index: int) -> Participant:
+        participant = meeting.participants[index]
         sync = meeting.sync_of(participant)
         return cls(
+            id=strawberry.ID(encode_id(PARTICIPANT, join(meeting.id, index))),
             user_id=strawberry.ID(participant.user_id) if participant.user_id else None,
             email=participant.email,
             display_name=participant.display_name,
             is_organizer=participant.is_organizer,
             response=participant.response,
             calendar_event=CalendarEventSync(
-                delivery=participant.delivery, status=sync.status, last_error=sync.last_error, synced_at=sync.synced_at
+                id=strawberry.ID(encode_id(CALENDAR_EVENT_SYNC, join(meeting.id, index))),
+                delivery=participant.delivery,
+                status=sync.status,
+                last_error=sync.last_error,
+                synced_at=sync.synced_at,
             ),
         )
 
 
-@strawberry.type
-class Meeting:
+@strawberry.type(description="A meeting the signed-in user organizes or takes part in.")
+class Meeting(Node):
     id: strawberry.ID
     title: str
     description: str | None
@@ -83,7 +122,7 @@ class Meeting:
 
     @classmethod
     def of(cls, meeting: domain.Meeting) -> Meeting:
-        participants = [Participant.of(meeting, p) for p in meeting.participants]
+        participants = [Participant.of(meeting, i) for i in range(len(meeting.participants))]
         return cls(
             id=strawberry.ID(encode_id(MEETING, meeting.id)),
             title=meeting.title,
@@ -122,6 +161,10 @@ class MeetingEdge:
 class MeetingConnection:
     edges: list[MeetingEdge]
     page_info: PageInfo
+
+    @classmethod
+    def empty(cls) -> MeetingConnection:
+        return cls(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
 
 
 @strawberry.input

@@ -40,6 +40,24 @@ async def test_an_allowed_origin_may_read_the_answer(api_with):
     assert response.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
 
 
+async def test_credentials_include_is_deliberately_not_allowed(api_with):
+    # given a SPA on an allowed origin whose client sends credentials: 'include' (cookies ride along)
+    api = await api_with(cors_allowed_origins=(APP_ORIGIN,))
+    with_cookie = {"Origin": APP_ORIGIN, "Cookie": "session=abc"}
+
+    # when it preflights and posts
+    preflight_answer = await api.client.options("/graphql", headers=preflight(APP_ORIGIN))
+    answer = await api.client.post(
+        "/graphql", json={"query": "query { calendarConnections { id } }"}, headers=with_cookie
+    )
+
+    # then neither answer allows credentials, so the browser keeps the answer from such a page: the API
+    # authenticates by the Authorization header only and never reads a cookie (README, "Client recipes")
+    assert "Access-Control-Allow-Credentials" not in preflight_answer.headers
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    assert (await answer.json())["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
 async def test_another_origin_is_not_told_anything(api_with):
     api = await api_with(cors_allowed_origins=(APP_ORIGIN,))
 

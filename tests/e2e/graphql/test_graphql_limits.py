@@ -10,7 +10,7 @@ from graphql import get_introspection_query, parse
 
 from gql_api import Settings
 from gql_api.graphql.extensions.validation import validate_document
-from gql_api.graphql.limits import GraphQLLimits, limit_rules, measure_operations
+from gql_api.graphql.limits import MAX_NODES, GraphQLLimits, limit_rules, measure_operations
 from gql_api.graphql.schema import build_schema
 from gql_api.settings import ConfigError
 from tests.support.documents import (
@@ -234,7 +234,9 @@ def test_the_cost_model_counts_pages_lists_and_mutations():
     assert (one, hundred) == (53, 5201)
     assert default_page == 1 + 20 * 2  # `first` defaults to 20
     assert through_fragment == 1 + 100 * 2  # a fragment on the connection still sees the page size
-    assert cost("{ meetings(first: 1000000) { edges { node { id } } } }") == 201  # the resolver refuses > 100
+    assert cost("{ meetings(first: 1000000) { edges { node { id } } } }") == 201  # the resolver serves at most 100
+    assert cost('{ nodes(ids: ["a", "b", "c"]) { id } }') == 3  # as many as asked for
+    assert cost("query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }") == MAX_NODES  # a variable: the bound
     assert cost("{ calendarConnections { id calendar { id } } }") == 10 * 2
     assert cost('mutation { cancelMeeting(input: {meetingId: "x"}) { meeting { id } } }') == 10 + 1
 
