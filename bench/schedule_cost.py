@@ -3,7 +3,7 @@
 Runs the real app and the sandbox on loopback; counts every collection method the app calls (one
 method call is one MongoDB command here: no cursor in this path outgrows its first batch).
 
-    .venv/bin/python benchmarks/schedule_cost.py
+    .venv/bin/python bench/schedule_cost.py
 """
 
 from __future__ import annotations
