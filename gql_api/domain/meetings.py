@@ -117,8 +117,15 @@ class CalendarCopy:
         """Writing it would change nothing in its calendar: a delete of a copy that never went to Cronofy,
         or an upsert of the very event last written there."""
         if delete:
-            return not self.sent
+            return self.never_sent
         return self.written_event == event and not self.removed
+
+    @property
+    def never_sent(self) -> bool:
+        """No write of it ever went to Cronofy (copies stored before `sent` existed count as sent when
+        anything says they were written or tried)."""
+        tried = self.sent or self.written is not None or self.synced_version > 0 or self.attempt_version > 0
+        return not tried
 
     def up_to_date(self, version: int, now: datetime) -> CalendarCopy:
         """Carries `version` without a call (its calendar already shows it)."""

@@ -362,3 +362,22 @@ async def test_a_change_made_while_the_calendars_were_written_is_written_next():
     after = await app.meetings.get(ALICE, meeting.id)
     assert sync_of(after, ALICE) is SyncStatus.SYNCED and copy_of(after, ALICE).synced_version == 2
     assert app.gateway.events[(alices.calendar.id, meeting.event_id)].summary == "Moved"
+
+
+async def test_a_write_of_the_very_event_already_in_the_calendar_costs_no_call():
+    # given a meeting written to Alice's and Bob's calendars
+    app = services()
+    await link(app, ALICE)
+    bobs = await link(app, BOB)
+    meeting = await schedule(app, ALICE, BOB)
+    app.gateway.forget_calls()
+
+    # when Bob's calendar needs relinking and is linked again: his copy is due once more, unchanged
+    await app.access.needs_relink(bobs.id)
+    await link(app, BOB)
+    await run_worker(app)
+
+    # then nothing is sent: the event in his calendar is already this one
+    assert app.gateway.calls_to("upsert_event") == []
+    after = await app.meetings.get(BOB, meeting.id)
+    assert {s for s in statuses(after).values()} == {SyncStatus.SYNCED}

@@ -119,3 +119,20 @@ async def test_a_meeting_without_calendars_is_cancelled_without_calling_cronofy(
 
     # then
     assert cancelled.status is MeetingStatus.CANCELLED and app.gateway.calls == []
+
+
+async def test_cancelling_a_meeting_whose_copies_never_reached_a_calendar_costs_no_call():
+    # given Bob's calendar needs relinking, so his copy was never sent; Alice's is in her calendar
+    app = services()
+    alices = await link(app, ALICE)
+    bobs = await link(app, BOB)
+    await app.access.needs_relink(bobs.id)
+    meeting = await schedule(app, ALICE, BOB)
+    app.gateway.forget_calls()
+
+    # when Alice cancels
+    await app.meetings.cancel(ALICE, meeting.id)
+    await run_worker(app)
+
+    # then only her copy is deleted: there is nothing of the meeting in Bob's calendar to delete
+    assert [c["calendar_id"] for c in app.gateway.calls_to("delete_event")] == [alices.calendar.id]
