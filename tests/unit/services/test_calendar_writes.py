@@ -380,4 +380,4 @@ async def test_a_write_of_the_very_event_already_in_the_calendar_costs_no_call()
     # then nothing is sent: the event in his calendar is already this one
     assert app.gateway.calls_to("upsert_event") == []
     after = await app.meetings.get(BOB, meeting.id)
-    assert {s for s in statuses(after).values()} == {SyncStatus.SYNCED}
+    assert set(statuses(after).values()) == {SyncStatus.SYNCED}
