@@ -129,9 +129,18 @@ class CalendarChanges:
         return True
 
     async def read_claimed(self, claimed: Claimed) -> bool:
-        """One read under the lease, as background work of its reason's priority, charged to the calendar's
-        owner; then give the lease back. False when it was deferred (the Cronofy budget's share for it is
-        spent: the worker's pass ends) or more changes were noted meanwhile."""
+        """One read under the lease, then give the lease back. True when it read the calendar and nothing
+        more was noted meanwhile (else it stays due: read again)."""
+        return (await self._read(claimed))[0]
+
+    async def read_due(self, claimed: Claimed) -> bool:
+        """The worker's unit. False when the calendar could not be read (the budget's share for it is spent,
+        or Cronofy fails): the rest of the pass would fare no better, so it ends; the work stays due."""
+        return (await self._read(claimed))[1]
+
+    async def _read(self, claimed: Claimed) -> tuple[bool, bool]:
+        """(read and finished, read): as background work of its reason's priority, charged to the calendar's
+        owner."""
         connection, reading = claimed
         purpose, priority = SPENDING[reading.reason]
         with spending(purpose, priority, connection.user_id):
@@ -144,7 +153,8 @@ class CalendarChanges:
             retry_at=retry_at,
             reconcile_at=reconcile_at,
         )
-        return finished and not (synced_at is None and retry_at is not None)
+        read = not (synced_at is None and retry_at is not None)  # not failed, not deferred
+        return finished and read, read
 
     async def _claim(self, connection_id: str | None) -> Claimed | None:
         now = self._clock()

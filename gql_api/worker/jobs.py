@@ -37,7 +37,7 @@ def standard(services: Services) -> list[Job | Sweep]:
         Job("relinks", claim=services.access.next_relink_owed, run=services.access.settle_relink),
         Job("calendar writes", claim=services.writes.claim_due, run=services.writes.write_due),
         Sweep("reconciliation", run=services.changes.mark_reconciliation_due),
-        Job("calendar changes", claim=services.changes.claim_due, run=services.changes.read_claimed),
+        Job("calendar changes", claim=services.changes.claim_due, run=services.changes.read_due),
         Job("revocations", claim=services.revocations.claim_due, run=services.revocations.attempt, limit=100),
         Job("erasures", claim=services.erasures.claim_due, run=services.erasures.resume, limit=10),
         Sweep("retention", run=services.retention.sweep),
