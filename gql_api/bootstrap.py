@@ -19,12 +19,14 @@ from .cronofy import CronofyGateway
 from .domain.time import Clock
 from .observability.metrics import Metrics
 from .services import (
+    Announcer,
     CalendarAccess,
     CalendarChanges,
     CalendarWrites,
     Erasures,
     Exports,
     Linking,
+    LiveUpdates,
     Meetings,
     PushChannels,
     Retention,
@@ -34,6 +36,7 @@ from .services import (
 )
 from .settings import ConfigError, Settings
 from .store import (
+    ChangeFeedStore,
     ConnectionStore,
     ErasureStore,
     LinkStateStore,
@@ -74,6 +77,7 @@ class Repositories:
     user_limits: MongoUserRateLimit
     erasures: ErasureStore
     retention: RetentionStore
+    changes: ChangeFeedStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +143,7 @@ async def open_runtime(
             user_limits=MongoUserRateLimit(database, per_minute=settings.mutations_per_user_per_minute),
             erasures=ErasureStore(database),
             retention=RetentionStore(database, meeting_retention_days=settings.meeting_retention_days),
+            changes=ChangeFeedStore(database, clock=clock),
         )
         background = BackgroundTasks()
         owner = lease_owner()
@@ -188,6 +193,7 @@ def build_services(
     metrics: Metrics,
 ) -> Services:
     connections, meetings = repositories.connections, repositories.meetings
+    announce = Announcer(repositories.changes)  # live updates: every service announces what it changed
     access = CalendarAccess(
         credentials=connections,
         meetings=meetings,
@@ -197,6 +203,7 @@ def build_services(
         refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
         refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
         on_refresh=metrics.refreshed,
+        announce=announce,
     )
     revocations = Revocations(
         revocations=repositories.revocations, connections=connections, gateway=gateway, clock=clock
@@ -221,6 +228,7 @@ def build_services(
         reconcile_every=timedelta(seconds=settings.sync_reconcile_interval_seconds)
         if settings.sync_reconcile_interval_seconds
         else None,
+        announce=announce,
     )
     writes = CalendarWrites(
         outbox=meetings,
@@ -233,6 +241,7 @@ def build_services(
         # a copy may take a refresh, a write, a refresh after a 401 and the write again
         lease=timedelta(seconds=max(60.0, 5 * settings.cronofy_timeout_seconds)),
         follow=changes.follow,
+        announce=announce,
     )
     linking = Linking(
         connections=connections,
@@ -245,6 +254,7 @@ def build_services(
         data_center=settings.cronofy_data_center,
         state_ttl=timedelta(seconds=settings.link_state_ttl_seconds),
         clock=clock,
+        announce=announce,
     )
     return Services(
         access=access,
@@ -256,6 +266,7 @@ def build_services(
             writes=writes,
             clock=clock,
             grace_seconds=settings.sync_grace_seconds,
+            announce=announce,
         ),
         writes=writes,
         changes=changes,
@@ -274,6 +285,7 @@ def build_services(
             clock=clock,
             owner=owner,
             admin_role=settings.auth_admin_role,
+            announce=announce,
         ),
         exports=Exports(
             meetings=meetings,
@@ -284,4 +296,12 @@ def build_services(
             admin_role=settings.auth_admin_role,
         ),
         retention=Retention(expired=repositories.retention, clock=clock),
+        live=LiveUpdates(
+            feed=repositories.changes,
+            meetings=meetings,
+            connections=connections,
+            per_user=settings.subscriptions_per_user,
+            per_process=settings.subscriptions_per_process,
+            poll_seconds=settings.subscription_poll_seconds,
+        ),
     )

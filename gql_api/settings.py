@@ -334,6 +334,29 @@ class Settings:
         "CORS_ALLOWED_ORIGINS", COMMA_LIST, (), "exact origins such as `https://app.example.com`, comma-separated"
     )
 
+    # Live updates: GraphQL subscriptions over WebSockets (gql_api/graphql/live.py, services/live.py)
+    subscriptions_per_user: int = env_var(
+        "SUBSCRIPTIONS_PER_USER",
+        COUNT,
+        20,
+        "a user's subscriptions, and their WebSockets, in one server process",
+    )
+    subscriptions_per_process: int = env_var(
+        "SUBSCRIPTIONS_PER_PROCESS", COUNT, 10_000, "subscriptions, and WebSockets, one server process holds"
+    )
+    subscription_poll_seconds: float = env_var(
+        "SUBSCRIPTION_POLL_SECONDS",
+        SECONDS,
+        0.25,
+        "how often a server process with subscribers reads the change feed where MongoDB has no change streams",
+    )
+    websocket_heartbeat_seconds: float = env_var(
+        "WEBSOCKET_HEARTBEAT_SECONDS",
+        Number(float, at_least=0),
+        30.0,
+        "a WebSocket ping this often; a peer that does not answer within half of it is dropped (`0`: none)",
+    )
+
     def __post_init__(self) -> None:
         for variable in VARIABLES:
             variable.check(getattr(self, variable.field))

@@ -12,6 +12,7 @@ from .calendar_access import CalendarAccess
 from .calendar_changes import CalendarChanges
 from .calendar_writes import CalendarWrites
 from .linking import Linking
+from .live import Announcer, LiveUpdates
 from .meetings import Meetings
 from .privacy import Erasures, Exports, Retention
 from .push_channels import PushChannels
@@ -32,15 +33,18 @@ class Services:
     erasures: Erasures
     exports: Exports
     retention: Retention
+    live: LiveUpdates
 
 
 __all__ = [
+    "Announcer",
     "CalendarAccess",
     "CalendarChanges",
     "CalendarWrites",
     "Erasures",
     "Exports",
     "Linking",
+    "LiveUpdates",
     "Meetings",
     "PushChannels",
     "Retention",

@@ -18,10 +18,12 @@ from datetime import timedelta
 from typing import TypeVar
 
 from ..cronofy.errors import CronofyLocked, CronofyUnauthorized, CronofyUnavailable, InvalidGrant
+from ..domain.changes import ConnectionChangeKind, MeetingChangeKind, connection_change, meeting_changes
 from ..domain.connections import CalendarConnection, ConnectionStatus, Credential
 from ..domain.errors import ConnectionGone, CredentialUnreadable, NeedsRelink
 from ..domain.secrets import Secret
 from ..domain.time import Clock
+from .live import SILENT, Announcer
 from .ports import CalendarGateway, CredentialRepository, MeetingRepository
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class CalendarAccess:
         refresh_lease: timedelta = timedelta(seconds=30),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_refresh: Callable[[str], None] = lambda result: None,
+        announce: Announcer = SILENT,
     ) -> None:
         self._credentials = credentials
         self._meetings = meetings
@@ -55,6 +58,7 @@ class CalendarAccess:
         self._refresh_lease = refresh_lease  # longer than a refresh call can take
         self._sleep = sleep
         self._on_refresh = on_refresh  # counts refreshes by result, for the metrics
+        self._announce = announce
         self._refreshing: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 
     async def call(self, connection_id: str, action: Callable[[Secret, str], Awaitable[T]]) -> T:
@@ -76,6 +80,8 @@ class CalendarAccess:
         """Cronofy stopped accepting the connection (invalid_grant, 423, profile_disconnected): the
         user must link the account again; meanwhile its meetings' copies show FAILED and why."""
         if await self._credentials.mark_needs_relink(connection_id, now=self._clock()):
+            owner = await self._credentials.owner_of(connection_id)
+            await self._announce(connection_change(ConnectionChangeKind.NEEDS_RELINK, connection_id, owner))
             await self.settle_relink(connection_id)
 
     async def next_relink_owed(self) -> str | None:
@@ -85,7 +91,9 @@ class CalendarAccess:
         return owed[0] if owed else None
 
     async def settle_relink(self, connection_id: str) -> None:
-        await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock())
+        if await self._meetings.fail_copies_on(connection_id, reason=RELINK_MESSAGE, now=self._clock()):
+            changed = await self._meetings.with_copies_on([connection_id])
+            await self._announce(*meeting_changes(MeetingChangeKind.SYNC_STATUS, changed))
         await self._credentials.relink_consequences_done(connection_id)
 
     async def _load(self, connection_id: str) -> tuple[CalendarConnection, Credential]:

@@ -23,12 +23,14 @@ from ..cronofy.budget import Priority, Purpose, spending
 from ..cronofy.errors import BudgetDeferred, CronofyError
 from ..cronofy.models import ManagedEvent
 from ..domain.calendar_edits import SeenEvent, read_change
+from ..domain.changes import ConnectionChangeKind, connection_change, inbound_kind, meeting_change
 from ..domain.connections import CalendarConnection, ChangeReading, ReadReason
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import Meeting, MeetingStatus, ParticipantResponse
 from ..domain.secrets import Secret
 from ..domain.time import Clock
 from .calendar_access import CalendarAccess
+from .live import SILENT, Announcer
 from .ports import BackgroundTasks, CalendarGateway, ChangeReadRepository, MeetingRepository
 from .push_channels import PushChannels
 
@@ -70,6 +72,7 @@ class CalendarChanges:
         background: BackgroundTasks,
         owner: str,
         reconcile_every: timedelta | None,
+        announce: Announcer = SILENT,
     ) -> None:
         self._reads = reads
         self._meetings = meetings
@@ -80,6 +83,7 @@ class CalendarChanges:
         self._background = background
         self._owner = owner
         self._reconcile_every = reconcile_every
+        self._announce = announce
 
     # --- pushes ------------------------------------------------------------------------------
 
@@ -153,6 +157,8 @@ class CalendarChanges:
             retry_at=retry_at,
             reconcile_at=reconcile_at,
         )
+        if finished and synced_at is not None:
+            await self._announce(connection_change(ConnectionChangeKind.SYNCED, connection.id, connection.user_id))
         read = not (synced_at is None and retry_at is not None)  # not failed, not deferred
         return finished and read, read
 
@@ -222,6 +228,8 @@ class CalendarChanges:
             if index is None or meeting.copies[index].removed:
                 return False
             taken = await self._take(meeting, index, seen)
+            if taken:
+                await self._announce(meeting_change(inbound_kind(read_change(meeting, index, seen)), meeting))
             if taken is not None:
                 return taken
         return False

@@ -28,12 +28,14 @@ from ..cronofy.errors import (
 )
 from ..cronofy.models import Attendee, CalendarEvent
 from ..cronofy.wire import event_fingerprint
+from ..domain.changes import MeetingChangeKind, meeting_change, sync_view
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import CalendarCopy, Meeting, MeetingStatus
 from ..domain.secrets import Secret
 from ..domain.time import Clock
 from ..retry import Backoff
 from .calendar_access import RELINK_MESSAGE, CalendarAccess
+from .live import SILENT, Announcer
 from .ports import BackgroundTasks, CalendarGateway, OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class CalendarWrites:
         max_attempts: int,
         lease: timedelta,
         follow: Callable[[list[str]], Awaitable[None]],
+        announce: Announcer = SILENT,
     ) -> None:
         self._outbox = outbox
         self._access = access
@@ -76,6 +79,7 @@ class CalendarWrites:
         self._max_attempts = max_attempts
         self._lease = lease  # longer than one copy's Cronofy calls can take
         self._follow = follow  # calendars that now hold an event of ours: reconciled while it is upcoming
+        self._announce = announce
 
     async def write_soon(self, meeting: Meeting, *, grace: float) -> Meeting | None:
         """Write this meeting's calendars now, waiting at most `grace` seconds for the result; the work
@@ -122,6 +126,8 @@ class CalendarWrites:
             now=self._clock(),
         ):
             log.warning("lost the lease on meeting %s; another worker continues", meeting.id)
+        elif sync_view(done) != sync_view(meeting):
+            await self._announce(meeting_change(MeetingChangeKind.SYNC_STATUS, done))
         holding = [meeting.copies[i].connection_id for i, outcome in zip(due, outcomes, strict=True) if outcome.event]
         await self._follow(holding)
         return done, any(outcome.deferred_for is not None for outcome in outcomes)

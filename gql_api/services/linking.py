@@ -10,6 +10,7 @@ from ..cronofy.budget import Priority, Purpose, spending
 from ..cronofy.errors import CronofyError, InvalidGrant
 from ..cronofy.models import LINK_SCOPES, CronofyCalendar, TokenGrant
 from ..domain.authorization import check_calendar_integration
+from ..domain.changes import ConnectionChangeKind, connection_change, link_kind
 from ..domain.connections import (
     AuthorizationRequest,
     CalendarConnection,
@@ -20,6 +21,7 @@ from ..domain.connections import (
 from ..domain.errors import ErrorCode, UserFacingError
 from ..domain.identity import User
 from ..domain.time import Clock
+from .live import SILENT, Announcer
 from .ports import CalendarGateway, ConnectionRepository, LinkStateRepository, MeetingRepository
 from .push_channels import PushChannels
 from .revocations import Revocations
@@ -51,6 +53,7 @@ class Linking:
         data_center: str,
         state_ttl: timedelta,
         clock: Clock,
+        announce: Announcer = SILENT,
     ) -> None:
         self._connections = connections
         self._link_states = link_states
@@ -62,6 +65,7 @@ class Linking:
         self._data_center = data_center
         self._state_ttl = state_ttl
         self._clock = clock
+        self._announce = announce
 
     async def connections(self, user: User) -> list[CalendarConnection]:
         return await self._connections.list_for_user(user.id)
@@ -145,6 +149,7 @@ class Linking:
             await self._channels.open_soon(connection, grace=CHANNEL_GRACE_SECONDS)
         # Copies that failed while the calendar needed relinking are written now (DESIGN.md §7).
         await self._meetings.retry_failed_on(connection.id, now=now)
+        await self._announce(connection_change(link_kind(connection, now), connection.id, user.id))
         log.info("user %s linked calendar connection %s", user.id, connection.id)
         return await self._connections.get_for_user(user.id, connection.id) or connection
 
@@ -199,6 +204,7 @@ class Linking:
         await self._channels.close(connection)
         await self._connections.delete_for_user(user.id, connection.id)
         await self._revocations.attempt_soon(revocation)
+        await self._announce(connection_change(ConnectionChangeKind.UNLINKED, connection.id, user.id))
         log.info("user %s unlinked calendar connection %s", user.id, connection.id)
         return connection.id
 

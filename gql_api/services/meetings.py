@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..domain.authorization import check_organizer, check_partners
+from ..domain.changes import MeetingChangeKind, meeting_change
 from ..domain.errors import BadArgument, ErrorCode, InvalidInput, UserFacingError
 from ..domain.identity import User
 from ..domain.meetings import Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
@@ -22,6 +23,7 @@ from ..domain.validation import (
     normalized_changes,
 )
 from .calendar_writes import CalendarWrites
+from .live import SILENT, Announcer
 from .ports import ConnectionRepository, MeetingRepository, OutboxRepository
 
 MAX_PAGE = 100
@@ -46,6 +48,7 @@ class Meetings:
         writes: CalendarWrites,
         clock: Clock,
         grace_seconds: float,
+        announce: Announcer = SILENT,
     ) -> None:
         self._meetings = meetings
         self._outbox = outbox
@@ -53,6 +56,7 @@ class Meetings:
         self._writes = writes
         self._clock = clock
         self._grace_seconds = grace_seconds
+        self._announce = announce
 
     async def outbox_stats(self) -> tuple[int, datetime | None]:
         return await self._outbox.outbox_stats()
@@ -145,6 +149,7 @@ class Meetings:
             earlier = await self._meetings.by_idempotency_key(user.id, key)
             if earlier is not None:
                 return earlier
+        await self._announce(meeting_change(MeetingChangeKind.SCHEDULED, meeting))
         return await self._written_soon(meeting)
 
     async def update(self, user: User, meeting_id: str, changes: MeetingChanges) -> Meeting:
@@ -162,6 +167,7 @@ class Meetings:
                 return meeting
             changed = await self._meetings.change(meeting, fields, now=self._clock())
             if changed is not None:
+                await self._announce(meeting_change(MeetingChangeKind.UPDATED, changed))
                 return await self._written_soon(changed)
         raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 
@@ -175,6 +181,7 @@ class Meetings:
                 meeting, {"status": MeetingStatus.CANCELLED, "cancelled_at": now}, now=now
             )
             if cancelled is not None:
+                await self._announce(meeting_change(MeetingChangeKind.CANCELLED, cancelled))
                 return await self._written_soon(cancelled)
         raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 
@@ -186,6 +193,7 @@ class Meetings:
             if after is meeting:
                 return meeting
             if await self._meetings.save_answer(meeting, after, now=self._clock()):
+                await self._announce(meeting_change(MeetingChangeKind.RESPONDED, after))
                 return await self._written_soon(after) if after.pending_copies() else after
         raise UserFacingError(ErrorCode.UPSTREAM_UNAVAILABLE, "The meeting is changing too often; try again.")
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..cronofy.models import CalendarEvent, CronofyCalendar, ManagedEvent, TokenGrant
+from ..domain.changes import Change
 from ..domain.connections import (
     CalendarConnection,
     CalendarProvider,
@@ -64,6 +65,7 @@ class CredentialRepository(Protocol):
     async def take_refresh_lease(self, connection_id: str, *, owner: str, now: datetime, until: datetime) -> bool: ...
     async def release_refresh_lease(self, connection_id: str, *, owner: str) -> None: ...
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool: ...
+    async def owner_of(self, connection_id: str) -> str | None: ...
     async def owing_relink_consequences(self, *, limit: int) -> list[str]: ...
     async def relink_consequences_done(self, connection_id: str) -> None: ...
 
@@ -237,6 +239,32 @@ class CalendarGateway(Protocol):
         self, *, access_token: Secret, callback_url: str, data_center: str | None = None
     ) -> str: ...
     async def close_channel(self, *, access_token: Secret, channel_id: str, data_center: str | None = None) -> None: ...
+
+
+class ChangeFeed(Protocol):
+    """Changes (domain/changes.py) in the order they were published, numbered from 1, kept a few minutes
+    (`gql_api.store.change_feed`): every process publishes, each server process follows it for its
+    subscribers (services/live.py)."""
+
+    async def publish(self, changes: Sequence[Change]) -> None:
+        """Number the changes (consecutively, after every number given out before) and store them."""
+
+    async def last_sequence(self) -> int:
+        """The last number given out (0 before any)."""
+
+    async def read(self, *, after: int, missing: Sequence[int] = (), limit: int) -> list[Change]:
+        """Stored changes numbered above `after`, and those of `missing`, by number, at most `limit`."""
+
+    async def listen(self) -> ChangeStream | None:
+        """A stream of the changes stored from now on, when the database can push them (a replica set's
+        change streams); None where it cannot, and the feed is read every so often instead."""
+
+
+class ChangeStream(Protocol):
+    async def next(self) -> Change | None:
+        """The next change stored, or None when none came for a moment (about a second)."""
+
+    async def close(self) -> None: ...
 
 
 class UserRateLimit(Protocol):

@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from ..cronofy.budget import Priority, Purpose, spending
 from ..domain.authorization import check_admin
+from ..domain.changes import MeetingChangeKind, meeting_change
 from ..domain.connections import ConnectionStatus
 from ..domain.erasure import (
     Erasure,
@@ -50,6 +51,7 @@ from ..domain.user_data import HeldConnection, UserData
 from ..domain.validation import check_user_id
 from .calendar_writes import CalendarWrites
 from .linking import Linking
+from .live import SILENT, Announcer
 from .ports import (
     BackgroundTasks,
     ConnectionRepository,
@@ -89,6 +91,7 @@ class Erasures:
         clock: Clock,
         owner: str,
         admin_role: str,
+        announce: Announcer = SILENT,
     ) -> None:
         self._erasures = erasures
         self._meetings = meetings
@@ -101,6 +104,7 @@ class Erasures:
         self._clock = clock
         self._owner = owner
         self._admin_role = admin_role
+        self._announce = announce
 
     async def erase_for(self, caller: User, user_id: str) -> Erasure:
         """`eraseUser`: the platform's service token only. Answers within ERASE_GRACE_SECONDS with the receipt
@@ -222,6 +226,8 @@ class Erasures:
             if erased.withdrawing:  # noted first: the seat keeps an address that this erasure must remove later
                 await self._erasures.learned(erasure.subject, withdrawals=[meeting.id])
             if await self._meetings.save_erased(meeting, erased.meeting, now=self._clock()):
+                kind = MeetingChangeKind.CANCELLED if erased.cancelled else MeetingChangeKind.UPDATED
+                await self._announce(meeting_change(kind, erased.meeting, meeting))
                 counts = ErasureCounts(
                     meetings_cancelled=int(erased.cancelled),
                     meeting_seats=erased.seats,
@@ -273,6 +279,7 @@ class Erasures:
         if failed:
             again = meeting.next_version(failed)
             if await self._meetings.save_erased(meeting, again, now=now):
+                await self._announce(meeting_change(MeetingChangeKind.SYNC_STATUS, again))
                 return True, again
             return True, meeting
         return any(meeting.copies[i].status(meeting.version) is SyncStatus.PENDING for i in mine), meeting
@@ -286,6 +293,7 @@ class Erasures:
                 break
             after, left = outcome
             if await self._meetings.save_erased(meeting, after, now=self._clock()):
+                await self._announce(meeting_change(MeetingChangeKind.UPDATED, after, meeting))
                 return _awaits(after), left
             meeting = await self._meetings.get(meeting.id) or meeting
         return _awaits(meeting), 0

@@ -1,5 +1,6 @@
 """Persistence in MongoDB: one repository per collection, all built on one database handle."""
 
+from .change_feed import ChangeFeedStore
 from .connections import ConnectionStore
 from .erasures import ErasureStore
 from .link_states import LinkStateStore
@@ -11,6 +12,7 @@ from .revocations import RevocationStore
 from .user_limits import MongoUserRateLimit
 
 __all__ = [
+    "ChangeFeedStore",
     "ConnectionStore",
     "ErasureStore",
     "LinkStateStore",

@@ -167,6 +167,12 @@ class ConnectionStore:
             {"$set": {"refresh_lease_owner": None, "refresh_lease_until": None}},
         )
 
+    async def owner_of(self, connection_id: str) -> str | None:
+        """The user whose connection this is (None when there is none)."""
+        oid = object_id(connection_id)
+        doc = await self._collection.find_one({"_id": oid}, {"user_id": 1}) if oid else None
+        return doc["user_id"] if doc else None
+
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
         """True when this call made an ACTIVE connection NEEDS_RELINK. Its consequences (failing its
         meetings' copies) are owed until `relink_consequences_done`, so a crash cannot skip them."""

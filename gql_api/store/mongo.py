@@ -29,6 +29,8 @@ REVOCATIONS = "pending_revocations"
 MEETINGS = "meetings"
 RATE_WINDOWS = "cronofy_rate_windows"
 ERASURES = "erasures"
+CHANGE_FEED = "change_feed"
+SEQUENCES = "sequences"
 
 DEFAULT_SERVER_SELECTION_MS = 5000
 
@@ -68,6 +70,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("next_attempt_at", ASCENDING)], name="due_first"),
         # a finished erasure's receipt is kept a while (`purge_at`), then goes
         IndexModel([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge_at_ttl"),
+    ],
+    CHANGE_FEED: [
+        # followers read by `_id` (the change's number); a change is kept a few minutes (store/change_feed.py)
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),
     ],
 }
 

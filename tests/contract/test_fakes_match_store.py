@@ -645,6 +645,7 @@ def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, A
             user_limits=built.store.user_limits,
             erasures=built.store.erasures,
             retention=built.expired,
+            changes=built.store.feed,
         ),
         built.gateway,
         built.background,
@@ -896,3 +897,40 @@ async def test_a_meeting_moved_later_is_kept_from_its_new_end(repos: Repositorie
 
 def ids(meetings: list[Meeting]) -> list[str]:
     return [meeting.id for meeting in meetings]
+
+
+# --- the change feed ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "store"])
+async def feed(request: pytest.FixtureRequest) -> Any:
+    from tests.support.fakes import FakeChangeFeed
+
+    if request.param == "fake":
+        return FakeChangeFeed(clock=lambda: T0)
+    from gql_api.store import ChangeFeedStore
+
+    database = AsyncMongoMockClient(tz_aware=True)[f"contract_{uuid.uuid4().hex[:12]}"]
+    await prepare(database, where="contract test")
+    return ChangeFeedStore(database, clock=lambda: T0)
+
+
+async def test_the_change_feed_numbers_reads_and_listens_alike(feed: Any) -> None:
+    from gql_api.domain.changes import Change, MeetingChangeKind, Topic
+
+    def change(subject: str) -> Change:
+        return Change(Topic.MEETING, MeetingChangeKind.UPDATED, subject, frozenset({"k1", "k2"}))
+
+    assert await feed.last_sequence() == 0
+    await feed.publish([change("m1")])
+    await feed.publish([change("m2"), change("m3")])
+
+    assert await feed.last_sequence() == 3
+    read = await feed.read(after=1, limit=10)
+    assert [(c.sequence, c.subject, c.audience, c.published_at) for c in read] == [
+        (2, "m2", frozenset({"k1", "k2"}), T0),
+        (3, "m3", frozenset({"k1", "k2"}), T0),
+    ]
+    assert [c.sequence for c in await feed.read(after=2, missing=[1], limit=10)] == [1, 3]
+    assert [c.sequence for c in await feed.read(after=0, limit=2)] == [1, 2]
+    assert await feed.listen() is None  # mongomock has no change streams; the fake, unless asked to

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from gql_api.cronofy.errors import InvalidGrant
 from gql_api.cronofy.models import CalendarEvent, CronofyCalendar, LinkingProfile, ManagedEvent, TokenGrant
+from gql_api.domain.changes import Change
 from gql_api.domain.connections import (
     CalendarConnection,
     CalendarProvider,
@@ -51,12 +52,14 @@ from gql_api.domain.secrets import Secret
 from gql_api.domain.user_data import OwedRevocation as RevocationOwed
 from gql_api.domain.validation import MeetingRequest, ParticipantRequest
 from gql_api.services import (
+    Announcer,
     CalendarAccess,
     CalendarChanges,
     CalendarWrites,
     Erasures,
     Exports,
     Linking,
+    LiveUpdates,
     Meetings,
     PushChannels,
     Retention,
@@ -297,6 +300,10 @@ class FakeConnections:
         row = self._rows.get(connection_id)
         if row is not None and row.refresh_lease_owner == owner:
             row.refresh_lease_owner = row.refresh_lease_until = None
+
+    async def owner_of(self, connection_id: str) -> str | None:
+        row = self._rows.get(connection_id)
+        return row.connection.user_id if row else None
 
     async def mark_needs_relink(self, connection_id: str, *, now: datetime) -> bool:
         """True only for the call that turned an ACTIVE connection NEEDS_RELINK; its consequences are owed."""
@@ -1013,6 +1020,81 @@ class FakeRetention:
         return {name: n for name, n in removed.items() if n}
 
 
+# --- the change feed: ChangeFeed, ChangeStream --------------------------------------------------------------
+
+
+class FakeChangeFeed:
+    """The change feed, like `store.ChangeFeedStore`: changes numbered 1, 2, ... as published. `listen` gives a
+    stream (as a replica set's change streams) when `streams` is set, else None (mongomock, a standalone server).
+    `failing` makes publishing fail; `reserve` and `land` play a publisher caught between its two writes."""
+
+    def __init__(self, *, streams: bool = False, clock: Callable[[], datetime] | None = None) -> None:
+        self.changes: list[Change] = []
+        self.streams = streams
+        self.failing = False
+        self.reads = 0
+        self._clock = clock
+        self._counter = 0
+        self._listeners: list[FakeChangeStream] = []
+
+    async def publish(self, changes: Sequence[Change]) -> None:
+        if self.failing:
+            raise ConnectionError("the feed is away")
+        for number, change in zip(self.reserve(len(changes)), changes, strict=True):
+            self.land(number, change)
+
+    async def last_sequence(self) -> int:
+        return self._counter
+
+    async def read(self, *, after: int, missing: Sequence[int] = (), limit: int) -> list[Change]:
+        self.reads += 1
+        found = [c for c in self.changes if c.sequence > after or c.sequence in missing]
+        return sorted(found, key=lambda c: c.sequence)[:limit]
+
+    async def listen(self) -> FakeChangeStream | None:
+        if not self.streams:
+            return None
+        stream = FakeChangeStream(self)
+        self._listeners.append(stream)
+        return stream
+
+    def reserve(self, count: int = 1) -> list[int]:
+        """Numbers given out and not stored yet (the counter's `$inc`, before the insert)."""
+        self._counter += count
+        return list(range(self._counter - count + 1, self._counter + 1))
+
+    def land(self, number: int, change: Change) -> Change:
+        """Store a change under a number reserved before."""
+        stored = dataclasses.replace(change, sequence=number, published_at=self._clock() if self._clock else None)
+        self.changes.append(stored)
+        for listener in self._listeners:
+            listener.queue.put_nowait(stored)
+        return stored
+
+    def published(self) -> list[tuple[str, str, str]]:
+        """(topic, kind, subject) of every change, in order."""
+        return [(c.topic.value, c.kind.value, c.subject) for c in sorted(self.changes, key=lambda c: c.sequence)]
+
+
+class FakeChangeStream:
+    WAIT = 0.05  # seconds `next` waits for a change before it answers None
+
+    def __init__(self, feed: FakeChangeFeed) -> None:
+        self.queue: asyncio.Queue[Change] = asyncio.Queue()
+        self.closed = False
+        self._feed = feed
+
+    async def next(self) -> Change | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), self.WAIT)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        self.closed = True
+        self._feed._listeners.remove(self)
+
+
 class FakeUserRateLimit:
     """Like `store.MongoUserRateLimit`: a fixed window a minute per user."""
 
@@ -1354,6 +1436,7 @@ class FakeStore:
     revocations: FakeRevocations = dataclasses.field(default_factory=FakeRevocations)
     user_limits: FakeUserRateLimit = dataclasses.field(default_factory=lambda: FakeUserRateLimit(per_minute=30))
     erasures: FakeErasures = dataclasses.field(default_factory=FakeErasures)
+    feed: FakeChangeFeed = dataclasses.field(default_factory=FakeChangeFeed)
 
 
 @dataclasses.dataclass
@@ -1411,6 +1494,10 @@ class App:
     def retention(self) -> Retention:
         return self.services.retention
 
+    @property
+    def live(self) -> LiveUpdates:
+        return self.services.live
+
 
 def services(
     *,
@@ -1439,6 +1526,7 @@ def services(
         await asyncio.sleep(0)
 
     connections, meetings = store.connections, store.meetings
+    announce = Announcer(store.feed)
     access = CalendarAccess(
         credentials=connections,
         meetings=meetings,
@@ -1449,6 +1537,7 @@ def services(
         refresh_lease=timedelta(seconds=max(30.0, 3 * config.cronofy_timeout_seconds)),
         sleep=sleep,
         on_refresh=refreshes.append,
+        announce=announce,
     )
     revocations = Revocations(
         revocations=store.revocations,
@@ -1477,6 +1566,7 @@ def services(
         reconcile_every=timedelta(seconds=config.sync_reconcile_interval_seconds)
         if config.sync_reconcile_interval_seconds
         else None,
+        announce=announce,
     )
     writes = CalendarWrites(
         outbox=meetings,
@@ -1488,6 +1578,7 @@ def services(
         max_attempts=config.outbox_max_attempts,
         lease=timedelta(seconds=max(60.0, 5 * config.cronofy_timeout_seconds)),
         follow=changes.follow,
+        announce=announce,
     )
     expired = FakeRetention(store, meeting_retention_days=config.meeting_retention_days)
     linking = Linking(
@@ -1501,6 +1592,7 @@ def services(
         data_center=config.cronofy_data_center,
         state_ttl=timedelta(seconds=config.link_state_ttl_seconds),
         clock=clock,
+        announce=announce,
     )
     wired = Services(
         access=access,
@@ -1512,6 +1604,7 @@ def services(
             writes=writes,
             clock=clock,
             grace_seconds=config.sync_grace_seconds,
+            announce=announce,
         ),
         writes=writes,
         changes=changes,
@@ -1530,6 +1623,7 @@ def services(
             clock=clock,
             owner=owner,
             admin_role=config.auth_admin_role,
+            announce=announce,
         ),
         exports=Exports(
             meetings=meetings,
@@ -1540,6 +1634,14 @@ def services(
             admin_role=config.auth_admin_role,
         ),
         retention=Retention(expired=expired, clock=clock),
+        live=LiveUpdates(
+            feed=store.feed,
+            meetings=meetings,
+            connections=connections,
+            per_user=config.subscriptions_per_user,
+            per_process=config.subscriptions_per_process,
+            poll_seconds=config.subscription_poll_seconds,
+        ),
     )
     return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps, expired)
 
