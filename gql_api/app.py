@@ -60,6 +60,7 @@ def create_app(
     app[AUTHENTICATOR] = Authenticator(settings)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_runtime(settings, vault, database, clock, sleep))
+    app.cleanup_ctx.append(_live_updates)
     if settings.worker_enabled:
         app.cleanup_ctx.append(_worker)
     setup_routes(app, settings)
@@ -94,6 +95,17 @@ def _runtime(
             yield
 
     return runtime
+
+
+async def _live_updates(app: web.Application) -> AsyncIterator[None]:
+    """The task that follows the change feed for this process's subscribers (services/live.py)."""
+    live = app[RUNTIME].services.live
+    app[METRICS].count_live(websockets=lambda: live.sockets, subscriptions=lambda: live.subscriptions)
+    task = asyncio.create_task(live.follow())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:

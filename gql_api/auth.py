@@ -51,6 +51,11 @@ class Authenticator:
         self._calendar_integration_claim = settings.auth_calendar_integration_claim
 
     def authenticate(self, authorization: str | None) -> User:
+        return self.authenticate_until(authorization)[0]
+
+    def authenticate_until(self, authorization: str | None) -> tuple[User, float]:
+        """The user, and until when (epoch seconds) this token is accepted: a WebSocket authenticated with it
+        is closed then."""
         if not authorization:
             raise AuthenticationError("Authentication required: send Authorization: Bearer <token>.")
         scheme, _, token = authorization.partition(" ")
@@ -77,7 +82,10 @@ class Authenticator:
         # PyJWT checked that int() takes `iat` (it may be a numeric string) and that it is not in the future
         if self._max_age is not None and time.time() - int(claims["iat"]) > self._max_age + LEEWAY_SECONDS:
             raise AuthenticationError("The bearer token is too old.")
-        return self._user(claims)
+        until = int(claims["exp"]) + LEEWAY_SECONDS
+        if self._max_age is not None:
+            until = min(until, int(claims["iat"]) + self._max_age + LEEWAY_SECONDS)
+        return self._user(claims), float(until)
 
     def _user(self, claims: dict[str, Any]) -> User:
         subject = claims.get("sub")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import strawberry
 
 from gql_api.graphql.context import Info
 from gql_api.graphql.errors import UserErrors
 from gql_api.graphql.ids import CONNECTION, decode_id
+from gql_api.graphql.live import watching
 from gql_api.graphql.types.common import given
 from gql_api.graphql.types.connections import (
     BeginCalendarLinkInput,
     BeginCalendarLinkPayload,
     CalendarConnection,
+    CalendarConnectionChange,
     LinkCalendarInput,
     LinkCalendarPayload,
     UnlinkCalendarInput,
@@ -65,3 +69,15 @@ class ConnectionMutation:
         raw_id = decode_id(CONNECTION, input.connection_id) or ""  # malformed ids are simply not found
         await info.context.services.linking.unlink(info.context.viewer, raw_id)
         return UnlinkCalendarPayload(unlinked_connection_id=input.connection_id)
+
+
+@strawberry.type
+class ConnectionSubscription:
+    @strawberry.subscription(  # type: ignore[untyped-decorator]
+        description="The signed-in user's calendar connections as they change: linked, linked again, unlinked, "
+        "needing a relink, synced. Over a WebSocket (graphql-transport-ws) only."
+    )
+    async def calendar_connection_changed(self, info: Info) -> AsyncIterator[CalendarConnectionChange]:
+        return await watching(
+            info, lambda live, viewer, socket: live.connections(viewer, socket=socket), CalendarConnectionChange.of
+        )

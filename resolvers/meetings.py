@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import strawberry
@@ -10,11 +11,13 @@ from gql_api.domain.errors import BadArgument
 from gql_api.graphql.context import Info
 from gql_api.graphql.errors import UserErrors, report_bad_argument
 from gql_api.graphql.ids import MEETING, decode_id, decode_meeting_cursor, meeting_cursor
+from gql_api.graphql.live import watching
 from gql_api.graphql.types.common import PageInfo, given
 from gql_api.graphql.types.meetings import (
     CancelMeetingInput,
     CancelMeetingPayload,
     Meeting,
+    MeetingChange,
     MeetingConnection,
     MeetingEdge,
     MeetingFilter,
@@ -127,3 +130,25 @@ class MeetingMutation:
             info.context.viewer, _meeting_id(input.meeting_id), input.response
         )
         return RespondToMeetingPayload(meeting=Meeting.of(answered))
+
+
+@strawberry.type
+class MeetingSubscription:
+    @strawberry.subscription(  # type: ignore[untyped-decorator]
+        description="The signed-in user's meetings as they change: scheduled, updated, cancelled, answered, a "
+        "calendar copy's sync status. Over a WebSocket (graphql-transport-ws) only."
+    )
+    async def meeting_changed(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this meeting (nothing ever comes for an id that is not one of your meetings)."
+            ),
+        ] = None,
+    ) -> AsyncIterator[MeetingChange]:
+        meeting_id = _meeting_id(id) if id is not None else None
+        return await watching(
+            info, lambda live, viewer, socket: live.meetings(viewer, meeting_id, socket=socket), MeetingChange.of
+        )

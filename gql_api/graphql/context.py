@@ -1,8 +1,10 @@
-"""The per-request GraphQL context: who is asking, and the services that answer."""
+"""The per-request GraphQL context: who is asking, and the services that answer. A WebSocket has one for all
+its subscriptions (Strawberry builds it once per socket): nothing in it may belong to one operation."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from aiohttp import web
@@ -11,6 +13,9 @@ from graphql import GraphQLError
 from ..domain.identity import User
 from ..services import Services
 from .documents import PersistedDocuments
+
+if TYPE_CHECKING:
+    from .live import SocketSession
 
 
 @dataclasses.dataclass
@@ -28,6 +33,10 @@ class Context:
     # and extensions from a request).
     documents: PersistedDocuments | None = None
     document_id: object = None
+    # A WebSocket's: the connection_init payload (Strawberry sets it) and, once authenticated, the socket's
+    # session (graphql/live.py).
+    connection_params: Any = None
+    session: SocketSession | None = None
 
     @property
     def viewer(self) -> User:

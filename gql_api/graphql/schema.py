@@ -17,8 +17,9 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.graphql import OperationType
 
-from resolvers import Mutation, Query
+from resolvers import Mutation, Query, Subscription
 
 from ..observability.logging import safe_operation_name
 from .extensions.authentication import UNAUTHENTICATED, RequireAuthentication
@@ -63,6 +64,28 @@ class AppSchema(strawberry.Schema):
             result.errors = [masked(error, rid) if should_mask(error) else error for error in result.errors]
         return result
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Any = None,
+    ) -> Any:
+        """Only subscriptions run over a WebSocket (the one streaming transport served): queries and mutations
+        go over HTTP, where every limit of a request applies to them."""
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Strawberry calls this once per error, before masking. Only what gets masked is our fault and
         logged at ERROR, with its traceback and the request id; the client's mistakes (syntax,
@@ -105,6 +128,7 @@ def _build_schema(limits: GraphQLLimits, introspection: bool) -> strawberry.Sche
     return AppSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             PersistedDocumentsExtension,  # first: it may answer before any other extension has begun
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -8,7 +8,11 @@
 - `request_adapter_class`: media types compared case-insensitively;
 - `should_render_graphql_ide`: not for a GET that names a persisted document (APQ over GET with
   `Accept: */*`, as Apollo Client 3 sends it); `render_graphql_ide`: GraphiQL from files this server
-  serves (graphiql.py), never from a CDN.
+  serves (graphiql.py), never from a CDN;
+- subscriptions over WebSockets (live.py): `graphql-transport-ws` only (the legacy `graphql-ws` protocol
+  is not offered), `on_ws_connect` authenticates a socket, `create_websocket_response` adds a heartbeat and
+  bounds messages, `is_websocket_origin_allowed` takes the CORS allow-list (and loopback pages in the
+  development shape), `graphql_transport_ws_handler_class` reads persisted documents.
 
 Persisted documents (documents.py) are the view's, one `PersistedDocuments` per process, handed to each
 operation in the context with the `documentId`/`doc_id` the request named.
@@ -19,26 +23,33 @@ middleware: `gql_api/http/middleware.py`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import weakref
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from cross_web import AiohttpHTTPRequestAdapter
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from ..auth import AuthenticationError
 from ..keys import AUTHENTICATOR, RUNTIME
-from ..settings import Settings
+from ..settings import Settings, is_loopback_host
 from . import ide
 from .context import Context
 from .documents import DOCUMENT_ID_FIELDS, PERSISTED_QUERY_NOT_FOUND, PersistedDocuments, document_id_in
 from .extensions.authentication import UNAUTHENTICATED
 from .extensions.masking import INTERNAL_ERROR_CODE
 from .limits import GraphQLLimits
+from .live import SubscriptionHandler, open_session
 from .schema import build_schema
 
 try:  # the `speed` extra
@@ -52,6 +63,9 @@ MEDIA_TYPE = web.RequestKey("graphql_media_type", str)  # negotiated from Accept
 ANSWERED = web.RequestKey("graphql_answered", bool)  # the answer is a GraphQL result (middleware: leave it)
 _SUB_RESPONSE = web.RequestKey("graphql_sub_response", web.Response)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a decoded JSON string keeps one only when it was unpaired
+CONNECTION_INIT_SECONDS = 10  # a socket must authenticate this soon (graphql-ws clients do at once), else 4408
+MAX_MESSAGE_BYTES = 256 * 1024  # a subscribe message, as large as an HTTP request may be
+GOING_AWAY = 1001  # sockets open when the server stops (graphql-ws clients connect again)
 
 
 class RequestAdapter(AiohttpHTTPRequestAdapter):
@@ -68,7 +82,10 @@ class RequestAdapter(AiohttpHTTPRequestAdapter):
 
 class AppGraphQLView(GraphQLView[Context, None]):
     request_adapter_class = RequestAdapter
+    graphql_transport_ws_handler_class = SubscriptionHandler
     documents: PersistedDocuments | None = None  # from_settings sets this process's own
+    development = False
+    heartbeat_seconds = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppGraphQLView:
@@ -77,9 +94,56 @@ class AppGraphQLView(GraphQLView[Context, None]):
         view = cls(
             build_schema(GraphQLLimits.from_settings(settings), introspection=settings.graphql_introspection),
             graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
+            # Strawberry's cap on a socket's operations in flight (tasks not yet admitted by ours, in services/
+            # live.py): one above ours, so that ours answers, with its code.
+            max_subscriptions_per_connection=settings.subscriptions_per_user + 1,
+            allowed_origins=settings.cors_allowed_origins,
         )
         view.documents = PersistedDocuments.from_path(settings.graphql_trusted_documents)
+        view.development = settings.development
+        view.heartbeat_seconds = settings.websocket_heartbeat_seconds
         return view
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.websockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    # --- WebSockets (subscriptions) ---------------------------------------------------------------
+
+    def is_websocket_origin_allowed(self, request: web.Request, origin: str) -> bool:
+        """A page on another origin opens a socket only from CORS_ALLOWED_ORIGINS, as it calls over HTTP; in the
+        development shape, a page on any loopback origin too (a SPA's dev server on localhost:3000)."""
+        if super().is_websocket_origin_allowed(request, origin):
+            return True
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:
+            return False
+        return self.development and host is not None and is_loopback_host(host)
+
+    async def create_websocket_response(self, request: web.Request, subprotocol: str | None) -> web.WebSocketResponse:
+        """aiohttp's ping every WEBSOCKET_HEARTBEAT_SECONDS (proxies drop idle connections; a peer gone without a
+        word is noticed), and messages no larger than an HTTP request's body."""
+        websocket = web.WebSocketResponse(
+            protocols=[subprotocol] if subprotocol else [],
+            heartbeat=self.heartbeat_seconds or None,
+            max_msg_size=MAX_MESSAGE_BYTES,
+        )
+        await websocket.prepare(request)
+        self.websockets.add(websocket)
+        return websocket
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        context.session = await open_session(context, context.request.app[AUTHENTICATOR], context.services.live)
+        acknowledged: UnsetType = UNSET
+        return acknowledged
+
+    async def close_websockets(self, app: web.Application) -> None:
+        """On shutdown: every open socket is told the server goes away (clients connect again, elsewhere)."""
+        closing = [ws.close(code=GOING_AWAY, message=b"The server is shutting down.") for ws in list(self.websockets)]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         html, headers = ide.page()
@@ -103,7 +167,8 @@ class AppGraphQLView(GraphQLView[Context, None]):
             user=user,
             auth_error=auth_error,
             documents=self.documents,
-            document_id=await self._document_id(request),
+            # a socket's subscribe messages name their own documents (live.py)
+            document_id=None if isinstance(response, web.WebSocketResponse) else await self._document_id(request),
         )
 
     async def _document_id(self, request: web.Request) -> object:

@@ -18,7 +18,9 @@ from .webhooks import WEBHOOK_ROUTE, cronofy_webhook
 def setup_routes(app: web.Application, settings: Settings) -> None:
     """The sandbox and the demo page only in the development shape: Settings refuses them elsewhere, and
     they are not even routed there, should a Settings ever be built around its checks."""
-    app.router.add_route("*", GRAPHQL_PATH, AppGraphQLView.from_settings(settings))
+    view = AppGraphQLView.from_settings(settings)
+    app.router.add_route("*", GRAPHQL_PATH, view)
+    app.on_shutdown.append(view.close_websockets)
     app.router.add_post(WEBHOOK_ROUTE, cronofy_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -52,6 +53,12 @@ class Metrics:
         self.outbox_age = Gauge(
             "outbox_oldest_due_seconds", "How long the oldest due calendar work has waited", registry=self.registry
         )
+        self.websockets = Gauge(
+            "live_websockets", "Authenticated WebSockets open on this process", registry=self.registry
+        )
+        self.subscriptions = Gauge(
+            "live_subscriptions", "Subscriptions running on this process", registry=self.registry
+        )
         self._operations: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:
@@ -74,6 +81,10 @@ class Metrics:
         self.cronofy_calls.labels(endpoint, purpose, "deferred" if status == DEFERRED else str(status)).inc()
         if status != DEFERRED:
             self.cronofy_seconds.labels(endpoint, purpose).observe(seconds)
+
+    def count_live(self, *, websockets: Callable[[], float], subscriptions: Callable[[], float]) -> None:
+        self.websockets.set_function(websockets)
+        self.subscriptions.set_function(subscriptions)
 
     def refreshed(self, result: str) -> None:
         self.refreshes.labels(result).inc()

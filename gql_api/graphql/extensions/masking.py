@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from ...keys import REQUEST_ID
 from ...observability.logging import request_id_var
@@ -21,8 +22,8 @@ def should_mask(error: GraphQLError) -> bool:
     syntax, validation and limits, a scalar refusing a value (they point at the document),
     authentication, and GraphQLErrors resolvers raise on purpose."""
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
+    if original is None or isinstance(original, (GraphQLError, InvalidOperationTypeError, CannotGetOperationTypeError)):
+        return False  # (a query sent over a WebSocket is the client's mistake too)
     return error.path is not None or not error.nodes
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from ...keys import METRICS, OPERATION
 from ...observability.logging import safe_operation_name
@@ -18,7 +19,7 @@ class ObserveOperation(SchemaExtension):
         yield
         context = self.execution_context
         request = getattr(context.context, "request", None)
-        if request is None:
+        if request is None or _subscription(context):  # a subscription lasts as long as the client likes
             return
         name = context.operation_name
         request[OPERATION] = safe_operation_name(name)  # the client's text: never kept whole
@@ -26,3 +27,10 @@ class ObserveOperation(SchemaExtension):
         outcome = "error" if (result and result.errors) or context.pre_execution_errors else "ok"
         if METRICS in request.app:
             request.app[METRICS].observe_graphql(name, outcome, time.perf_counter() - started)
+
+
+def _subscription(context: object) -> bool:
+    try:
+        return getattr(context, "operation_type", None) is OperationType.SUBSCRIPTION
+    except RuntimeError:  # no operation to tell (a document that did not parse)
+        return False

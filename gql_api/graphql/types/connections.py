@@ -8,6 +8,8 @@ from datetime import datetime
 import strawberry
 
 from ...domain import connections as domain
+from ...domain.changes import ConnectionChangeKind
+from ...services.live import ConnectionUpdate
 from ..ids import CALENDAR, CONNECTION, encode_id, join
 from .common import Node, UserError, graphql_enum
 
@@ -77,6 +79,39 @@ class CalendarConnection(Node):
             else None,
             linked_at=connection.linked_at,
             last_synced_at=connection.last_synced_at,
+        )
+
+
+CalendarConnectionChangeKind = ConnectionChangeKind
+graphql_enum(
+    CalendarConnectionChangeKind,
+    name="CalendarConnectionChangeKind",
+    values={
+        ConnectionChangeKind.LINKED: "A calendar account was linked: a new connection.",
+        ConnectionChangeKind.RELINKED: "An account linked before was linked again (the same connection, ACTIVE again).",
+        ConnectionChangeKind.UNLINKED: "The connection was unlinked: `connection` is null, `connectionId` says which.",
+        ConnectionChangeKind.NEEDS_RELINK: "The connection's credentials stopped working: its status is NEEDS_RELINK.",
+        ConnectionChangeKind.SYNCED: "Changes in the calendar were read (`lastSyncedAt` moved on).",
+    },
+)
+
+
+@strawberry.type(description="One of the signed-in user's calendar connections changed (subscription payload).")
+class CalendarConnectionChange:
+    kind: CalendarConnectionChangeKind
+    connection_id: strawberry.ID = strawberry.field(
+        description="The connection's id, also when it is gone (Relay: `connectionId @deleteRecord`)."
+    )
+    connection: CalendarConnection | None = strawberry.field(
+        description="The connection as it is now; null once unlinked."
+    )
+
+    @classmethod
+    def of(cls, update: ConnectionUpdate) -> CalendarConnectionChange:
+        return cls(
+            kind=update.kind,
+            connection_id=strawberry.ID(encode_id(CONNECTION, update.connection_id)),
+            connection=CalendarConnection.of(update.connection) if update.connection else None,
         )
 
 

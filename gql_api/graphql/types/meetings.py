@@ -9,7 +9,9 @@ from typing import Any
 import strawberry
 
 from ...domain import meetings as domain
+from ...domain.changes import MeetingChangeKind
 from ...domain.validation import UNCHANGED, MeetingChanges, MeetingRequest, ParticipantRequest
+from ...services.live import MeetingUpdate
 from ..ids import CALENDAR_EVENT_SYNC, MEETING, PARTICIPANT, encode_id, join
 from .common import Node, PageInfo, UserError, given, graphql_enum
 
@@ -137,6 +139,37 @@ class Meeting(Node):
             created_at=meeting.created_at,
             updated_at=meeting.updated_at,
             cancelled_at=meeting.cancelled_at,
+        )
+
+
+graphql_enum(
+    MeetingChangeKind,
+    name="MeetingChangeKind",
+    values={
+        MeetingChangeKind.SCHEDULED: "The meeting was scheduled.",
+        MeetingChangeKind.UPDATED: "Its time or details changed (through the API or in a calendar), or its people did.",
+        MeetingChangeKind.CANCELLED: "It was cancelled (by the organizer, or by deleting it from the host calendar).",
+        MeetingChangeKind.RESPONDED: "A participant answered (accepted, tentative or declined), here or in a calendar.",
+        MeetingChangeKind.SYNC_STATUS: "A calendar copy's sync status changed (`calendarEvent`: status, lastError, "
+        "syncedAt).",
+    },
+)
+
+
+@strawberry.type(description="A meeting the signed-in user takes part in changed (subscription payload).")
+class MeetingChange:
+    kind: MeetingChangeKind
+    meeting_id: strawberry.ID = strawberry.field(description="The meeting's id, also when `meeting` is null.")
+    meeting: Meeting | None = strawberry.field(
+        description="The meeting as it is now; null when the signed-in user is no longer in it."
+    )
+
+    @classmethod
+    def of(cls, update: MeetingUpdate) -> MeetingChange:
+        return cls(
+            kind=update.kind,
+            meeting_id=strawberry.ID(encode_id(MEETING, update.meeting_id)),
+            meeting=Meeting.of(update.meeting) if update.meeting else None,
         )
 
 
