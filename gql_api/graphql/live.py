@@ -139,6 +139,7 @@ class SubscriptionHandler(BaseGraphQLTransportWSHandler[Context, None]):
         query, extensions = payload.get("query"), payload.get("extensions")
         if query is not None and not isinstance(query, str):
             raise Refused("`query` must be a string.", BAD_REQUEST)
+        query = query or None  # graphql-ws clients always send one: "" beside a documentId
         if documents is not None:
             query, _ = documents.resolve(
                 query, extensions if isinstance(extensions, dict) else None, document_id_in(payload)

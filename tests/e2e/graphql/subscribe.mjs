@@ -2,7 +2,8 @@
 // subscriptionExchange and Relay's recipe), run by test_graphql_ws_client.py:
 //   node subscribe.mjs ws://127.0.0.1:PORT/graphql
 // TOKEN is sent in connectionParams as {authorization: "Bearer ..."}, as Apollo's docs show; QUERY and
-// VARIABLES (JSON) name the subscription. Prints one JSON line per event: {"next": payload} for each
+// VARIABLES (JSON) name the subscription, or DOCUMENT_ID a persisted one (sent as the README's recipes do:
+// `query: ""` beside `documentId`). Prints one JSON line per event: {"next": payload} for each
 // result, {"closed": code, "reason"} when the server closes the socket, {"error": ...}, {"complete": true};
 // stops after COUNT results (then completes the subscription and disposes of the client).
 import { createClient } from 'graphql-ws';
@@ -25,7 +26,11 @@ const client = createClient({
 
 let seen = 0;
 const unsubscribe = client.subscribe(
-  { query: process.env.QUERY, variables: JSON.parse(process.env.VARIABLES ?? '{}') },
+  {
+    query: process.env.DOCUMENT_ID ? '' : process.env.QUERY,
+    ...(process.env.DOCUMENT_ID ? { documentId: process.env.DOCUMENT_ID } : {}),
+    variables: JSON.parse(process.env.VARIABLES ?? '{}'),
+  },
   {
     next: (payload) => {
       print({ next: payload });

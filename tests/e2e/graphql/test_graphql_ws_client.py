@@ -21,15 +21,16 @@ HERE = Path(__file__).resolve().parent
 RUN_SECONDS = 30
 
 
-async def node_client(api, *, token: str, count: int = 1) -> asyncio.subprocess.Process:
+async def node_client(api, *, token: str, count: int = 1, document_id: str = "") -> asyncio.subprocess.Process:
     installed(HERE, "graphql-ws", "package.json")
     url = str(api.client.make_url("/graphql")).replace("http://", "ws://")
+    named = {"QUERY": MEETING_CHANGED, "DOCUMENT_ID": document_id}
     return await asyncio.create_subprocess_exec(
         shutil.which("node"),
         str(HERE / "subscribe.mjs"),
         url,
         cwd=HERE,
-        env={**os.environ, "TOKEN": token, "QUERY": MEETING_CHANGED, "COUNT": str(count)},
+        env={**os.environ, "TOKEN": token, "COUNT": str(count), **named},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -67,3 +68,16 @@ async def test_a_graphql_ws_client_with_a_bad_token_is_closed_with_4403(api):
 
     assert {"closed": 4403, "reason": "The bearer token is invalid."} in heard
     assert not [event for event in heard if "next" in event or "connected" in event]
+
+
+async def test_a_graphql_ws_client_subscribes_to_a_trusted_document_by_its_id(api, api_with, sandbox, tmp_path):
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_text(json.dumps({"meeting-changed": MEETING_CHANGED}))
+    trusting = await api_with(graphql_trusted_documents=str(manifest))
+    process = await node_client(trusting, token=api.token("bob"), document_id="meeting-changed")
+    await subscribed(trusting.client.app, "bob")
+
+    await schedule(api)
+
+    [payload] = [event["next"] for event in await events(process) if "next" in event]
+    assert payload["data"]["meetingChanged"]["kind"] == "SCHEDULED"

@@ -13,7 +13,9 @@ import pytest
 from gql_api import Settings
 from gql_api.graphql.documents import APQ_MAX_DOCUMENTS, PersistedDocuments, sha256
 from gql_api.settings import ConfigError
+from tests.support.documents import UPDATE
 from tests.support.factories import schedule
+from tests.support.live import live_socket, subscribed
 from tests.support.relay import relay_compile
 
 CONNECTIONS = "query Connections { calendarConnections { id } }"
@@ -177,6 +179,30 @@ async def test_a_relay_app_runs_its_persisted_queries_by_doc_id(api, api_with, t
     assert body["data"]["node"]["id"] == meeting["id"] and body["data"]["node"]["title"] == "Mentoring session"
 
 
+async def test_a_relay_app_subscribes_by_doc_id_over_a_websocket(api, api_with, tmp_path):
+    # given a server trusting Relay's manifest, and the id Relay gives its meeting subscription
+    meeting = await schedule(api)
+    run, manifest = relay_compile(tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    trusting = await api_with(graphql_trusted_documents=str(manifest))
+    documents = json.loads(manifest.read_text())
+    subscription_id = next(key for key, text in documents.items() if "LiveUpdatesMeetingSubscription" in text)
+
+    async with live_socket(trusting.client, api.token("bob")) as bob:
+        # when Relay's subscribe function sends it by id (graphql-ws: `{id: params.id, variables}`)
+        await bob.subscribe("1", doc_id=subscription_id, variables={"id": meeting["id"]})
+        await subscribed(trusting.client.app, "bob")
+        await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Persisted"}})
+
+        # then the change comes, through the fragments of Relay's cards
+        change = (await bob.next("1"))["data"]["meetingChanged"]
+        assert (change["kind"], change["meeting"]["id"], change["meeting"]["title"]) == (
+            "UPDATED",
+            meeting["id"],
+            "Persisted",
+        )
+
+
 def test_a_manifest_that_cannot_be_read_refuses_to_start(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('["query { a }"]')
@@ -202,7 +228,7 @@ def test_check_documents_accepts_relays_manifest(tmp_path):
     checked = check_documents(manifest)
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "5 documents: all valid" in checked.stdout
+    assert "7 documents: all valid" in checked.stdout  # two of them subscriptions
 
 
 def test_check_documents_names_each_problem_and_exits_1(tmp_path):

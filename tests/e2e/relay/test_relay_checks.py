@@ -2,7 +2,8 @@
 
 - relay-compiler (pinned in package.json/package-lock.json beside this file) compiles src/: `@connection`
   on `meetings`, `@refetchable` fragments on Query, Meeting and CalendarConnection (which need the Node
-  interface and `node(id:)`), `@appendNode` in a mutation, and keys on every object it normalizes; it
+  interface and `node(id:)`), `@appendNode` in a mutation, subscriptions (`@deleteRecord` on an unlinked
+  connection's id), and keys on every object it normalizes; it
   also writes the persisted-queries manifest Relay apps deploy (used by tests/e2e/graphql/test_trusted_documents.py).
 - graphql-inspector finds no breaking change from ../shared/contract.graphql to schema.graphql (the
   Python check in tests/e2e/test_schema.py says the same in its own way).
@@ -35,9 +36,11 @@ def test_relay_compiler_accepts_connections_and_refetchable_fragments(tmp_path):
         "MeetingCardRefetchQuery.graphql.js",  # @refetchable on Meeting: through node(id:)
         "ConnectionCardRefetchQuery.graphql.js",  # @refetchable on CalendarConnection
         "AppScheduleMutation.graphql.js",
+        "LiveUpdatesMeetingSubscription.graphql.js",  # subscriptions, an unlinked connection @deleteRecord
+        "LiveUpdatesConnectionSubscription.graphql.js",
     } <= generated
     documents = json.loads(manifest.read_text())  # one persisted document per operation, by its SHA-256
-    assert len(documents) == 5
+    assert len(documents) == 7
     assert any("query MeetingCardRefetchQuery" in text and "node(id: $id)" in text for text in documents.values())
 
 
