@@ -193,7 +193,15 @@ def build_services(
     metrics: Metrics,
 ) -> Services:
     connections, meetings = repositories.connections, repositories.meetings
-    announce = Announcer(repositories.changes)  # live updates: every service announces what it changed
+    live = LiveUpdates(
+        feed=repositories.changes,
+        meetings=meetings,
+        connections=connections,
+        per_user=settings.subscriptions_per_user,
+        per_process=settings.subscriptions_per_process,
+        poll_seconds=settings.subscription_poll_seconds,
+    )
+    announce = Announcer(repositories.changes, published=live.nudge)  # every service announces what it changed
     access = CalendarAccess(
         credentials=connections,
         meetings=meetings,
@@ -296,12 +304,5 @@ def build_services(
             admin_role=settings.auth_admin_role,
         ),
         retention=Retention(expired=repositories.retention, clock=clock),
-        live=LiveUpdates(
-            feed=repositories.changes,
-            meetings=meetings,
-            connections=connections,
-            per_user=settings.subscriptions_per_user,
-            per_process=settings.subscriptions_per_process,
-            poll_seconds=settings.subscription_poll_seconds,
-        ),
+        live=live,
     )

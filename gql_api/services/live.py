@@ -7,7 +7,8 @@ failing announcement is logged and never fails the write it follows.
 
 Following. Each server process follows the feed with one task (`LiveUpdates.follow`) while anyone in the
 process is subscribed: by a change stream where MongoDB offers them (a replica set or sharded cluster), else
-by reading the feed every `poll_seconds` (the in-memory store, a standalone server). Changes are numbered in
+by reading the feed every `poll_seconds` (the in-memory store, a standalone server), and at once after the
+process published changes itself. Changes are numbered in
 the feed; a number seen missing (a publisher between its two writes) is looked for again for GAP_WAIT
 seconds, so a change that lands late is still delivered. A change goes only to the subscriptions of its
 audience, and each loads the object as its own user may see it when it is delivered: a subscriber never
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
 import time
@@ -63,10 +65,12 @@ class SubscriptionLimitReached(Exception):
 
 class Announcer:
     """What services call after a write: `await self._announce(change, ...)`. Without a feed (services
-    built for a test that does not follow changes) it says nothing."""
+    built for a test that does not follow changes) it says nothing. `published` is told after each
+    publication (this process's LiveUpdates reads the feed at once, rather than at its next poll)."""
 
-    def __init__(self, feed: ChangeFeed | None = None) -> None:
+    def __init__(self, feed: ChangeFeed | None = None, *, published: Callable[[], None] = lambda: None) -> None:
         self._feed = feed
+        self._published = published
 
     async def __call__(self, *changes: Change) -> None:
         heard = [change for change in changes if change.audience]
@@ -76,6 +80,8 @@ class Announcer:
             await self._feed.publish(heard)
         except Exception as exc:  # the write it follows stands; subscribers miss this one change
             log.warning("could not publish %d live update(s): %s", len(heard), type(exc).__name__)
+            return
+        self._published()
 
 
 SILENT = Announcer()
@@ -259,6 +265,7 @@ class LiveUpdates:
         self._caught_up = False
         self._lock = asyncio.Lock()
         self._watched = asyncio.Event()
+        self._nudged = asyncio.Event()
 
     # --- what the GraphQL layer calls --------------------------------------------------------------
 
@@ -359,6 +366,10 @@ class LiveUpdates:
         if self._sockets[socket.key] <= 0:
             del self._sockets[socket.key]
 
+    def nudge(self) -> None:
+        """This process published changes: where the feed is read every `poll_seconds`, read it now."""
+        self._nudged.set()
+
     def dispatch(self, changes: Iterable[Change]) -> None:
         """Hand each change to the subscriptions of its audience (they load it when their reader is ready)."""
         for change in changes:
@@ -418,13 +429,15 @@ class LiveUpdates:
                 self.dispatch(cursor.take([change] if change is not None else []))
                 cursor.missing()  # a late change comes through the stream: this only forgets what never came
                 continue
+            self._nudged.clear()  # a change published from here on wakes the wait below
             changes = await self._feed.read(after=cursor.high, missing=cursor.missing(), limit=READ_LIMIT)
             self.dispatch(cursor.take(changes))
             if len(changes) >= READ_LIMIT:
                 continue  # more to read at once
             self._caught_up = True
             if self._stream is None:
-                await self._sleep(self.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._nudged.wait(), self.poll_seconds)
 
     async def _close_stream(self) -> None:
         stream, self._stream = self._stream, None

@@ -1526,7 +1526,15 @@ def services(
         await asyncio.sleep(0)
 
     connections, meetings = store.connections, store.meetings
-    announce = Announcer(store.feed)
+    live = LiveUpdates(
+        feed=store.feed,
+        meetings=meetings,
+        connections=connections,
+        per_user=config.subscriptions_per_user,
+        per_process=config.subscriptions_per_process,
+        poll_seconds=config.subscription_poll_seconds,
+    )
+    announce = Announcer(store.feed, published=live.nudge)
     access = CalendarAccess(
         credentials=connections,
         meetings=meetings,
@@ -1634,14 +1642,7 @@ def services(
             admin_role=config.auth_admin_role,
         ),
         retention=Retention(expired=expired, clock=clock),
-        live=LiveUpdates(
-            feed=store.feed,
-            meetings=meetings,
-            connections=connections,
-            per_user=config.subscriptions_per_user,
-            per_process=config.subscriptions_per_process,
-            poll_seconds=config.subscription_poll_seconds,
-        ),
+        live=live,
     )
     return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps, expired)
 

@@ -425,3 +425,15 @@ def test_a_change_holds_ids_and_pseudonyms_only():
     change = connection_change(ConnectionChangeKind.LINKED, "c1", "alice")
     assert change == Change(Topic.CONNECTION, ConnectionChangeKind.LINKED, "c1", frozenset({audience_key("alice")}))
     assert "alice" not in repr(change.audience)
+
+
+async def test_a_change_this_process_publishes_is_read_at_once_not_at_the_next_poll():
+    app = services(subscription_poll_seconds=60)  # no poll would come in time
+    meeting = await schedule(app, ALICE, BOB)
+    async with following(app.live):
+        watch = await app.live.meetings(BOB)
+        await asyncio.sleep(0.01)  # the follower has read the feed once, and waits
+
+        await app.meetings.cancel(ALICE, meeting.id)
+
+        assert (await next_update(watch, timeout=1)).kind is MeetingChangeKind.CANCELLED
