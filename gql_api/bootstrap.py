@@ -148,7 +148,14 @@ async def open_runtime(
         background = BackgroundTasks()
         owner = lease_owner()
         services = build_services(
-            settings, repositories, gateway, background, owner=owner, clock=clock, metrics=metrics
+            settings,
+            repositories,
+            gateway,
+            background,
+            owner=owner,
+            clock=clock,
+            on_refresh=metrics.refreshed,
+            sleep=sleep,
         )
         runtime = Runtime(
             database=database,
@@ -190,8 +197,12 @@ def build_services(
     *,
     owner: str,
     clock: Clock,
-    metrics: Metrics,
+    on_refresh: Callable[[str], None],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    revocation_grace_seconds: float = 3.0,
 ) -> Services:
+    """Every service on the repositories (MongoDB's, or the tests' fakes), the gateway and the background
+    tasks; `on_refresh` counts token refreshes, `sleep` is every wait's (a refresh lease's, say)."""
     connections, meetings = repositories.connections, repositories.meetings
     live = LiveUpdates(
         feed=repositories.changes,
@@ -210,11 +221,16 @@ def build_services(
         owner=owner,
         refresh_margin=timedelta(seconds=settings.cronofy_refresh_margin_seconds),
         refresh_lease=timedelta(seconds=max(30.0, 3 * settings.cronofy_timeout_seconds)),
-        on_refresh=metrics.refreshed,
+        sleep=sleep,
+        on_refresh=on_refresh,
         announce=announce,
     )
     revocations = Revocations(
-        revocations=repositories.revocations, connections=connections, gateway=gateway, clock=clock
+        revocations=repositories.revocations,
+        connections=connections,
+        gateway=gateway,
+        clock=clock,
+        grace_seconds=revocation_grace_seconds,
     )
     channels = PushChannels(
         reads=connections,

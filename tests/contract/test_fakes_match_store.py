@@ -14,13 +14,10 @@ from typing import Any
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from gql_api.bootstrap import Repositories as BootstrapRepositories
-from gql_api.bootstrap import build_services
 from gql_api.domain.connections import CalendarProvider, ConnectionStatus, Credential, ReadReason, TargetCalendar
 from gql_api.domain.erasure import ErasureCounts, ErasureStatus
 from gql_api.domain.meetings import CalendarCopy, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
 from gql_api.domain.secrets import Secret
-from gql_api.observability.metrics import Metrics
 from gql_api.store import (
     ConnectionStore,
     ErasureStore,
@@ -40,7 +37,6 @@ from tests.support.fakes import (
     FakeRetention,
     FakeStore,
     FakeUserRateLimit,
-    services,
 )
 
 # MongoDB keeps milliseconds: every instant here is whole seconds.
@@ -621,49 +617,6 @@ async def test_a_revocation_is_leased_to_one_worker_at_a_time(repos: Repositorie
     assert again.id == added.id and again.attempts == 3
     await revocations.done(again)
     assert await revocations.claim_due(now=retry_at + 10 * LEASE, lease_until=retry_at + 11 * LEASE) is None
-
-
-# --- the wiring ------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [{}, {"outbox_max_attempts": 3, "cronofy_timeout_seconds": 30.0, "sync_reconcile_interval_seconds": 0}],
-    ids=["defaults", "tuned"],
-)
-def test_the_builder_wires_the_services_as_bootstrap_does(overrides: dict[str, Any]) -> None:
-    """tests.support.fakes.services mirrors bootstrap.build_services (it injects a sleep and a refresh
-    recorder); each service's settings must be the ones bootstrap gives it."""
-    built = services(**overrides)
-    wired = build_services(
-        built.settings,
-        BootstrapRepositories(
-            connections=built.store.connections,
-            link_states=built.store.link_states,
-            meetings=built.store.meetings,
-            revocations=built.store.revocations,
-            user_limits=built.store.user_limits,
-            erasures=built.store.erasures,
-            retention=built.expired,
-            changes=built.store.feed,
-        ),
-        built.gateway,
-        built.background,
-        owner=built.owner,
-        clock=built.clock,
-        metrics=Metrics(),
-    )
-
-    def settings_of(service: Any) -> dict[str, Any]:
-        plain = (bool, int, float, str, timedelta, frozenset, type(None))
-        return {name: value for name, value in vars(service).items() if isinstance(value, plain)}
-
-    for field in dataclasses.fields(wired):
-        ours, theirs = getattr(built.services, field.name), getattr(wired, field.name)
-        assert type(ours) is type(theirs)
-        assert settings_of(ours) == settings_of(theirs), field.name
-        collaborators = {name: type(value) for name, value in vars(theirs).items() if not callable(value)}
-        assert {name: type(value) for name, value in vars(ours).items() if name in collaborators} == collaborators
 
 
 async def test_a_users_changes_a_minute_are_counted_in_fixed_windows(repos: Repositories) -> None:

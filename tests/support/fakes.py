@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from gql_api.bootstrap import Repositories, build_services
 from gql_api.cronofy.errors import InvalidGrant
 from gql_api.cronofy.models import CalendarEvent, CronofyCalendar, LinkingProfile, ManagedEvent, TokenGrant
 from gql_api.domain.changes import Change
@@ -52,7 +53,6 @@ from gql_api.domain.secrets import Secret
 from gql_api.domain.user_data import OwedRevocation as RevocationOwed
 from gql_api.domain.validation import MeetingRequest, ParticipantRequest
 from gql_api.services import (
-    Announcer,
     CalendarAccess,
     CalendarChanges,
     CalendarWrites,
@@ -65,7 +65,6 @@ from gql_api.services import (
     Retention,
     Revocations,
     Services,
-    Throttle,
 )
 from gql_api.settings import Settings
 from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI
@@ -1525,124 +1524,27 @@ def services(
         clock.advance(seconds=seconds)
         await asyncio.sleep(0)
 
-    connections, meetings = store.connections, store.meetings
-    live = LiveUpdates(
-        feed=store.feed,
-        meetings=meetings,
-        connections=connections,
-        per_user=config.subscriptions_per_user,
-        per_process=config.subscriptions_per_process,
-        poll_seconds=config.subscription_poll_seconds,
-    )
-    announce = Announcer(store.feed, published=live.nudge)
-    access = CalendarAccess(
-        credentials=connections,
-        meetings=meetings,
-        gateway=gateway,
-        clock=clock,
-        owner=owner,
-        refresh_margin=timedelta(seconds=config.cronofy_refresh_margin_seconds),
-        refresh_lease=timedelta(seconds=max(30.0, 3 * config.cronofy_timeout_seconds)),
-        sleep=sleep,
-        on_refresh=refreshes.append,
-        announce=announce,
-    )
-    revocations = Revocations(
-        revocations=store.revocations,
-        connections=connections,
-        gateway=gateway,
-        clock=clock,
-        **({"grace_seconds": revocation_grace} if revocation_grace is not None else {}),
-    )
-    channels = PushChannels(
-        reads=connections,
-        access=access,
-        gateway=gateway,
-        clock=clock,
-        background=background,
-        callback_base=config.webhook_url_base,
-    )
-    changes = CalendarChanges(
-        reads=connections,
-        meetings=meetings,
-        access=access,
-        channels=channels,
-        gateway=gateway,
-        clock=clock,
-        background=background,
-        owner=owner,
-        reconcile_every=timedelta(seconds=config.sync_reconcile_interval_seconds)
-        if config.sync_reconcile_interval_seconds
-        else None,
-        announce=announce,
-    )
-    writes = CalendarWrites(
-        outbox=meetings,
-        access=access,
-        gateway=gateway,
-        clock=clock,
-        background=background,
-        owner=owner,
-        max_attempts=config.outbox_max_attempts,
-        lease=timedelta(seconds=max(60.0, 5 * config.cronofy_timeout_seconds)),
-        follow=changes.follow,
-        announce=announce,
-    )
     expired = FakeRetention(store, meeting_retention_days=config.meeting_retention_days)
-    linking = Linking(
-        connections=connections,
+    repositories = Repositories(
+        connections=store.connections,  # the fakes implement the same ports
         link_states=store.link_states,
-        meetings=meetings,
-        channels=channels,
-        gateway=gateway,
-        revocations=revocations,
-        allowed_redirect_uris=config.redirect_uris,
-        data_center=config.cronofy_data_center,
-        state_ttl=timedelta(seconds=config.link_state_ttl_seconds),
-        clock=clock,
-        announce=announce,
+        meetings=store.meetings,
+        revocations=store.revocations,
+        user_limits=store.user_limits,
+        erasures=store.erasures,
+        retention=expired,
+        changes=store.feed,
     )
-    wired = Services(
-        access=access,
-        linking=linking,
-        meetings=Meetings(
-            meetings=meetings,
-            outbox=meetings,
-            connections=connections,
-            writes=writes,
-            clock=clock,
-            grace_seconds=config.sync_grace_seconds,
-            announce=announce,
-        ),
-        writes=writes,
-        changes=changes,
-        channels=channels,
-        revocations=revocations,
-        throttle=Throttle(limit=store.user_limits, clock=clock),
-        erasures=Erasures(
-            erasures=store.erasures,
-            meetings=meetings,
-            connections=connections,
-            credentials=connections,
-            link_states=store.link_states,
-            linking=linking,
-            writes=writes,
-            background=background,
-            clock=clock,
-            owner=owner,
-            admin_role=config.auth_admin_role,
-            announce=announce,
-        ),
-        exports=Exports(
-            meetings=meetings,
-            connections=connections,
-            link_states=store.link_states,
-            revocations=store.revocations,
-            clock=clock,
-            admin_role=config.auth_admin_role,
-        ),
-        retention=Retention(expired=expired, clock=clock),
-        live=live,
+    wired = build_services(
+        config,
+        repositories,
+        gateway,
+        background,
+        owner=owner,
+        clock=clock,
+        on_refresh=refreshes.append,
+        sleep=sleep,
+        **({"revocation_grace_seconds": revocation_grace} if revocation_grace is not None else {}),
     )
     return App(wired, config, store, gateway, clock, background, owner, refreshes, sleeps, expired)
 
