@@ -61,6 +61,13 @@ class Channels:
         del self._open[channel_id]
         return True
 
+    def silence(self, sub: str) -> list[str]:
+        """The account's open channels lose their pushes from now on; their ids."""
+        mine = self.of(sub)
+        for channel in mine:
+            channel.silent = True
+        return [channel.channel_id for channel in mine]
+
     def close_all(self, subs: Iterable[str]) -> None:
         for sub in subs:
             for channel in self.of(sub):

@@ -11,6 +11,8 @@
                                       {"redirect_uris": ["https://...", ...]} (registered for the client)
     GET    /_control/limits           the rate limits and `rate_limited`, how many requests got 429
     GET    /_control/faults           queued faults; POST queues one, DELETE clears them
+    POST   /_control/silence          {"sub"}: the account's open channels lose every push from now
+                                      on, as broken channels do (a channel opened afresh hears again)
     GET    /_control/pushes           every push delivery attempt; ?wait=SECONDS first waits for
                                       background pushes (a new channel's verification); DELETE clears
     POST   /_control/reset            back to a freshly started sandbox
@@ -158,6 +160,16 @@ async def add_fault(request: web.Request) -> web.Response:
 @routes.delete(f"{CONTROL_PREFIX}/faults")
 async def clear_faults(request: web.Request) -> web.Response:
     return web.json_response({"cleared": request.app[SANDBOX_STATE].faults.clear()})
+
+
+@routes.post(f"{CONTROL_PREFIX}/silence")
+async def silence(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    sub = body.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise bad_request("sub is required")
+    silenced = request.app[SANDBOX_STATE].channels.silence(sub)
+    return web.json_response({"silenced": silenced})
 
 
 @routes.post(f"{CONTROL_PREFIX}/reset")

@@ -283,6 +283,9 @@ class Channel:
     callback_url: str
     calendar_ids: tuple[str, ...] | None = None
     only_managed: bool = False
+    # Silently loses every push (`POST /_control/silence`), as a broken channel does: only reconciliation
+    # finds what it should have announced. A channel opened afresh hears again.
+    silent: bool = False
 
     def same_request(self, callback_url: str, calendar_ids: tuple[str, ...] | None, only_managed: bool) -> bool:
         mine = None if self.calendar_ids is None else frozenset(self.calendar_ids)

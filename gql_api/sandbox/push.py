@@ -100,7 +100,9 @@ class Pusher:
         config = self.state.config
         body = push_body(push)
         copies, dropped = 1, False
-        if config.push_drops > 0:
+        if push.channel.silent:
+            dropped = True
+        elif config.push_drops > 0:
             config.push_drops -= 1
             dropped = True
         elif config.push_duplicates > 0:

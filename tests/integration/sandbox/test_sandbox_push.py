@@ -530,6 +530,29 @@ async def test_duplicates_and_drops_for_the_next_pushes(sandbox: Sandbox) -> Non
     assert len(await sandbox.pushes()) == 1 + 2 + 1 + 1
 
 
+async def test_a_silenced_channel_loses_every_push_and_a_channel_opened_afresh_hears_again(sandbox: Sandbox) -> None:
+    user = await link(sandbox.http)
+    await user.upsert()
+    broken = await open_channel(sandbox, user, "/broken")
+    received_before = len(sandbox.receiver.received)
+
+    silenced = (await sandbox.http.post("/_control/silence", json={"sub": user.sub})).json()
+    lost = (await sandbox.act("edit", calendar_id=user.primary, event_id="meeting-1", summary="A")).json()
+    again = (await sandbox.act("edit", calendar_id=user.primary, event_id="meeting-1", summary="B")).json()
+    fresh = await open_channel(sandbox, user, "/fresh")
+    heard = (await sandbox.act("edit", calendar_id=user.primary, event_id="meeting-1", summary="C")).json()
+    no_sub = await sandbox.http.post("/_control/silence", json={})
+
+    assert silenced == {"silenced": [broken["channel_id"]]}
+    assert [(p["dropped"], p["status"]) for p in lost["pushes"] + again["pushes"]] == [(True, None), (True, None)]
+    delivered = {p["channel_id"]: (p["dropped"], p["status"]) for p in heard["pushes"]}
+    assert delivered == {broken["channel_id"]: (True, None), fresh["channel_id"]: (False, 200)}
+    assert [r.body for r in sandbox.receiver.received[received_before:] if b'"change"' in r.body] == [
+        next(p["body"] for p in heard["pushes"] if p["channel_id"] == fresh["channel_id"]).encode()
+    ]
+    assert no_sub.status_code == 400 and "sub is required" in no_sub.text
+
+
 async def test_acting_on_what_does_not_exist_is_404_and_on_a_deleted_event_409(sandbox: Sandbox) -> None:
     user = await link(sandbox.http)
     await user.upsert()
