@@ -103,12 +103,14 @@ class CalendarChanges:
     # --- which calendars are followed -----------------------------------------------------------
 
     async def follow(self, connection_ids: list[str]) -> None:
-        """Copies of ours were just written to these calendars: reconcile them from a random moment within
-        the next interval on (unless they are followed already)."""
-        if self._reconcile_every is None or not connection_ids:
+        """Copies of ours were just written to these calendars: reconcile each from its own random moment
+        within the next interval on (unless it is followed already). Not one moment for all: the calendars
+        of one meeting would then be read in the same minute, every time."""
+        if self._reconcile_every is None:
             return
-        start = self._clock() + self._reconcile_every * random.random()
-        await self._reads.follow(connection_ids, reconcile_at=start)
+        for connection_id in connection_ids:
+            start = self._clock() + self._reconcile_every * random.random()
+            await self._reads.follow([connection_id], reconcile_at=start)
 
     async def mark_reconciliation_due(self) -> int:
         """Make a read due for every followed calendar whose reconciliation time has come."""

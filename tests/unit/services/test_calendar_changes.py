@@ -16,7 +16,9 @@ from tests.support.fakes import (
     BOB,
     CALLBACK_BASE,
     CAROL,
+    CAST,
     T0,
+    User,
     copy_of,
     link,
     person,
@@ -395,6 +397,24 @@ async def test_a_calendar_is_reconciled_while_it_holds_an_upcoming_meeting_and_t
         await app.changes.read_claimed(claimed)
     app.clock.advance(days=30)
     assert await app.changes.mark_reconciliation_due() == 0
+
+
+async def test_the_calendars_of_one_meeting_are_each_reconciled_from_a_moment_of_their_own():
+    # given five partners with calendars
+    app = services(sync_reconcile_interval_seconds=6 * 3600)
+    others = [User(name, f"{name}@example.test", name.title(), partners=CAST - {name}) for name in ("dave", "erin")]
+    people = [ALICE, BOB, CAROL, *others]
+    connections = [await link(app, someone) for someone in people]
+    app.clock.now = SCHEDULED_AT
+
+    # when a meeting is written to all five calendars
+    await schedule(app, *people)
+
+    # then each calendar's first reconciliation is drawn on its own, within the interval: were they one
+    # moment, the calendars of every meeting would be read in the same minute, ever after (a burst)
+    starts = [app.store.connections._rows[c.id].reconcile_at for c in connections]
+    assert all(SCHEDULED_AT <= start <= SCHEDULED_AT + timedelta(hours=6) for start in starts)
+    assert len(set(starts)) == 5
 
 
 async def test_a_change_found_by_reconciliation_that_no_push_announced_reopens_the_channel_and_reads_sooner():
