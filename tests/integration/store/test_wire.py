@@ -214,7 +214,7 @@ async def test_startup_pings_creates_every_index_then_is_ready(mongo: ScriptedMo
         assert unique["unique"] is True
         others = created[CONNECTIONS][1:]
         assert all("unique" not in index for index in others)
-        (ttl,) = created[LINK_STATES]
+        ttl = {index["name"]: index for index in created[LINK_STATES]}["expires_at_ttl"]
         assert list(ttl["key"].items()) == [("expires_at", 1)]
         assert ttl["expireAfterSeconds"] == 0
 
