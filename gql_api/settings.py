@@ -286,7 +286,7 @@ class Settings:
     sync_reconcile_interval_seconds: int = env_var(
         "SYNC_RECONCILE_INTERVAL_SECONDS",
         Number(int, at_least=0),
-        21600,
+        28800,
         "read a calendar that holds an upcoming meeting this often even without a push (`0`: never)",
     )
     log_format: str = env_var("LOG_FORMAT", Choice(LOG_FORMATS), "json", "`json`, or `text` for humans at a terminal")

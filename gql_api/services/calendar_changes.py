@@ -27,6 +27,7 @@ from ..domain.changes import ConnectionChangeKind, connection_change, inbound_ki
 from ..domain.connections import CalendarConnection, ChangeReading, ReadReason
 from ..domain.errors import ConnectionGone, NeedsRelink
 from ..domain.meetings import Meeting, MeetingStatus, ParticipantResponse
+from ..domain.pacing import Pace
 from ..domain.secrets import Secret
 from ..domain.time import Clock
 from .calendar_access import CalendarAccess
@@ -43,6 +44,13 @@ MAX_READS_IN_A_ROW = 5
 MAX_VERSION_RACES = 3
 JITTER = 0.1  # each reconciliation lands within +-10 % of the interval: the reads stay spread out
 SUSPECT_SOONER = 4  # after a missed push, reconcile that calendar this many times as often
+# The pace of reconciliation (domain/pacing.py): this many times what the followed calendars need on average
+# (never less than one a minute), at most a few seconds' worth at once; the count of followed calendars is
+# taken again every few minutes.
+PACE_HEADROOM = 1.25
+PACE_LEAST = 1 / 60
+PACE_BURST_SECONDS = 6.0
+PACE_RECOUNT = timedelta(minutes=5)
 ANSWERS = {
     "accepted": ParticipantResponse.ACCEPTED,
     "declined": ParticipantResponse.DECLINED,
@@ -84,6 +92,8 @@ class CalendarChanges:
         self._owner = owner
         self._reconcile_every = reconcile_every
         self._announce = announce
+        self._pace = Pace(per_second=PACE_LEAST)
+        self._recount_at: datetime | None = None
 
     # --- pushes ------------------------------------------------------------------------------
 
@@ -113,10 +123,22 @@ class CalendarChanges:
             await self._reads.follow([connection_id], reconcile_at=start)
 
     async def mark_reconciliation_due(self) -> int:
-        """Make a read due for every followed calendar whose reconciliation time has come."""
+        """Make a read due for the followed calendars whose reconciliation time has come, at a steady pace:
+        a little faster than the interval needs for all of them, so chance bursts of due calendars go out
+        over a few minutes instead of all in one (this process's pace; each worker process keeps its own)."""
         if self._reconcile_every is None:
             return 0
-        return await self._reads.due_for_reconciliation(now=self._clock())
+        now = self._clock()
+        if self._recount_at is None or now >= self._recount_at:
+            needed = await self._reads.followed() / self._reconcile_every.total_seconds()
+            self._pace.at_rate(max(PACE_HEADROOM * needed, PACE_LEAST), burst_seconds=PACE_BURST_SECONDS)
+            self._recount_at = now + PACE_RECOUNT
+        available = self._pace.available(now)
+        if available < 1:
+            return 0
+        marked = await self._reads.due_for_reconciliation(now=now, limit=available)
+        self._pace.took(marked)
+        return marked
 
     # --- units of work -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -31,6 +31,9 @@ from .mongo import CONNECTIONS, as_utc, object_id
 log = logging.getLogger(__name__)
 
 FAILOVER_BACKOFF = Backoff(first=0.1, longest=2.0)  # a replica set elects a new primary within seconds
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a range over every date: served by the sparse `reconcile_due_first`
 
 
 def _without_tokens() -> dict[str, int]:
@@ -235,11 +238,20 @@ class ConnectionStore:
             {"$set": {"reconcile_at": reconcile_at}},
         )
 
-    async def due_for_reconciliation(self, *, now: datetime) -> int:
-        """Make a read due for every ACTIVE connection whose reconciliation time has come (and that has no
-        read due already: a push's is more urgent)."""
+    async def followed(self) -> int:
+        """How many connections are being reconciled (hold something of ours that has not ended)."""
+        return int(await self._collection.count_documents({"reconcile_at": {"$gte": EPOCH}}))
+
+    async def due_for_reconciliation(self, *, now: datetime, limit: int) -> int:
+        """Make a read due for up to `limit` ACTIVE connections whose reconciliation time has come, the most
+        overdue first (and that have no read due already: a push's is more urgent)."""
+        due = {"reconcile_at": {"$lte": now}, "sync_due_at": None, "status": ConnectionStatus.ACTIVE.value}
+        cursor = self._collection.find(due, {"_id": 1}).sort("reconcile_at", 1).limit(limit)
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return 0
         result: UpdateResult = await self._collection.update_many(
-            {"reconcile_at": {"$lte": now}, "sync_due_at": None, "status": ConnectionStatus.ACTIVE.value},
+            {"_id": {"$in": ids}, **due},
             {"$set": {"sync_due_at": now, "sync_reason": ReadReason.RECONCILE.value}, "$inc": {"sync_requests": 1}},
         )
         return result.modified_count

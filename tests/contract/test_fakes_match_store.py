@@ -546,19 +546,39 @@ async def test_reconciliation_follows_only_calendars_that_hold_something_of_ours
     await repos.connections.mark_needs_relink(relink.id, now=T0)
     await repos.connections.note_changes(noted.id, since=None, now=T0)  # a push's read is due already
 
-    assert await repos.connections.due_for_reconciliation(now=LATER) == 1
+    assert await repos.connections.due_for_reconciliation(now=LATER, limit=10) == 1
 
     claimed = await repos.connections.claim_sync(owner="w", now=LATER, until=LATER + LEASE, connection_id=followed.id)
     assert claimed is not None and claimed[1].requests_seen == 1 and claimed[1].reason is ReadReason.RECONCILE
-    assert await repos.connections.due_for_reconciliation(now=LATER) == 0  # due already
+    assert await repos.connections.due_for_reconciliation(now=LATER, limit=10) == 0  # due already
     # a read that found nothing upcoming there stops following it
     assert await repos.connections.finish_sync(
         followed.id, owner="w", requests_seen=1, synced_at=LATER, retry_at=None, reconcile_at=None
     )
     far = LATER + timedelta(days=30)
-    assert await repos.connections.due_for_reconciliation(now=far) == 1  # `later` only
+    assert await repos.connections.due_for_reconciliation(now=far, limit=10) == 1  # `later` only
     noted_read = await repos.connections.claim_sync(owner="w", now=far, until=far + LEASE, connection_id=noted.id)
     assert noted_read is not None and noted_read[1].reason is ReadReason.PUSH
+
+
+async def test_reconciliation_is_made_due_most_overdue_first_up_to_a_limit(repos: Repositories) -> None:
+    connections = [await save(repos, sub=f"acc_{n}") for n in range(4)]
+    for minutes, connection in zip((30, 10, 20, 0), connections, strict=True):
+        await repos.connections.channel_open(connection.id, "chn", now=T0)
+        await repos.connections.follow([connection.id], reconcile_at=T0 + timedelta(minutes=minutes))
+    assert await repos.connections.followed() == 4
+
+    now = T0 + timedelta(minutes=25)  # three are due: at 0, 10 and 20 minutes
+    assert await repos.connections.due_for_reconciliation(now=now, limit=2) == 2
+    first = await repos.connections.claim_sync(owner="w", now=now, until=now + LEASE)
+    second = await repos.connections.claim_sync(owner="w", now=now, until=now + LEASE)
+    assert {first[0].id, second[0].id} == {connections[3].id, connections[1].id}
+    assert await repos.connections.claim_sync(owner="w", now=now, until=now + LEASE) is None
+    assert await repos.connections.due_for_reconciliation(now=now, limit=2) == 1  # the one at 20 minutes
+    await repos.connections.finish_sync(
+        connections[3].id, owner="w", requests_seen=1, synced_at=now, retry_at=None, reconcile_at=None
+    )
+    assert await repos.connections.followed() == 3  # nothing upcoming there any more
 
 
 # --- link states ---------------------------------------------------------------------------------------------

@@ -90,6 +90,15 @@ class Api:
             return await worker.run_once()
         return {job: await worker.run_job(job) for job in jobs}
 
+    async def reconcile(self, clock: Any, *, minutes: int = 3) -> int:
+        """Reconciliation as the worker runs it, a pass a minute for a few minutes: it is paced (at least one
+        calendar a minute), so calendars due at one moment are read one after another. How many were read."""
+        read = 0
+        for _ in range(minutes):
+            read += (await self.work("reconciliation", "calendar changes"))["calendar changes"]
+            clock.advance(minutes=1)
+        return read
+
     async def data(self, query: str, variables: dict[str, Any] | None = None, *, user: str = "alice") -> dict:
         body = await self.gql(query, variables, user=user)
         assert "errors" not in body, body["errors"]

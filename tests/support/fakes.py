@@ -357,20 +357,24 @@ class FakeConnections:
             if row is not None and row.reconcile_at is None:
                 row.reconcile_at = reconcile_at
 
-    async def due_for_reconciliation(self, *, now: datetime) -> int:
-        made_due = 0
-        for row in self._rows.values():
-            if (
-                row.connection.status is ConnectionStatus.ACTIVE
-                and row.sync_due_at is None
-                and row.reconcile_at is not None
-                and row.reconcile_at <= now
-            ):
-                row.sync_due_at = now
-                row.sync_reason = ReadReason.RECONCILE
-                row.sync_requests += 1
-                made_due += 1
-        return made_due
+    async def followed(self) -> int:
+        return sum(row.reconcile_at is not None for row in self._rows.values())
+
+    async def due_for_reconciliation(self, *, now: datetime, limit: int) -> int:
+        due = [
+            row
+            for row in self._rows.values()
+            if row.connection.status is ConnectionStatus.ACTIVE
+            and row.sync_due_at is None
+            and row.reconcile_at is not None
+            and row.reconcile_at <= now
+        ]
+        due.sort(key=lambda row: row.reconcile_at or now)
+        for row in due[:limit]:
+            row.sync_due_at = now
+            row.sync_reason = ReadReason.RECONCILE
+            row.sync_requests += 1
+        return len(due[:limit])
 
     async def claim_sync(
         self, *, owner: str, now: datetime, until: datetime, connection_id: str | None = None

@@ -224,7 +224,7 @@ async def test_our_own_writes_do_not_echo_back(api, sandbox, people, database, c
     pushes = (await sandbox.http.get(f"{sandbox.url}/_control/pushes")).json()
     assert [p["type"] for p in pushes] == ["verification", "verification"]  # none for our writes
     clock.advance(minutes=16)  # a reconciliation reads our writes back
-    assert (await api.work("reconciliation", "calendar changes"))["calendar changes"] == 2
+    assert await api.reconcile(clock) == 2
     assert (await database["meetings"].find_one({}))["version"] == version
 
 
@@ -239,7 +239,7 @@ async def test_a_missed_push_is_caught_by_reconciliation(api, sandbox, people, c
     assert (await meeting_now(api, meeting["id"]))["title"] == "Mentoring session"  # never heard of it
 
     clock.advance(minutes=15, seconds=1)
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
     await api.work("calendar writes")
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Quietly"
@@ -299,7 +299,7 @@ async def test_a_channel_that_could_not_be_created_is_retried_by_the_worker(api,
     assert await open_channels(sandbox) == []
 
     clock.advance(seconds=31)
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
 
     assert len(await open_channels(sandbox)) == 1
     assert (await api.data(SYNCED_AT))["calendarConnections"][0]["lastSyncedAt"] is not None
@@ -427,7 +427,7 @@ async def test_a_closed_channel_loses_no_change(api, sandbox, people, clock):
     )["pushes"]
     assert pushes == []
     clock.advance(minutes=15, seconds=1)
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
     await api.work("calendar writes")
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Nobody told you"
@@ -449,7 +449,7 @@ async def test_changes_spread_over_several_pages_are_all_applied(api, sandbox, p
         )
 
     clock.advance(minutes=15, seconds=1)
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
 
     titles = sorted([(await meeting_now(api, m["id"]))["title"] for m in meetings])
     assert titles == [f"Meeting {i}!" for i in range(5)]
@@ -486,7 +486,7 @@ async def test_our_own_older_write_read_back_is_not_taken_for_an_edit(api, sandb
     await api.data(UPDATE, {"input": {"meetingId": meeting["id"], "title": "Newer title"}})  # not written yet
 
     clock.advance(minutes=15, seconds=1)  # a reconciliation reads the calendars, which still say the old
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
 
     assert (await meeting_now(api, meeting["id"]))["title"] == "Newer title"
 

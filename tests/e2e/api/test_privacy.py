@@ -128,7 +128,7 @@ async def test_erasing_a_user_leaves_nothing_of_them_and_the_others_keep_their_m
     # given Erin in every kind of record, her events in the calendars, which were read back since
     meetings = await erins_world(api)
     clock.advance(seconds=api.settings.sync_reconcile_interval_seconds + 60)
-    assert (await api.work("reconciliation", "calendar changes"))["calendar changes"] == 2
+    assert await api.reconcile(clock) == 2
     assert await canary(database, "erin", ERIN_EMAIL, ERIN_CALENDAR, ERIN_NAME) != []
     assert len((await erins_grants_and_future_events(sandbox))[1]) == 2  # the one she organizes, one she attends
 

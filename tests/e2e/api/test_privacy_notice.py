@@ -46,7 +46,7 @@ async def test_unlinking_and_erasing_both_revoke_cronofys_access(api, sandbox, c
     await link_account(api, user="bob", profile_name="bob@example.test")
     await schedule(api)
     clock.advance(seconds=api.settings.sync_reconcile_interval_seconds + 60)
-    await api.work("reconciliation", "calendar changes")
+    await api.reconcile(clock)
 
     # when Alice unlinks, and the platform erases Bob
     await api.data(UNLINK, {"input": {"connectionId": alices["id"]}})

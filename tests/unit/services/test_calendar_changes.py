@@ -358,6 +358,16 @@ async def test_profile_disconnected_is_answered_first_then_marks_the_connection_
 # --- reconciliation and channels -----------------------------------------------------------------------------------
 
 
+async def reconciliation_due(app, *, minutes: int = 3) -> int:
+    """The reconciliation sweep as the worker runs it, once a minute for a few minutes: it is paced, so the
+    calendars due at one moment are made due one after another (a few a minute, at least one)."""
+    marked = 0
+    for _ in range(minutes):
+        marked += await app.changes.mark_reconciliation_due()
+        app.clock.advance(minutes=1)
+    return marked
+
+
 async def test_a_calendar_with_nothing_of_ours_upcoming_is_never_reconciled():
     # given Alice and Bob linked their calendars, but no meeting was ever written to them
     app = services(sync_reconcile_interval_seconds=6 * 3600)
@@ -379,7 +389,7 @@ async def test_a_calendar_is_reconciled_while_it_holds_an_upcoming_meeting_and_t
 
     # when the interval has passed (the first reconciliation lands at a random moment within it)
     app.clock.now = NOW + timedelta(hours=6)
-    assert await app.changes.mark_reconciliation_due() == 2
+    assert await reconciliation_due(app) == 2
 
     # then each calendar is read once, and its next reconciliation is about an interval later
     for _ in range(2):
@@ -389,7 +399,7 @@ async def test_a_calendar_is_reconciled_while_it_holds_an_upcoming_meeting_and_t
     assert len(app.gateway.calls_to("managed_events_since")) == 2
     assert await app.changes.mark_reconciliation_due() == 0
     app.clock.advance(hours=6 * 1.1)
-    assert await app.changes.mark_reconciliation_due() == 2
+    assert await reconciliation_due(app) == 2
 
     # and once the meeting is over, a last read finds nothing upcoming: the calendars are no longer read
     app.clock.now = meeting.end + timedelta(minutes=1)
@@ -421,7 +431,7 @@ async def test_a_change_found_by_reconciliation_that_no_push_announced_reopens_t
     app = services(sync_reconcile_interval_seconds=6 * 3600)
     meeting, _, bobs = await a_synced_meeting(app)
     app.clock.now = NOW + timedelta(hours=6)
-    await app.changes.mark_reconciliation_due()
+    await reconciliation_due(app)
 
     # when Bob's copy was moved in his calendar and its push never came
     app.gateway.account(bobs.sub).changes[:] = [as_shown(meeting, bobs, updated=app.clock.now, summary="Moved by Bob")]
@@ -435,7 +445,30 @@ async def test_a_change_found_by_reconciliation_that_no_push_announced_reopens_t
     assert bobs_channel != bobs.channel_id
     assert len(app.gateway.calls_to("create_channel")) == 1
     app.clock.advance(hours=6 / 4 * 1.1)
-    assert await app.changes.mark_reconciliation_due() == 1
+    assert await reconciliation_due(app) == 1
+
+
+async def test_calendars_due_at_one_moment_are_made_due_at_a_steady_pace_and_none_is_left_out():
+    # given five calendars holding one meeting, all of whose reconciliation times have come at once
+    app = services(sync_reconcile_interval_seconds=6 * 3600)
+    others = [User(name, f"{name}@example.test", name.title(), partners=CAST - {name}) for name in ("dave", "erin")]
+    for someone in (ALICE, BOB, CAROL, *others):
+        await link(app, someone)
+    app.clock.now = SCHEDULED_AT
+    await schedule(app, ALICE, BOB, CAROL, *others)
+    app.clock.advance(hours=6 * 1.1)
+
+    # when the worker's sweep runs every two seconds for a minute, then every minute
+    per_pass = []
+    for _ in range(30):
+        per_pass.append(await app.changes.mark_reconciliation_due())
+        app.clock.advance(seconds=2)
+    later = await reconciliation_due(app, minutes=10)
+
+    # then they are not all made due in the same pass: about one a minute (five calendars need far less),
+    # and every one of them is, within minutes
+    assert max(per_pass) == 1 and sum(per_pass) == 1
+    assert sum(per_pass) + later == 5
 
 
 async def test_reconciliation_can_be_turned_off():
