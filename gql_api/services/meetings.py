@@ -101,7 +101,7 @@ class Meetings:
             if earlier is not None:
                 return earlier
 
-        active = await self._connections.active_for_users(
+        active = await self._connections.calendars_for_users(
             [user.id] + [p.user_id for p in request.participants if p.user_id]
         )
         organizer_email = user.email or (active[user.id].profile_name if user.id in active else None)

@@ -23,6 +23,7 @@ from ..domain.connections import (
     TargetCalendar,
 )
 from ..domain.errors import CredentialUnreadable
+from ..domain.planning import calendars_to_write
 from ..domain.secrets import Secret
 from ..retry import Backoff, retrying
 from ..vault import DecryptionError, Vault
@@ -110,16 +111,15 @@ class ConnectionStore:
             return _connection(doc)
         raise RuntimeError("could not save the calendar connection after a concurrent link")
 
-    async def active_for_users(self, user_ids: Sequence[str]) -> dict[str, CalendarConnection]:
-        """Each user's newest ACTIVE connection that has a calendar to write to, in one query."""
+    async def calendars_for_users(self, user_ids: Sequence[str]) -> dict[str, CalendarConnection]:
+        """Each user's calendar to write meetings to, in one query: their newest ACTIVE connection with a
+        calendar, else their newest one that needs relinking (its copies wait there for the relink)."""
+        statuses = [ConnectionStatus.ACTIVE.value, ConnectionStatus.NEEDS_RELINK.value]
         cursor = self._collection.find(
-            {"user_id": {"$in": list(user_ids)}, "status": ConnectionStatus.ACTIVE.value, "calendar": {"$ne": None}},
+            {"user_id": {"$in": list(user_ids)}, "status": {"$in": statuses}, "calendar": {"$ne": None}},
             _without_tokens(),
         ).sort([("linked_at", -1), ("_id", -1)])
-        chosen: dict[str, CalendarConnection] = {}
-        async for doc in cursor:
-            chosen.setdefault(doc["user_id"], _connection(doc))
-        return chosen
+        return calendars_to_write([_connection(doc) async for doc in cursor])
 
     async def with_credential(self, connection_id: str) -> tuple[CalendarConnection, Credential] | None:
         oid = object_id(connection_id)

@@ -48,7 +48,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     CONNECTIONS: [
         # save_link and refresh_token_of_account: a user's connection to one account; one per (user, account)
         IndexModel([("user_id", ASCENDING), ("sub", ASCENDING)], unique=True, name="user_sub_unique"),
-        # list_for_user and held_since (newest first), active_for_users ($in of user ids)
+        # list_for_user and held_since (newest first), calendars_for_users ($in of user ids)
         IndexModel([("user_id", ASCENDING), ("linked_at", DESCENDING)], name="user_newest_first"),
         # grants_of_account and sub_linked_by_another_user: the connections of one Cronofy account
         IndexModel([("sub", ASCENDING)], name="sub"),

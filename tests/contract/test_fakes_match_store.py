@@ -430,10 +430,12 @@ async def test_accounts_and_active_connections(repos: Repositories) -> None:
     assert await repos.connections.sub_linked_by_another_user("acc_bob", "alice") is True
     assert await repos.connections.sub_linked_by_another_user("acc_bob", "bob") is False
     assert [c.sub for c in await repos.connections.list_for_user("alice")] == ["acc_nocal", "acc_new", "acc_old"]
-    active = await repos.connections.active_for_users(["alice", "bob", "carol"])
-    assert {user: c.id for user, c in active.items()} == {"alice": new.id, "bob": bobs.id}
+    calendars = await repos.connections.calendars_for_users(["alice", "bob", "carol"])
+    assert {user: c.id for user, c in calendars.items()} == {"alice": new.id, "bob": bobs.id}
     await repos.connections.mark_needs_relink(new.id, now=LATER)
-    assert (await repos.connections.active_for_users(["alice"]))["alice"].id == old.id
+    assert (await repos.connections.calendars_for_users(["alice"]))["alice"].id == old.id  # ACTIVE first
+    await repos.connections.mark_needs_relink(bobs.id, now=LATER)
+    assert (await repos.connections.calendars_for_users(["bob"]))["bob"].id == bobs.id  # waits for the relink
     assert await repos.connections.get_for_user("bob", old.id) is None
     assert await repos.connections.delete_for_user("bob", old.id) is False
     assert await repos.connections.delete_for_user("alice", old.id) is True

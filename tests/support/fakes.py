@@ -49,6 +49,7 @@ from gql_api.domain.meetings import (
     ParticipantResponse,
     SyncStatus,
 )
+from gql_api.domain.planning import calendars_to_write
 from gql_api.domain.secrets import Secret
 from gql_api.domain.user_data import OwedRevocation as RevocationOwed
 from gql_api.domain.validation import MeetingRequest, ParticipantRequest
@@ -238,20 +239,10 @@ class FakeConnections:
         row.relink_consequences_owed = False
         return copied(row.connection)
 
-    async def active_for_users(self, user_ids: Sequence[str]) -> dict[str, CalendarConnection]:
-        """Each user's newest ACTIVE connection that has a calendar to write to."""
-        rows = [
-            row
-            for row in self._rows.values()
-            if row.connection.user_id in user_ids
-            and row.connection.status is ConnectionStatus.ACTIVE
-            and row.connection.calendar is not None
-        ]
+    async def calendars_for_users(self, user_ids: Sequence[str]) -> dict[str, CalendarConnection]:
+        rows = [row for row in self._rows.values() if row.connection.user_id in user_ids]
         rows.sort(key=lambda row: (row.connection.linked_at, row.connection.id), reverse=True)
-        chosen: dict[str, CalendarConnection] = {}
-        for row in rows:
-            chosen.setdefault(row.connection.user_id, copied(row.connection))
-        return chosen
+        return calendars_to_write(copied(row.connection) for row in rows)
 
     async def refresh_token_of(self, connection_id: str) -> Secret | None:
         row = self._rows.get(connection_id)

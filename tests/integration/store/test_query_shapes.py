@@ -98,7 +98,7 @@ QUERIES: tuple[Query, ...] = (
     Query(CONNECTIONS, "_id, access_token, refresh_token", ID),  # rotate_keys' guarded write
     Query(CONNECTIONS, "user_id", "user_newest_first", sort="linked_at -1, _id -1"),  # list_for_user
     Query(CONNECTIONS, "user_id", "user_newest_first"),  # held_since
-    Query(CONNECTIONS, "calendar $ne, status, user_id $in", "user_newest_first", sort="linked_at -1, _id -1"),
+    Query(CONNECTIONS, "calendar $ne, status $in, user_id $in", "user_newest_first", sort="linked_at -1, _id -1"),
     Query(CONNECTIONS, "sub, user_id", "user_sub_unique"),  # save_link, refresh_token_of_account
     Query(CONNECTIONS, "sub", "sub"),  # grants_of_account
     Query(CONNECTIONS, "sub, user_id $ne", "sub"),  # sub_linked_by_another_user

@@ -1,8 +1,11 @@
 """Which calendar gets which copy of a meeting (DESIGN.md §5): the host event is the organizer's, and
 nobody else's calendar ever sends invitations on the organizer's behalf."""
 
+import dataclasses
+
+from gql_api.domain.connections import ConnectionStatus
 from gql_api.domain.meetings import Delivery
-from gql_api.domain.planning import plan_copies
+from gql_api.domain.planning import calendars_to_write, plan_copies
 
 from .builders import connected, connection, organizer, participant
 
@@ -124,3 +127,17 @@ def test_the_host_is_the_organizer_wherever_they_stand_in_the_list():
 
     assert copies[placed[1].copy].is_host and copies[placed[1].copy].connection_id == "conn_alice"
     assert placed[2].copy == placed[1].copy and placed[2].delivery is Delivery.INVITATION
+
+
+def test_a_users_calendar_is_their_newest_active_one_else_the_one_waiting_for_a_relink():
+    # given Bob's newest connection needs relinking and an older one works; Erin has only one, needing relinking;
+    # Carol's only connection has no calendar to write to (newest first, as the store gives them)
+    bobs_newest = dataclasses.replace(connection("bob"), id="conn_bob_new", status=ConnectionStatus.NEEDS_RELINK)
+    bobs_older = connection("bob")
+    erins = dataclasses.replace(connection("erin"), status=ConnectionStatus.NEEDS_RELINK)
+
+    # when each user's calendar is chosen
+    chosen = calendars_to_write([bobs_newest, erins, connection("carol", calendar=False), bobs_older])
+
+    # then Bob's working calendar is used, and Erin's waits for her relink (her copy is written after it)
+    assert {user: c.id for user, c in chosen.items()} == {"bob": bobs_older.id, "erin": erins.id}

@@ -13,6 +13,7 @@ from gql_api.domain.errors import ErrorCode, InvalidInput, UserFacingError
 from gql_api.domain.identity import User
 from gql_api.domain.meetings import Delivery, MeetingStatus, ParticipantResponse, SyncStatus
 from gql_api.domain.validation import ParticipantRequest
+from gql_api.services.calendar_access import RELINK_MESSAGE
 from tests.support.fakes import (
     ALICE,
     BOB,
@@ -28,6 +29,7 @@ from tests.support.fakes import (
     schedule,
     services,
     statuses,
+    sync_of,
 )
 
 # --- input ----------------------------------------------------------------------------------------------------
@@ -177,18 +179,28 @@ async def test_linked_participants_get_their_own_copy_and_the_others_are_invited
     assert copy_of(meeting, CAROL) is copy_of(meeting, "dave@example.test") is copy_of(meeting, ALICE)
 
 
-async def test_a_calendar_that_needs_relinking_gets_no_copy_its_owner_is_invited():
-    # given
+async def test_a_calendar_that_needs_relinking_gets_its_copy_once_its_owner_links_it_again():
+    # given Bob's calendar needs relinking (his provider disconnected it)
     app = services()
     await link(app, ALICE)
     bobs = await link(app, BOB)
     await app.access.needs_relink(bobs.id)
 
-    # when
+    # when Alice schedules a meeting with him
     meeting = await schedule(app, ALICE, BOB)
 
-    # then
-    assert person(meeting, BOB).delivery is Delivery.INVITATION and len(meeting.copies) == 1
+    # then his copy is planned in his own calendar, and shows why it waits (not an invitation that would
+    # leave his calendar without it, or with it twice once he relinks)
+    assert person(meeting, BOB).delivery is Delivery.OWN_CALENDAR and len(meeting.copies) == 2
+    assert sync_of(meeting, BOB) is SyncStatus.FAILED
+    assert meeting.sync_of(person(meeting, BOB)).last_error == RELINK_MESSAGE
+
+    # and once he links the same account again, the worker writes it there
+    await link(app, BOB)
+    await run_worker(app)
+    after = await app.meetings.get(ALICE, meeting.id)
+    assert sync_of(after, BOB) is SyncStatus.SYNCED
+    assert [c["calendar_id"] for c in app.gateway.calls_to("upsert_event")][-1] == bobs.calendar.id
 
 
 async def test_nobody_linked_means_no_calendar_work_at_all():
