@@ -4,8 +4,9 @@ services, worker, the MongoDB store on mongomock) and the sandbox standing in fo
 
 Nothing sleeps: every wait of the service (the rate budget's, a retry's) moves the clock instead, and
 `run_until` moves it on between worker passes, as a worker polling every WORKER_POLL_SECONDS would run
-them (a pass each poll while there is work, else the next pass at the next minute: an idle pass finds
-nothing, so skipping idle polls changes no outcome, only the simulation's speed).
+them (a pass each poll while there is work, else the next pass at the next minute: work that falls due
+while the worker is idle starts up to a minute later than a real worker would start it, and nothing else
+changes). Cronofy answers in `cronofy_latency` of simulated time, so a worker's pass takes time as it does.
 
 What is counted, per simulated minute (`Minute`):
 - the calls Cronofy received (the sandbox's own journal: what counts towards its limits), and its 429s;
