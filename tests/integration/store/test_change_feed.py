@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from gql_api.store.change_feed import FEED_KEPT, MongoChangeStream
 from gql_api.store.mongo import CHANGE_FEED
 from gql_api.store.retention import RetentionStore
 from tests.support.counting import CountingDatabase
+from tests.support.mongodb import real_database
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 
@@ -39,20 +39,9 @@ async def db(request: pytest.FixtureRequest):
         await prepare(database, where="test")
         yield database
         return
-    uri = os.environ.get("TEST_MONGODB_URI", "").strip()
-    if not uri:
-        pytest.skip("TEST_MONGODB_URI not set: real-server change feed suite skipped")
-    from motor.motor_asyncio import AsyncIOMotorClient
-
-    client = AsyncIOMotorClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
-    try:
-        await prepare(client[name], where="test")
-        yield client[name]
-    finally:
-        try:
-            await client.drop_database(name)
-        finally:
-            client.close()
+    async with real_database("gql_api_feed", why="real-server change feed suite skipped") as database:
+        await prepare(database, where="test")
+        yield database
 
 
 def meeting(kind: MeetingChangeKind, subject: str, *users: str) -> Change:

@@ -71,6 +71,7 @@ from gql_api.vault import KeyRing, Vault
 from tests.contract import test_fakes_match_store as contract
 from tests.integration.store import test_change_feed, test_store_suite
 from tests.support.api import KEYS
+from tests.support.mongodb import real_database
 
 ID = "_id_"  # MongoDB's own index on `_id`
 
@@ -662,20 +663,8 @@ def test_the_values_queried_are_within_each_partial_indexs_filter(recording: Rec
 
 @pytest.fixture
 async def server() -> Any:
-    uri = os.environ.get("TEST_MONGODB_URI", "").strip()
-    if not uri:
-        pytest.skip("TEST_MONGODB_URI not set: the query plans on a real server (explain) are not checked")
-    from motor.motor_asyncio import AsyncIOMotorClient
-
-    client = AsyncIOMotorClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
-    name = f"gql_api_shapes_{uuid.uuid4().hex[:16]}"
-    try:
-        yield client[name]
-    finally:
-        try:
-            await client.drop_database(name)
-        finally:
-            client.close()
+    async with real_database("gql_api_shapes", why="the query plans on a real server (explain) are not checked") as db:
+        yield db
 
 
 def _stages(plan: Any) -> Iterator[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from gql_api.store import ConnectionStore, LinkStateStore, MeetingStore, Revocat
 from gql_api.store.mongo import CONNECTIONS, LINK_STATES
 from gql_api.vault import KeyRing, Secret, Vault
 from tests.support.api import KEYS
+from tests.support.mongodb import real_database
 
 # MongoDB keeps milliseconds: every instant here is whole milliseconds, in UTC. Near the real time
 # so a real server's TTL monitor never removes a link state a test still uses.
@@ -37,19 +37,8 @@ async def db(request: pytest.FixtureRequest):
     if request.param == "mongomock":
         yield AsyncMongoMockClient(tz_aware=True)[name]
         return
-    uri = os.environ.get("TEST_MONGODB_URI", "").strip()
-    if not uri:
-        pytest.skip("TEST_MONGODB_URI not set: real-server store suite skipped")
-    from motor.motor_asyncio import AsyncIOMotorClient
-
-    client = AsyncIOMotorClient(uri, tz_aware=True, serverSelectionTimeoutMS=3000)
-    try:
-        yield client[name]
-    finally:
-        try:
-            await client.drop_database(name)
-        finally:
-            client.close()
+    async with real_database("gql_api_suite", why="real-server store suite skipped") as database:
+        yield database
 
 
 @pytest.fixture(autouse=True)
