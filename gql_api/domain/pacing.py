@@ -17,14 +17,17 @@ from datetime import datetime
 class Pace:
     per_second: float
     burst: float = 1.0
+    longest_gap: float = 60.0  # seconds: after a stall, no more than this long's worth goes at once
     _allowance: float = 1.0
     _at: datetime | None = None
 
     def available(self, now: datetime) -> int:
         """How many may go now: what has accrued, never more than `burst` (at least one) or, when it has
-        been longer than that since it was last asked, what accrued meanwhile: asked seldom, the rate holds."""
+        been longer than that since it was last asked, what accrued meanwhile (asked once a minute, the rate
+        holds), but never more than `longest_gap`'s worth: a stall does not become a burst."""
         if self._at is not None:
-            accrued = self.per_second * max(0.0, (now - self._at).total_seconds())
+            gap = min(max(0.0, (now - self._at).total_seconds()), self.longest_gap)
+            accrued = self.per_second * gap
             self._allowance = min(self._allowance + accrued, max(1.0, self.burst, accrued))
         self._at = now
         return math.floor(self._allowance)

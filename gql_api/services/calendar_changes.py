@@ -44,10 +44,12 @@ MAX_READS_IN_A_ROW = 5
 MAX_VERSION_RACES = 3
 JITTER = 0.1  # each reconciliation lands within +-10 % of the interval: the reads stay spread out
 SUSPECT_SOONER = 4  # after a missed push, reconcile that calendar this many times as often
-# The pace of reconciliation (domain/pacing.py): this many times what the followed calendars need on average
-# (never less than one a minute), at most a few seconds' worth at once; the count of followed calendars is
-# taken again every few minutes.
+# The pace of reconciliation (domain/pacing.py): this many times what the followed calendars need on average,
+# plus the backlog (calendars overdue: a worker was down, the budget was short) spread over a quarter of an
+# hour; never less than one a minute, at most a few seconds' worth at once. Both counts are taken again every
+# few minutes, so a backlog drains fast at first, then at the steady pace.
 PACE_HEADROOM = 1.25
+PACE_CATCH_UP = timedelta(minutes=15)
 PACE_LEAST = 1 / 60
 PACE_BURST_SECONDS = 6.0
 PACE_RECOUNT = timedelta(minutes=5)
@@ -124,14 +126,16 @@ class CalendarChanges:
 
     async def mark_reconciliation_due(self) -> int:
         """Make a read due for the followed calendars whose reconciliation time has come, at a steady pace:
-        a little faster than the interval needs for all of them, so chance bursts of due calendars go out
-        over a few minutes instead of all in one (this process's pace; each worker process keeps its own)."""
+        a little faster than the interval needs for all of them (and faster while a backlog is overdue), so
+        chance bursts of due calendars go out over a few minutes instead of all in one (this process's pace;
+        each worker process keeps its own)."""
         if self._reconcile_every is None:
             return 0
         now = self._clock()
         if self._recount_at is None or now >= self._recount_at:
             needed = await self._reads.followed() / self._reconcile_every.total_seconds()
-            self._pace.at_rate(max(PACE_HEADROOM * needed, PACE_LEAST), burst_seconds=PACE_BURST_SECONDS)
+            backlog = await self._reads.overdue_for_reconciliation(now=now) / PACE_CATCH_UP.total_seconds()
+            self._pace.at_rate(max(PACE_HEADROOM * needed + backlog, PACE_LEAST), burst_seconds=PACE_BURST_SECONDS)
             self._recount_at = now + PACE_RECOUNT
         available = self._pace.available(now)
         if available < 1:

@@ -37,6 +37,11 @@ FAILOVER_BACKOFF = Backoff(first=0.1, longest=2.0)  # a replica set elects a new
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a range over every date: served by the sparse `reconcile_due_first`
 
 
+def _reconciliation_due(now: datetime) -> dict[str, Any]:
+    """ACTIVE, reconciliation time come, no read due yet (index `reconcile_due_by_status`)."""
+    return {"status": ConnectionStatus.ACTIVE.value, "sync_due_at": None, "reconcile_at": {"$lte": now}}
+
+
 def _without_tokens() -> dict[str, int]:
     """A projection that leaves the tokens in the database (fresh each time: some drivers mutate it)."""
     return {"access_token": 0, "refresh_token": 0}
@@ -186,6 +191,8 @@ class ConnectionStore:
                     "status": ConnectionStatus.NEEDS_RELINK.value,
                     "updated_at": now,
                     "relink_consequences_owed": True,
+                    # not reconciled while it cannot be read; the relink's writes follow it again
+                    "reconcile_at": None,
                 }
             },
         )
@@ -239,13 +246,20 @@ class ConnectionStore:
         )
 
     async def followed(self) -> int:
-        """How many connections are being reconciled (hold something of ours that has not ended)."""
+        """How many connections are being reconciled: they hold something of ours that has not ended (one that
+        needs relinking is not followed until its copies are written again)."""
         return int(await self._collection.count_documents({"reconcile_at": {"$gte": EPOCH}}))
+
+    async def overdue_for_reconciliation(self, *, now: datetime) -> int:
+        """How many connections' reconciliation time has come without a read made due yet (the backlog)."""
+        return int(await self._collection.count_documents(_reconciliation_due(now)))
 
     async def due_for_reconciliation(self, *, now: datetime, limit: int) -> int:
         """Make a read due for up to `limit` ACTIVE connections whose reconciliation time has come, the most
         overdue first (and that have no read due already: a push's is more urgent)."""
-        due = {"reconcile_at": {"$lte": now}, "sync_due_at": None, "status": ConnectionStatus.ACTIVE.value}
+        if limit < 1:
+            return 0
+        due = _reconciliation_due(now)
         cursor = self._collection.find(due, {"_id": 1}).sort("reconcile_at", 1).limit(limit)
         ids = [doc["_id"] async for doc in cursor]
         if not ids:

@@ -56,8 +56,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("channel_token", ASCENDING)], name="channel_token", sparse=True),
         # claim_sync: the read due longest, by sync_due_at
         IndexModel([("sync_due_at", ASCENDING)], name="changes_due_first"),
-        # due_for_reconciliation: the connections whose reconciliation time has come
+        # followed: the connections being reconciled (reconcile_at set)
         IndexModel([("reconcile_at", ASCENDING)], name="reconcile_due_first", sparse=True),
+        # due_for_reconciliation and its backlog: ACTIVE, no read due, reconciliation time come, the most
+        # overdue first (equalities, then the range it sorts on: no connection is walked past)
+        IndexModel(
+            [("status", ASCENDING), ("sync_due_at", ASCENDING), ("reconcile_at", ASCENDING)],
+            name="reconcile_due_by_status",
+        ),
         # owing_relink_consequences: only the few connections that owe them are in it
         IndexModel(
             [("relink_consequences_owed", ASCENDING)],

@@ -571,7 +571,10 @@ async def test_reconciliation_is_made_due_most_overdue_first_up_to_a_limit(repos
     assert await repos.connections.followed() == 4
 
     now = T0 + timedelta(minutes=25)  # three are due: at 0, 10 and 20 minutes
+    assert await repos.connections.overdue_for_reconciliation(now=now) == 3
+    assert await repos.connections.due_for_reconciliation(now=now, limit=0) == 0
     assert await repos.connections.due_for_reconciliation(now=now, limit=2) == 2
+    assert await repos.connections.overdue_for_reconciliation(now=now) == 1
     first = await repos.connections.claim_sync(owner="w", now=now, until=now + LEASE)
     second = await repos.connections.claim_sync(owner="w", now=now, until=now + LEASE)
     assert {first[0].id, second[0].id} == {connections[3].id, connections[1].id}
@@ -581,6 +584,9 @@ async def test_reconciliation_is_made_due_most_overdue_first_up_to_a_limit(repos
         connections[3].id, owner="w", requests_seen=1, synced_at=now, retry_at=None, reconcile_at=None
     )
     assert await repos.connections.followed() == 3  # nothing upcoming there any more
+    await repos.connections.mark_needs_relink(connections[0].id, now=now)  # cannot be read: not followed
+    assert await repos.connections.followed() == 2
+    assert await repos.connections.overdue_for_reconciliation(now=now + timedelta(days=1)) == 0  # 2 are due
 
 
 # --- link states ---------------------------------------------------------------------------------------------

@@ -303,6 +303,7 @@ class FakeConnections:
         row.connection = dataclasses.replace(row.connection, status=ConnectionStatus.NEEDS_RELINK)
         row.updated_at = now
         row.relink_consequences_owed = True
+        row.reconcile_at = None
         return True
 
     async def owing_relink_consequences(self, *, limit: int) -> list[str]:
@@ -351,8 +352,8 @@ class FakeConnections:
     async def followed(self) -> int:
         return sum(row.reconcile_at is not None for row in self._rows.values())
 
-    async def due_for_reconciliation(self, *, now: datetime, limit: int) -> int:
-        due = [
+    def _reconciliation_due(self, now: datetime) -> list[_ConnectionRow]:
+        return [
             row
             for row in self._rows.values()
             if row.connection.status is ConnectionStatus.ACTIVE
@@ -360,6 +361,14 @@ class FakeConnections:
             and row.reconcile_at is not None
             and row.reconcile_at <= now
         ]
+
+    async def overdue_for_reconciliation(self, *, now: datetime) -> int:
+        return len(self._reconciliation_due(now))
+
+    async def due_for_reconciliation(self, *, now: datetime, limit: int) -> int:
+        if limit < 1:
+            return 0
+        due = self._reconciliation_due(now)
         due.sort(key=lambda row: row.reconcile_at or now)
         for row in due[:limit]:
             row.sync_due_at = now

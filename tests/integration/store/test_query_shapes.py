@@ -106,7 +106,8 @@ QUERIES: tuple[Query, ...] = (
     Query(CONNECTIONS, "channel_token", "channel_token"),  # by_channel_token
     Query(CONNECTIONS, "relink_consequences_owed", "relink_consequences_owed"),  # owing_relink_consequences
     # due_for_reconciliation: the most overdue first, up to the pace's limit, then made due by `_id`
-    Query(CONNECTIONS, "reconcile_at $lte, status, sync_due_at=null", "reconcile_due_first", sort="reconcile_at 1"),
+    Query(CONNECTIONS, "reconcile_at $lte, status, sync_due_at=null", "reconcile_due_by_status", sort="reconcile_at 1"),
+    Query(CONNECTIONS, "reconcile_at $lte, status, sync_due_at=null", "reconcile_due_by_status"),  # the backlog
     Query(CONNECTIONS, "_id $in, reconcile_at $lte, status, sync_due_at=null", ID),
     Query(CONNECTIONS, "reconcile_at $gte", "reconcile_due_first"),  # followed
     Query(  # claim_sync (of one connection: `_id`)

@@ -57,3 +57,10 @@ def test_taking_more_than_available_never_goes_below_nothing():
     pace.available(T0)
     pace.took(5)
     assert pace.available(T0 + timedelta(seconds=1)) == 1
+
+
+def test_a_stall_does_not_become_a_burst_no_more_than_a_minutes_worth_goes_at_once():
+    pace = Pace(per_second=0.5, burst=3)
+    pace.available(T0)
+    pace.took(1)
+    assert pace.available(T0 + timedelta(hours=1)) == 30

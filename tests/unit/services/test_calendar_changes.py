@@ -471,6 +471,28 @@ async def test_calendars_due_at_one_moment_are_made_due_at_a_steady_pace_and_non
     assert sum(per_pass) + later == 5
 
 
+async def test_a_backlog_of_overdue_calendars_is_made_due_faster_than_the_steady_pace():
+    # given 40 calendars holding meetings, and a worker that was down for a whole interval: all are overdue
+    app = services(sync_reconcile_interval_seconds=8 * 3600)
+    people = [
+        User(f"p{n}", f"p{n}@example.test", f"P{n}", partners=frozenset(f"p{m}" for m in range(40))) for n in range(40)
+    ]
+    for someone in people:
+        await link(app, someone)
+    app.clock.now = SCHEDULED_AT
+    for mentor, mentee in zip(people[::2], people[1::2], strict=True):
+        await schedule(app, mentor, mentee)
+    app.clock.advance(hours=8 * 1.1)
+
+    # when the worker's sweep runs again, once a minute
+    marked = await reconciliation_due(app, minutes=25)
+
+    # then the pace counts the backlog too: far more than the one a minute that 40 calendars read every 8
+    # hours need (25 in 25 minutes), and the rest soon after
+    assert marked >= 32
+    assert marked + await reconciliation_due(app, minutes=10) == 40
+
+
 async def test_reconciliation_can_be_turned_off():
     # given
     app = services(sync_reconcile_interval_seconds=0)
