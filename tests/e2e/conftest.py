@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from mongomock_motor import AsyncMongoMockClient
@@ -11,6 +9,7 @@ from mongomock_motor import AsyncMongoMockClient
 from gql_api import Settings, create_app
 from tests.support.api import CLIENT_ID, CLIENT_SECRET, JWT_SECRET, KEYS, REDIRECT_URI, Api
 from tests.support.clock import FakeClock
+from tests.support.net import free_port
 from tests.support.sandbox import Sandbox
 
 
@@ -22,9 +21,7 @@ def database():
 @pytest.fixture
 def api_port() -> int:
     """Chosen before the app exists: its public URL (for Cronofy's pushes) must name it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from gql_api.cli.serve import startup_line
 from gql_api.settings import Settings
 from gql_api.vault import KeyRing
 from tests.support.browser import consent
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_VARIABLES = (
@@ -53,12 +53,6 @@ def gql_api(*args: str, env: dict[str, str] | None = None, timeout: float = 30) 
         env=env or clean_env(),
         timeout=timeout,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_export_schema_prints_the_committed_sdl():

@@ -21,7 +21,6 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +44,7 @@ from tests.support.clock import FakeClock
 from tests.support.counting import CountingDatabase
 from tests.support.documents import BEGIN_LINK, LINK
 from tests.support.fast_mongomock import fast_mongomock
+from tests.support.net import free_port
 
 MINUTE = timedelta(minutes=1)
 CRONOFY_TOKEN_SECONDS = 3 * 3600  # Cronofy's access tokens last three hours
@@ -61,13 +61,6 @@ class Minute:
     by_purpose: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)  # sent
     deferred: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)  # not sent
     mongo: int = 0
-
-
-def free_port() -> int:
-    """Chosen before the app exists: its public URL (where Cronofy pushes) must name it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Simulation:

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import socket
 import time
 import traceback
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from gql_api.cronofy.errors import (
 from gql_api.cronofy.gateway import CronofyGateway, CronofyHosts, hosts_for
 from gql_api.cronofy.wire import parse_retry_after
 from gql_api.vault import Secret
+from tests.support.net import free_port
 
 # --- recorded Cronofy payloads (reference/cronofy.md) -----------------------------------------
 
@@ -356,12 +356,6 @@ ROUTE_OF = {
     "revoke": ("POST", REVOKE_PATH),
     "calendars": ("GET", CALENDARS_PATH),
 }
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- authorization URL -------------------------------------------------------------------------
@@ -1246,7 +1240,7 @@ async def test_a_slow_token_endpoint_times_out_quickly(make_gateway, cronofy, ca
 @pytest.mark.parametrize("call", ["exchange", "refresh", "revoke", "calendars"])
 async def test_a_refused_connection_is_unavailable(make_gateway, caplog, call):
     # given nothing listens on the port
-    base = f"http://127.0.0.1:{closed_port()}"
+    base = f"http://127.0.0.1:{free_port()}"
     gateway = make_gateway(api_url=base, app_url=base, timeout_seconds=SHORT_TIMEOUT)
 
     # when

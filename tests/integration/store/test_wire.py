@@ -45,6 +45,7 @@ from gql_api.store import (
 from gql_api.store.mongo import CONNECTIONS, INDEXES, LINK_STATES, MEETINGS
 from gql_api.vault import KeyRing, Secret, Vault
 from tests.support.api import KEYS
+from tests.support.net import free_port
 
 DRIVERS = ["motor", "pymongo"]
 HELLO = {"maxWireVersion": 21, "minWireVersion": 0}  # a 7.0 standalone, no sessions
@@ -334,9 +335,7 @@ async def test_save_link_sends_only_ciphertext_tokens(mongo: ScriptedMongo, driv
 @pytest.fixture
 def refused() -> tuple[str, str]:
     """A URI whose port nobody listens on (bound, noted, closed), and its host:port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     return f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=300", f"127.0.0.1:{port}"
 
 
@@ -375,9 +374,7 @@ async def test_app_start_fails_with_store_unavailable(refused: tuple[str, str], 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_serve_exits_non_zero_saying_mongodb_is_not_usable(refused: tuple[str, str], driver: str) -> None:
     uri, where = refused
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        http_port = probe.getsockname()[1]
+    http_port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
     env.update(MONGODB_URI=uri, MONGODB_DRIVER=driver, TOKEN_ENCRYPTION_KEYS=KEYS)
     result = subprocess.run(
